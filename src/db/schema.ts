@@ -1,0 +1,299 @@
+// The seven tables of season 0. This file is the single source of the TypeScript row types and of the SQL
+// migrations that drizzle-kit generates into drizzle/. Every invariant the pipeline relies on is a database
+// constraint, so that no code path (or operator with psql) can write a row the workers would misread.
+// Statuses are text + CHECK rather than pg enums: drizzle-kit cannot remove or rename enum values.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+export const TOKEN_STATUSES = ['detected', 'generating', 'uploading', 'ready', 'revealed', 'failed'] as const;
+export type TokenStatus = (typeof TOKEN_STATUSES)[number];
+
+export const IMAGE_JOB_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
+export type ImageJobStatus = (typeof IMAGE_JOB_STATUSES)[number];
+
+export const IPFS_RECORD_TYPES = ['image', 'metadata'] as const;
+export type IpfsRecordType = (typeof IPFS_RECORD_TYPES)[number];
+
+export const IPFS_RECORD_STATUSES = ['pending', 'uploading', 'completed', 'failed'] as const;
+export type IpfsRecordStatus = (typeof IPFS_RECORD_STATUSES)[number];
+
+export const REVEAL_TX_STATUSES = ['pending', 'sent', 'confirmed', 'failed'] as const;
+export type RevealTxStatus = (typeof REVEAL_TX_STATUSES)[number];
+
+/** The largest batch the contract mints or reveals at once. */
+export const MAX_BATCH_SIZE = 50;
+
+/** Free-form error details stored in jsonb columns. */
+export type ErrorData = {
+  code: string;
+  message: string;
+  transient?: boolean;
+  at?: string;
+  [key: string]: unknown;
+};
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const createdAt = () => timestamptz('created_at').notNull().defaultNow();
+const updatedAt = () => timestamptz('updated_at').notNull().defaultNow();
+
+/** `col IN ('a','b')` for a CHECK; values come from the constants above, never from input. */
+const oneOf = (column: string, values: readonly string[]) =>
+  sql.raw(`${column} IN (${values.map((v) => `'${v}'`).join(', ')})`);
+
+const ADDRESS_RE = `'^0x[0-9a-fA-F]{40}$'`;
+const TX_HASH_RE = `'^0x[0-9a-f]{64}$'`;
+// CIDv1 in base32 (bafy.../bafk...) as we pin them; CIDv0 (Qm...) only because the gap scan may sync a token
+// that someone else revealed on chain with one.
+const CID_RE = `'^(b[a-z2-7]{50,}|Qm[1-9A-HJ-NP-Za-km-z]{44})$'`;
+
+export const authors = pgTable(
+  'authors',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    walletAddress: varchar('wallet_address', { length: 42 }).notNull(),
+    twitterHandle: varchar('twitter_handle', { length: 255 }),
+    farcasterHandle: varchar('farcaster_handle', { length: 255 }),
+    // Null until the author writes one: authors are created when someone mints with them.
+    promptText: text('prompt_text'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('authors_wallet_address_lower_uq').on(sql`lower(${t.walletAddress})`),
+    check('authors_wallet_address_format', sql.raw(`wallet_address ~ ${ADDRESS_RE}`)),
+    check(
+      'authors_twitter_handle_format',
+      sql`${t.twitterHandle} IS NULL OR ${t.twitterHandle} ~ '^[A-Za-z0-9_]{1,15}$'`,
+    ),
+    check(
+      'authors_farcaster_handle_format',
+      sql`${t.farcasterHandle} IS NULL OR ${t.farcasterHandle} ~ '^[a-z0-9][a-z0-9.-]{0,31}$'`,
+    ),
+    check(
+      'authors_prompt_text_length',
+      sql`${t.promptText} IS NULL OR char_length(btrim(${t.promptText})) BETWEEN 1 AND 1000`,
+    ),
+  ],
+);
+
+export const tokens = pgTable(
+  'tokens_s0',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tokenId: integer('token_id').notNull(),
+    authorId: uuid('author_id')
+      .notNull()
+      .references(() => authors.id, { onDelete: 'restrict' }),
+    minterAddress: varchar('minter_address', { length: 42 }).notNull(),
+    status: text('status').$type<TokenStatus>().notNull().default('detected'),
+    mintTimestamp: timestamptz('mint_timestamp').notNull(),
+    imageCid: text('image_cid'),
+    metadataCid: text('metadata_cid'),
+    // The last error of any stage; the per-attempt history lives in the job and upload tables.
+    errorData: jsonb('error_data').$type<ErrorData>(),
+    generationAttempts: integer('generation_attempts').notNull().default(0),
+    uploadAttempts: integer('upload_attempts').notNull().default(0),
+    revealAttempts: integer('reveal_attempts').notNull().default(0),
+    // Backoff: a worker claims the token only once this time has passed.
+    nextAttemptAt: timestamptz('next_attempt_at').notNull().defaultNow(),
+    // Lease: the worker that claimed the token, until when. An expired lease means the worker died.
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: timestamptz('lease_expires_at'),
+    revealTxHash: varchar('reveal_tx_hash', { length: 66 }),
+    revealedAt: timestamptz('revealed_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique('tokens_s0_token_id_uq').on(t.tokenId),
+    check('tokens_s0_token_id_positive', sql`${t.tokenId} >= 1`),
+    check('tokens_s0_status_valid', oneOf('status', TOKEN_STATUSES)),
+    check('tokens_s0_minter_address_format', sql.raw(`minter_address ~ ${ADDRESS_RE}`)),
+    check('tokens_s0_image_cid_format', sql.raw(`image_cid IS NULL OR image_cid ~ ${CID_RE}`)),
+    check('tokens_s0_metadata_cid_format', sql.raw(`metadata_cid IS NULL OR metadata_cid ~ ${CID_RE}`)),
+    check(
+      'tokens_s0_reveal_tx_hash_format',
+      sql.raw(`reveal_tx_hash IS NULL OR reveal_tx_hash ~ ${TX_HASH_RE}`),
+    ),
+    check(
+      'tokens_s0_attempts_non_negative',
+      sql`${t.generationAttempts} >= 0 AND ${t.uploadAttempts} >= 0 AND ${t.revealAttempts} >= 0`,
+    ),
+    check('tokens_s0_lease_complete', sql`(${t.leaseOwner} IS NULL) = (${t.leaseExpiresAt} IS NULL)`),
+    // A ready token has both CIDs. A revealed one has at least its metadata CID: a token that someone else
+    // revealed on chain is synced from tokenURI, which names the metadata only.
+    check(
+      'tokens_s0_ready_has_cids',
+      sql`${t.status} <> 'ready' OR (${t.imageCid} IS NOT NULL AND ${t.metadataCid} IS NOT NULL)`,
+    ),
+    check(
+      'tokens_s0_revealed_has_metadata_cid',
+      sql`${t.status} <> 'revealed' OR ${t.metadataCid} IS NOT NULL`,
+    ),
+    index('tokens_s0_author_id_idx').on(t.authorId),
+    index('tokens_s0_status_created_idx').on(t.status, t.createdAt),
+    // Serves every stage's claim query: status = $stage AND next_attempt_at <= now() ORDER BY next_attempt_at,
+    // token_id. Terminal tokens (the vast majority over time) are left out of the index.
+    index('tokens_s0_claim_idx')
+      .on(t.status, t.nextAttemptAt, t.tokenId)
+      .where(sql`${t.status} IN ('detected', 'generating', 'uploading', 'ready')`),
+  ],
+);
+
+export const mintEvents = pgTable(
+  'mint_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    txHash: varchar('tx_hash', { length: 66 }).notNull(),
+    logIndex: integer('log_index').notNull(),
+    blockNumber: bigint('block_number', { mode: 'number' }).notNull(),
+    blockTimestamp: timestamptz('block_timestamp').notNull(),
+    // First id of the batch; the batch is token_id .. token_id + quantity - 1.
+    tokenId: integer('token_id').notNull(),
+    quantity: integer('quantity').notNull(),
+    minterAddress: varchar('minter_address', { length: 42 }).notNull(),
+    authorWallet: varchar('author_wallet', { length: 42 }).notNull(),
+    // msg.value in wei; uint256 does not fit a bigint.
+    totalPaidWei: numeric('total_paid_wei', { precision: 78, scale: 0 }).notNull().default('0'),
+    detectedAt: timestamptz('detected_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('mint_events_tx_hash_log_index_uq').on(t.txHash, t.logIndex),
+    check('mint_events_tx_hash_format', sql.raw(`tx_hash ~ ${TX_HASH_RE}`)),
+    check('mint_events_log_index_non_negative', sql`${t.logIndex} >= 0`),
+    check('mint_events_block_number_positive', sql`${t.blockNumber} > 0`),
+    check('mint_events_token_id_positive', sql`${t.tokenId} >= 1`),
+    check('mint_events_quantity_range', sql.raw(`quantity BETWEEN 1 AND ${MAX_BATCH_SIZE}`)),
+    check('mint_events_minter_address_format', sql.raw(`minter_address ~ ${ADDRESS_RE}`)),
+    check('mint_events_author_wallet_format', sql.raw(`author_wallet ~ ${ADDRESS_RE}`)),
+    check('mint_events_total_paid_non_negative', sql`${t.totalPaidWei} >= 0`),
+    index('mint_events_block_number_idx').on(t.blockNumber),
+  ],
+);
+
+export const imageGenerationJobs = pgTable(
+  'image_generation_jobs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tokenId: uuid('token_id')
+      .notNull()
+      .references(() => tokens.id, { onDelete: 'cascade' }),
+    service: text('service').notNull(),
+    status: text('status').$type<ImageJobStatus>().notNull().default('pending'),
+    externalJobId: text('external_job_id'),
+    retryCount: integer('retry_count').notNull().default(0),
+    errorData: jsonb('error_data').$type<ErrorData>(),
+    createdAt: createdAt(),
+    completedAt: timestamptz('completed_at'),
+  },
+  (t) => [
+    check('image_generation_jobs_status_valid', oneOf('status', IMAGE_JOB_STATUSES)),
+    check('image_generation_jobs_retry_count_non_negative', sql`${t.retryCount} >= 0`),
+    index('image_generation_jobs_token_created_idx').on(t.tokenId, t.createdAt),
+  ],
+);
+
+export const ipfsUploadRecords = pgTable(
+  'ipfs_upload_records',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tokenId: uuid('token_id')
+      .notNull()
+      .references(() => tokens.id, { onDelete: 'cascade' }),
+    recordType: text('record_type').$type<IpfsRecordType>().notNull(),
+    cid: text('cid'),
+    status: text('status').$type<IpfsRecordStatus>().notNull().default('pending'),
+    retryCount: integer('retry_count').notNull().default(0),
+    errorData: jsonb('error_data').$type<ErrorData>(),
+    createdAt: createdAt(),
+    completedAt: timestamptz('completed_at'),
+  },
+  (t) => [
+    check('ipfs_upload_records_record_type_valid', oneOf('record_type', IPFS_RECORD_TYPES)),
+    check('ipfs_upload_records_status_valid', oneOf('status', IPFS_RECORD_STATUSES)),
+    check('ipfs_upload_records_retry_count_non_negative', sql`${t.retryCount} >= 0`),
+    check('ipfs_upload_records_cid_format', sql.raw(`cid IS NULL OR cid ~ ${CID_RE}`)),
+    check('ipfs_upload_records_completed_has_cid', sql`${t.status} <> 'completed' OR ${t.cid} IS NOT NULL`),
+    index('ipfs_upload_records_token_created_idx').on(t.tokenId, t.createdAt),
+  ],
+);
+
+export const revealTransactions = pgTable(
+  'reveal_transactions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    // tokens_s0.id of every token in the batch (an array cannot carry a foreign key).
+    tokenIds: uuid('token_ids').array().notNull(),
+    // Null while pending: the row is written before the send, so a crash between send and record is visible.
+    txHash: varchar('tx_hash', { length: 66 }),
+    nonce: bigint('nonce', { mode: 'number' }),
+    blockNumber: bigint('block_number', { mode: 'number' }),
+    gasPriceGwei: numeric('gas_price_gwei', { precision: 20, scale: 9 }),
+    gasUsed: bigint('gas_used', { mode: 'number' }),
+    status: text('status').$type<RevealTxStatus>().notNull().default('pending'),
+    errorData: jsonb('error_data').$type<ErrorData>(),
+    createdAt: createdAt(),
+    sentAt: timestamptz('sent_at'),
+    confirmedAt: timestamptz('confirmed_at'),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique('reveal_transactions_tx_hash_uq').on(t.txHash),
+    check(
+      'reveal_transactions_token_ids_size',
+      sql.raw(`cardinality(token_ids) BETWEEN 1 AND ${MAX_BATCH_SIZE}`),
+    ),
+    check('reveal_transactions_tx_hash_format', sql.raw(`tx_hash IS NULL OR tx_hash ~ ${TX_HASH_RE}`)),
+    check('reveal_transactions_status_valid', oneOf('status', REVEAL_TX_STATUSES)),
+    check(
+      'reveal_transactions_sent_has_hash',
+      sql`${t.status} NOT IN ('sent', 'confirmed') OR ${t.txHash} IS NOT NULL`,
+    ),
+    check('reveal_transactions_nonce_non_negative', sql`${t.nonce} IS NULL OR ${t.nonce} >= 0`),
+    check('reveal_transactions_block_number_positive', sql`${t.blockNumber} IS NULL OR ${t.blockNumber} > 0`),
+    check(
+      'reveal_transactions_gas_price_non_negative',
+      sql`${t.gasPriceGwei} IS NULL OR ${t.gasPriceGwei} >= 0`,
+    ),
+    check('reveal_transactions_gas_used_non_negative', sql`${t.gasUsed} IS NULL OR ${t.gasUsed} >= 0`),
+    index('reveal_transactions_status_created_idx').on(t.status, t.createdAt),
+  ],
+);
+
+export const systemState = pgTable(
+  'system_state',
+  {
+    key: varchar('key', { length: 255 }).primaryKey(),
+    stateValue: jsonb('state_value').$type<unknown>().notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check('system_state_key_format', sql`${t.key} ~ '^[A-Za-z0-9_]+$'`)],
+);
+
+export type Author = typeof authors.$inferSelect;
+export type NewAuthor = typeof authors.$inferInsert;
+export type Token = typeof tokens.$inferSelect;
+export type NewToken = typeof tokens.$inferInsert;
+export type MintEvent = typeof mintEvents.$inferSelect;
+export type NewMintEvent = typeof mintEvents.$inferInsert;
+export type ImageGenerationJob = typeof imageGenerationJobs.$inferSelect;
+export type NewImageGenerationJob = typeof imageGenerationJobs.$inferInsert;
+export type IpfsUploadRecord = typeof ipfsUploadRecords.$inferSelect;
+export type NewIpfsUploadRecord = typeof ipfsUploadRecords.$inferInsert;
+export type RevealTransaction = typeof revealTransactions.$inferSelect;
+export type NewRevealTransaction = typeof revealTransactions.$inferInsert;
+export type SystemStateRow = typeof systemState.$inferSelect;
