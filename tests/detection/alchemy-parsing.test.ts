@@ -1,0 +1,207 @@
+// Pure parts of detection: the signature check, the payload schema, BatchMinted filtering and decoding.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { getAddress, type Address, type Hex } from 'viem';
+import { alchemyWebhookSchema, formatIssuePath } from '../../src/detection/alchemy-payload.js';
+import { signAlchemyBody, verifyAlchemySignature } from '../../src/detection/alchemy-signature.js';
+import {
+  BATCH_MINTED_TOPIC,
+  decodeBatchMinted,
+  mintsFromAlchemyPayload,
+  mintsFromRpcLogs,
+} from '../../src/detection/batch-minted.js';
+import { alchemyPayload, batchMintedLog, type PayloadLog } from '../helpers/alchemy-webhook.js';
+
+const SECRET = 'whsec_unit_test';
+const CONTRACT = getAddress('0x5fbdb2315678afecb367f032d93f642f64180aa3');
+const MINTER = getAddress('0x70997970c51812dc3a010c7d01b50e0d17dc79c8');
+const AUTHOR = getAddress('0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc');
+const TX: Hex = `0x${'ab'.repeat(32)}`;
+
+function log(overrides: Partial<Parameters<typeof batchMintedLog>[0]> = {}): PayloadLog {
+  return batchMintedLog({
+    contract: CONTRACT,
+    minter: MINTER,
+    author: AUTHOR,
+    startTokenId: 1n,
+    quantity: 3n,
+    totalPaid: 3_000n,
+    txHash: TX,
+    index: 0,
+    ...overrides,
+  });
+}
+
+function parse(logs: PayloadLog[]) {
+  return alchemyWebhookSchema.parse(alchemyPayload({ number: 12, timestamp: 1_760_000_000, logs }));
+}
+
+describe('verifyAlchemySignature', () => {
+  const body = Buffer.from('{"hello":"world"}');
+  const good = signAlchemyBody(body, SECRET);
+
+  it('accepts the lower-case hex HMAC-SHA256 of the raw body', () => {
+    assert.match(good, /^[0-9a-f]{64}$/);
+    assert.deepEqual(verifyAlchemySignature(body, good, SECRET), { ok: true });
+  });
+
+  it('reports a missing header distinctly', () => {
+    const result = verifyAlchemySignature(body, undefined, SECRET);
+    assert.equal(result.ok, false);
+    assert.equal(result.ok === false && result.code, 'SIGNATURE_MISSING');
+    assert.equal(verifyAlchemySignature(body, '', SECRET).ok === false, true);
+  });
+
+  it('refuses wrong, truncated, upper-case, repeated and other-key signatures', () => {
+    const wrong = good.replace(/^./, good[0] === '0' ? '1' : '0');
+    for (const header of [
+      wrong,
+      good.slice(0, 63),
+      good.slice(0, 32),
+      good.toUpperCase(),
+      `${good}00`,
+      [good, good],
+    ]) {
+      const result = verifyAlchemySignature(body, header, SECRET);
+      assert.equal(result.ok === false && result.code, 'SIGNATURE_INVALID', String(header));
+    }
+    const otherKey = signAlchemyBody(body, `${SECRET}x`);
+    assert.equal(verifyAlchemySignature(body, otherKey, SECRET).ok, false);
+  });
+
+  it('refuses a body changed after signing, even by one byte', () => {
+    const changed = Buffer.from('{"hello":"World"}');
+    assert.equal(verifyAlchemySignature(changed, good, SECRET).ok, false);
+  });
+
+  it('never runs with an empty secret', () => {
+    assert.throws(() => verifyAlchemySignature(body, signAlchemyBody(body, ''), ''));
+  });
+});
+
+describe('alchemyWebhookSchema', () => {
+  it('accepts a delivery and keeps unknown fields out of the way', () => {
+    const raw = alchemyPayload({ number: 5, timestamp: 1, logs: [log()] });
+    const parsed = alchemyWebhookSchema.parse({ ...raw, sequenceNumber: '1' });
+    assert.equal(parsed.event.data.block.logs.length, 1);
+  });
+
+  it('names the path of the bad field', () => {
+    const raw = alchemyPayload({ number: 5, timestamp: 1, logs: [log(), { ...log(), index: -1 }] });
+    const result = alchemyWebhookSchema.safeParse(raw);
+    assert.equal(result.success, false);
+    assert.equal(
+      result.error && formatIssuePath(result.error.issues[0]?.path ?? []),
+      'event.data.block.logs[1].index',
+    );
+  });
+
+  it('refuses bad topics, data, addresses, hashes and statuses', () => {
+    const bad: PayloadLog[] = [
+      { ...log(), topics: ['0x1234'] },
+      { ...log(), data: '0x123' },
+      { ...log(), account: { address: '0x1234' } },
+      { ...log(), transaction: { hash: '0xzz', status: 1 } },
+      { ...log(), transaction: { hash: TX, status: 2 } },
+      { ...log(), topics: [...log().topics, BATCH_MINTED_TOPIC, BATCH_MINTED_TOPIC] },
+    ];
+    for (const entry of bad) {
+      const result = alchemyWebhookSchema.safeParse(
+        alchemyPayload({ number: 5, timestamp: 1, logs: [entry] }),
+      );
+      assert.equal(result.success, false, JSON.stringify(entry));
+    }
+  });
+});
+
+describe('mintsFromAlchemyPayload', () => {
+  it('decodes every BatchMinted of the contract and ignores the rest', () => {
+    const logs = [
+      log({ index: 0 }),
+      log({ index: 1, contract: getAddress('0x0000000000000000000000000000000000000001') }),
+      log({ index: 2, status: 0 }),
+      log({ index: 3, removed: true }),
+      { ...log({ index: 4 }), topics: [`0x${'11'.repeat(32)}`] },
+      {
+        ...log({ index: 5, startTokenId: 4n, quantity: 50n }),
+        account: { address: CONTRACT.toUpperCase().replace('0X', '0x') },
+      },
+    ];
+    const result = mintsFromAlchemyPayload(parse(logs), CONTRACT);
+    assert.equal(result.ok, true);
+    if (!result.ok) return;
+    assert.equal(result.ignored, 4);
+    assert.deepEqual(
+      result.mints.map((m) => [m.logIndex, m.startTokenId, m.quantity]),
+      [
+        [0, 1, 3],
+        [5, 4, 50],
+      ],
+    );
+    const [first] = result.mints;
+    assert.equal(first?.minter, MINTER);
+    assert.equal(first?.author, AUTHOR);
+    assert.equal(first?.totalPaid, 3_000n);
+    assert.equal(first?.blockNumber, 12);
+    assert.equal(first?.blockTimestamp.toISOString(), new Date(1_760_000_000_000).toISOString());
+    assert.equal(first?.txHash, TX);
+  });
+
+  it('refuses a matching log whose topics or data do not decode, naming it', () => {
+    const truncatedTopics = { ...log(), topics: log().topics.slice(0, 3) };
+    const shortData = { ...log(), data: `0x${'00'.repeat(32)}` };
+    const zeroQuantity = log({ quantity: 0n });
+    const tooMany = log({ quantity: 51n });
+    const dirtyAddress = {
+      ...log(),
+      topics: log().topics.map((t, i) => (i === 1 ? `0xff${t.slice(4)}` : t)),
+    };
+    const hugeId = log({ startTokenId: 2n ** 40n });
+    const cases: [PayloadLog, string][] = [
+      [truncatedTopics, 'topics'],
+      [shortData, 'data'],
+      [zeroQuantity, 'data'],
+      [tooMany, 'data'],
+      [dirtyAddress, 'topics'],
+      [hugeId, 'topics'],
+    ];
+    for (const [entry, field] of cases) {
+      const result = mintsFromAlchemyPayload(parse([log({ index: 9 }), entry]), CONTRACT);
+      assert.equal(result.ok, false);
+      if (result.ok) continue;
+      assert.equal(result.issues[0]?.path, `event.data.block.logs[1].${field}`);
+    }
+  });
+});
+
+describe('decodeBatchMinted and mintsFromRpcLogs', () => {
+  it('decodes with the ABI', () => {
+    const entry = log({ startTokenId: 7n, quantity: 50n });
+    const result = decodeBatchMinted(entry.topics as Hex[], entry.data as Hex);
+    assert.deepEqual(result, {
+      ok: true,
+      args: { minter: MINTER, author: AUTHOR, startTokenId: 7, quantity: 50, totalPaid: 3_000n },
+    });
+  });
+
+  it('keeps the contract BatchMinted logs that were not removed', () => {
+    const entry = log();
+    const rpc = (address: Address, removed: boolean, logIndex: number) => ({
+      address,
+      topics: entry.topics as Hex[],
+      data: entry.data as Hex,
+      blockNumber: 3n,
+      transactionHash: TX,
+      logIndex,
+      removed,
+    });
+    const mints = mintsFromRpcLogs(
+      [rpc(CONTRACT, false, 0), rpc(CONTRACT, true, 1), rpc(MINTER, false, 2)],
+      getAddress(CONTRACT.toLowerCase()),
+    );
+    assert.deepEqual(
+      mints.map((m) => [m.logIndex, m.blockNumber]),
+      [[0, 3]],
+    );
+  });
+});
