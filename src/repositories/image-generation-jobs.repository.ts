@@ -1,0 +1,53 @@
+import { asc, desc, eq } from 'drizzle-orm';
+import type { Executor } from '../db/client.js';
+import { imageGenerationJobs, type ImageGenerationJob, type NewImageGenerationJob } from '../db/schema.js';
+
+export type ImageJobChanges = Partial<
+  Pick<NewImageGenerationJob, 'status' | 'externalJobId' | 'retryCount' | 'errorData' | 'completedAt'>
+>;
+
+export async function add(tx: Executor, job: NewImageGenerationJob): Promise<ImageGenerationJob> {
+  const [row] = await tx.insert(imageGenerationJobs).values(job).returning();
+  if (!row) throw new Error('INSERT INTO image_generation_jobs returned no row');
+  return row;
+}
+
+export async function getById(tx: Executor, id: string): Promise<ImageGenerationJob | undefined> {
+  const [row] = await tx.select().from(imageGenerationJobs).where(eq(imageGenerationJobs.id, id));
+  return row;
+}
+
+/** Every attempt for a token (tokens_s0.id), oldest first. */
+export async function listByToken(tx: Executor, tokenUuid: string): Promise<ImageGenerationJob[]> {
+  return tx
+    .select()
+    .from(imageGenerationJobs)
+    .where(eq(imageGenerationJobs.tokenId, tokenUuid))
+    .orderBy(asc(imageGenerationJobs.createdAt), asc(imageGenerationJobs.id));
+}
+
+export async function getLatestByToken(
+  tx: Executor,
+  tokenUuid: string,
+): Promise<ImageGenerationJob | undefined> {
+  const [row] = await tx
+    .select()
+    .from(imageGenerationJobs)
+    .where(eq(imageGenerationJobs.tokenId, tokenUuid))
+    .orderBy(desc(imageGenerationJobs.createdAt), desc(imageGenerationJobs.id))
+    .limit(1);
+  return row;
+}
+
+export async function update(
+  tx: Executor,
+  id: string,
+  changes: ImageJobChanges,
+): Promise<ImageGenerationJob | undefined> {
+  const [row] = await tx
+    .update(imageGenerationJobs)
+    .set(changes)
+    .where(eq(imageGenerationJobs.id, id))
+    .returning();
+  return row;
+}

@@ -1,0 +1,69 @@
+import { and, asc, desc, eq, type SQL } from 'drizzle-orm';
+import type { Executor } from '../db/client.js';
+import {
+  ipfsUploadRecords,
+  type IpfsRecordType,
+  type IpfsUploadRecord,
+  type NewIpfsUploadRecord,
+} from '../db/schema.js';
+
+export type IpfsRecordChanges = Partial<
+  Pick<NewIpfsUploadRecord, 'cid' | 'status' | 'retryCount' | 'errorData' | 'completedAt'>
+>;
+
+export async function add(tx: Executor, record: NewIpfsUploadRecord): Promise<IpfsUploadRecord> {
+  const [row] = await tx.insert(ipfsUploadRecords).values(record).returning();
+  if (!row) throw new Error('INSERT INTO ipfs_upload_records returned no row');
+  return row;
+}
+
+export async function getById(tx: Executor, id: string): Promise<IpfsUploadRecord | undefined> {
+  const [row] = await tx.select().from(ipfsUploadRecords).where(eq(ipfsUploadRecords.id, id));
+  return row;
+}
+
+const ofToken = (tokenUuid: string, recordType?: IpfsRecordType): SQL | undefined =>
+  and(
+    eq(ipfsUploadRecords.tokenId, tokenUuid),
+    recordType === undefined ? undefined : eq(ipfsUploadRecords.recordType, recordType),
+  );
+
+/** Every upload attempt for a token (tokens_s0.id), oldest first, optionally of one record type. */
+export async function listByToken(
+  tx: Executor,
+  tokenUuid: string,
+  recordType?: IpfsRecordType,
+): Promise<IpfsUploadRecord[]> {
+  return tx
+    .select()
+    .from(ipfsUploadRecords)
+    .where(ofToken(tokenUuid, recordType))
+    .orderBy(asc(ipfsUploadRecords.createdAt), asc(ipfsUploadRecords.id));
+}
+
+export async function getLatestByToken(
+  tx: Executor,
+  tokenUuid: string,
+  recordType?: IpfsRecordType,
+): Promise<IpfsUploadRecord | undefined> {
+  const [row] = await tx
+    .select()
+    .from(ipfsUploadRecords)
+    .where(ofToken(tokenUuid, recordType))
+    .orderBy(desc(ipfsUploadRecords.createdAt), desc(ipfsUploadRecords.id))
+    .limit(1);
+  return row;
+}
+
+export async function update(
+  tx: Executor,
+  id: string,
+  changes: IpfsRecordChanges,
+): Promise<IpfsUploadRecord | undefined> {
+  const [row] = await tx
+    .update(ipfsUploadRecords)
+    .set(changes)
+    .where(eq(ipfsUploadRecords.id, id))
+    .returning();
+  return row;
+}
