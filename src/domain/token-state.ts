@@ -1,0 +1,184 @@
+// The token lifecycle: one pure transition table, and the functions that apply it in the database with a
+// compare-and-set on the status, so that two writers racing on one token can never both win.
+import type { Executor } from '../db/client.js';
+import { TOKEN_STATUSES, type ErrorData, type Token, type TokenStatus } from '../db/schema.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import * as tokensRepository from '../repositories/tokens.repository.js';
+import type { TokenChanges } from '../repositories/tokens.repository.js';
+
+// failed -> detected is deliberately absent: only an operator moves a failed token back (retryFailedToken).
+const TRANSITIONS: { readonly [S in TokenStatus]: readonly TokenStatus[] } = {
+  detected: ['generating', 'failed'],
+  generating: ['uploading', 'failed'],
+  uploading: ['ready', 'failed'],
+  ready: ['revealed', 'failed'],
+  revealed: [],
+  failed: [],
+};
+
+export function canTransition(from: TokenStatus, to: TokenStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function allowedTransitions(from: TokenStatus): readonly TokenStatus[] {
+  return TRANSITIONS[from];
+}
+
+/** No worker moves a token out of these; `failed` leaves only through retryFailedToken. */
+export function isTerminal(status: TokenStatus): boolean {
+  return TRANSITIONS[status].length === 0;
+}
+
+export const NON_TERMINAL_STATUSES: readonly TokenStatus[] = TOKEN_STATUSES.filter((s) => !isTerminal(s));
+
+/** The transition table forbids the move. */
+export class InvalidStateTransition extends ConflictError {
+  constructor(
+    readonly tokenId: number,
+    readonly from: TokenStatus,
+    readonly to: TokenStatus,
+    reason?: string,
+  ) {
+    const allowed = allowedTransitions(from);
+    super(
+      'INVALID_STATE_TRANSITION',
+      `Token ${tokenId} cannot move from ${from} to ${to}: ` +
+        (reason ??
+          (allowed.length === 0
+            ? `${from} is terminal`
+            : `${from} may only move to ${allowed.join(' or ')}`)),
+      { tokenId, from, to, allowed },
+    );
+  }
+}
+
+/** The move was valid, but the token's status changed before it could be applied (someone else won the race). */
+export class TransitionConflict extends ConflictError {
+  constructor(
+    readonly tokenId: number,
+    readonly expected: TokenStatus,
+    readonly actual: TokenStatus,
+    readonly to: TokenStatus,
+  ) {
+    super(
+      'TRANSITION_CONFLICT',
+      `Token ${tokenId} was not moved to ${to}: its status is ${actual}, no longer ${expected}`,
+      { tokenId, expected, actual, to },
+    );
+  }
+}
+
+/** A token by its on-chain id or by its row id (tokens_s0.id). */
+export type TokenRef = { tokenId: number } | { id: string };
+
+function describe(ref: TokenRef): string {
+  return 'tokenId' in ref ? `Token ${ref.tokenId}` : `Token row ${ref.id}`;
+}
+
+async function load(tx: Executor, ref: TokenRef): Promise<Token> {
+  const row =
+    'tokenId' in ref
+      ? await tokensRepository.getByTokenId(tx, ref.tokenId)
+      : await tokensRepository.getById(tx, ref.id);
+  if (row === undefined) throw new NotFoundError('TOKEN_NOT_FOUND', `${describe(ref)} does not exist`, ref);
+  return row;
+}
+
+/** The columns a move to `to` always writes besides the caller's. */
+function stamped(to: TokenStatus, changes: TokenChanges): TokenChanges {
+  if (to === 'failed' && (changes.errorData === undefined || changes.errorData === null)) {
+    throw new TypeError('a move to failed must record errorData');
+  }
+  return to === 'revealed' && changes.revealedAt === undefined
+    ? { ...changes, revealedAt: new Date() }
+    : changes;
+}
+
+/** After a compare-and-set that touched nothing: why. */
+async function lostRace(tx: Executor, token: Token, to: TokenStatus): Promise<never> {
+  const now = await tokensRepository.getById(tx, token.id);
+  if (now === undefined) {
+    throw new NotFoundError('TOKEN_NOT_FOUND', `Token ${token.tokenId} no longer exists`, {
+      tokenId: token.tokenId,
+    });
+  }
+  throw new TransitionConflict(token.tokenId, token.status, now.status, to);
+}
+
+export type TransitionOptions = {
+  /** The status the caller believes the token has; a different one raises TransitionConflict. */
+  from?: TokenStatus;
+  changes?: TokenChanges;
+};
+
+/**
+ * Moves a token to `to` if the transition table allows it from its current status, with
+ * `UPDATE ... WHERE id = $id AND status = $current`. Any lease on the token is dropped. `revealed` stamps
+ * revealed_at; `failed` needs `changes.errorData`. Throws NotFoundError, InvalidStateTransition, or
+ * TransitionConflict when the status changed between the read and the update.
+ */
+export async function transitionToken(
+  tx: Executor,
+  ref: TokenRef,
+  to: TokenStatus,
+  options: TransitionOptions = {},
+): Promise<Token> {
+  const changes = stamped(to, options.changes ?? {});
+  const token = await load(tx, ref);
+  const from = options.from ?? token.status;
+  if (!canTransition(from, to)) throw new InvalidStateTransition(token.tokenId, from, to);
+  if (token.status !== from) throw new TransitionConflict(token.tokenId, from, token.status, to);
+  const moved = await tokensRepository.setStatusIf(tx, token.id, from, to, changes);
+  return moved ?? lostRace(tx, token, to);
+}
+
+/** Any non-terminal token -> failed, recording why. */
+export async function failToken(
+  tx: Executor,
+  ref: TokenRef,
+  errorData: ErrorData,
+  options: Omit<TransitionOptions, 'changes'> = {},
+): Promise<Token> {
+  return transitionToken(tx, ref, 'failed', { ...options, changes: { errorData } });
+}
+
+/**
+ * The operator's retry, the only way out of `failed`: back to `detected` with attempts, backoff, lease and last
+ * error reset, so the pipeline starts over. CIDs already recorded are kept.
+ */
+export async function retryFailedToken(tx: Executor, ref: TokenRef): Promise<Token> {
+  const token = await load(tx, ref);
+  if (token.status !== 'failed') {
+    throw new InvalidStateTransition(
+      token.tokenId,
+      token.status,
+      'detected',
+      'only a failed token can be retried',
+    );
+  }
+  const moved = await tokensRepository.setStatusIf(tx, token.id, 'failed', 'detected', {
+    generationAttempts: 0,
+    uploadAttempts: 0,
+    revealAttempts: 0,
+    nextAttemptAt: new Date(),
+    errorData: null,
+  });
+  return moved ?? lostRace(tx, token, 'detected');
+}
+
+/**
+ * Ends a worker's claim on `token` (the row its claim returned) by moving it to `to`, if the table allows it.
+ * Undefined when the lease was lost (expired and taken over, or the token moved meanwhile): the worker must
+ * drop its result. Throws InvalidStateTransition for a move the table forbids.
+ */
+export async function finishClaimedToken(
+  tx: Executor,
+  token: Token,
+  to: TokenStatus,
+  changes: TokenChanges = {},
+): Promise<Token | undefined> {
+  if (!canTransition(token.status, to)) throw new InvalidStateTransition(token.tokenId, token.status, to);
+  if (token.leaseOwner === null) throw new TypeError(`token ${token.tokenId} is not claimed`);
+  const ref = { id: token.id, leaseOwner: token.leaseOwner, status: token.status };
+  return tokensRepository.completeClaim(tx, ref, to, stamped(to, changes));
+}
