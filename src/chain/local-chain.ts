@@ -7,6 +7,7 @@
 // (config resolution, provider construction, JSON-RPC handler); hardhat is pinned exactly, and these paths are
 // only loaded here, lazily, so production code never loads the devDependency.
 import { pbkdf2Sync } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -94,10 +95,11 @@ const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export async function startLocalChain(options: LocalChainOptions = {}): Promise<LocalChain> {
   const host = options.host ?? '127.0.0.1';
   const chainId = options.chainId ?? localChainId;
-  const [{ resolveConfig }, { createProvider }, { JsonRpcHandler }] = await Promise.all([
+  const [{ resolveConfig }, { createProvider }, { JsonRpcHandler }, { ProviderError }] = await Promise.all([
     import('hardhat/internal/core/config/config-resolution.js'),
     import('hardhat/internal/core/providers/construction.js'),
     import('hardhat/internal/hardhat-network/jsonrpc/handler.js'),
+    import('hardhat/internal/core/providers/errors.js'),
   ]);
   // The config path only anchors hardhat's project paths (cache dir for forking, unused here); no file is read.
   const config = resolveConfig(path.join(projectRoot, 'package.json'), {
@@ -107,6 +109,10 @@ export async function startLocalChain(options: LocalChainOptions = {}): Promise<
         hardfork: localHardfork,
         loggingEnabled: false,
         mining: { auto: true, interval: 0 },
+        // Like a real node: a reverting transaction is mined with a status-0 receipt instead of failing the send,
+        // so code that tracks sent transactions by hash sees what it would see on Base.
+        throwOnTransactionFailures: false,
+        throwOnCallFailures: true,
         accounts: devAccountList().map((a) => ({
           privateKey: a.privateKey,
           balance: devAccountBalanceWei.toString(),
@@ -115,7 +121,25 @@ export async function startLocalChain(options: LocalChainOptions = {}): Promise<
     },
   });
   const provider = await createProvider(config, 'hardhat');
-  const handler = new JsonRpcHandler(provider);
+  // Hardhat answers a reverted eth_call/eth_estimateGas with -32603 "internal error", which viem (rightly) retries
+  // as transient: ~0.5 s lost per revert, and not what Base nodes say. Geth and Alchemy answer code 3 "execution
+  // reverted" with the revert data; serve that shape. Hardhat attaches string `data` to reverts only.
+  // Only HTTP is served, so the emitter side (WebSocket subscriptions) stays unused.
+  const served = new (class extends EventEmitter {
+    async request(args: Parameters<typeof provider.request>[0]): Promise<unknown> {
+      try {
+        return await provider.request(args);
+      } catch (error) {
+        if (!ProviderError.isProviderError(error) && error instanceof Error && isHexData(readData(error))) {
+          const reverted = new ProviderError(`execution reverted: ${error.message}`, 3, error);
+          reverted.data = readData(error);
+          throw reverted;
+        }
+        throw error;
+      }
+    }
+  })();
+  const handler = new JsonRpcHandler(served);
   const server = createServer((req, res) => void handler.handleHttp(req, res));
   const port = await listen(server, options.port ?? 0, host);
   const rpcHost = host.includes(':') ? `[${host}]` : host;
@@ -135,6 +159,14 @@ export async function startLocalChain(options: LocalChainOptions = {}): Promise<
       return stopped;
     },
   };
+}
+
+function readData(error: Error): unknown {
+  return 'data' in error ? error.data : undefined;
+}
+
+function isHexData(value: unknown): value is Hex {
+  return typeof value === 'string' && /^0x[0-9a-fA-F]*$/.test(value);
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {
