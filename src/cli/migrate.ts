@@ -1,0 +1,57 @@
+// `npm run db:migrate`: applies the committed migrations in drizzle/ under the migration advisory lock.
+import { openLocalDatabase, type LocalDatabase } from '../db/local-database.js';
+import { migrateDatabase } from '../db/migrate.js';
+
+const HELP = `Usage: npm run db:migrate [-- --help]
+
+Applies the pending migrations of drizzle/ to the database, holding a PostgreSQL advisory lock so that
+several processes migrating at once apply each migration exactly once.
+
+Database: DATABASE_URL when set; otherwise the embedded PostgreSQL 17 in .data/postgres (started for the
+run, or joined when \`npm start\` or another command is already running it).
+
+Exit status: 0 migrated (or already up to date), 1 failed.`;
+
+async function main(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const unknown = args.filter((arg) => arg !== '--');
+  if (unknown.length > 0) {
+    console.error(`db:migrate: unknown argument ${unknown.join(' ')} (see --help)`);
+    return 1;
+  }
+  let database: LocalDatabase | undefined;
+  try {
+    database = await openLocalDatabase();
+    const target = database.embedded
+      ? `embedded PostgreSQL in ${database.dataDir ?? '.data'}`
+      : describe(database.url);
+    console.log(`db:migrate: migrating ${target}`);
+    const result = await migrateDatabase(database.url);
+    const names = result.applied.length > 0 ? ` (${result.applied.join(', ')})` : '';
+    console.log(
+      `db:migrate: applied ${result.applied.length} migration(s)${names} in ${Math.round(result.durationMs)} ms; ` +
+        `${result.total} recorded`,
+    );
+    return 0;
+  } catch (error) {
+    console.error(`db:migrate failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    await database?.stop();
+  }
+}
+
+/** host:port/database of a URL, never its password. */
+function describe(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname} (DATABASE_URL)`;
+  } catch {
+    return 'DATABASE_URL (unparsable)';
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
