@@ -42,13 +42,3 @@ export const alchemyWebhookSchema = z.looseObject({
 
 export type AlchemyLog = z.infer<typeof alchemyLogSchema>;
 export type AlchemyWebhook = z.infer<typeof alchemyWebhookSchema>;
-
-/** `event.data.block.logs[3].topics[1]`: the path of a zod issue as a reader would write it. */
-export function formatIssuePath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out === '' ? '(root)' : out;
-}

@@ -116,7 +116,7 @@ export function mintsFromAlchemyPayload(payload: AlchemyWebhook, contract: Addre
     }
     const result = decodeBatchMinted(log.topics as Hex[], log.data as Hex);
     if (!result.ok) {
-      issues.push({ path: `event.data.block.logs[${i}].${result.field}`, message: result.reason });
+      issues.push({ path: `event.data.block.logs.${i}.${result.field}`, message: result.reason });
       return;
     }
     mints.push({

@@ -95,6 +95,24 @@ export async function listTokenIdsIn(tx: Executor, tokenIds: readonly number[]):
   return rows.map((row) => row.tokenId);
 }
 
+/**
+ * On-chain ids in 1..maxTokenId that have no row, ascending, at most `limit` (the gap scan's work list). The
+ * anti-join probes tokens_s0_token_id_uq once per id.
+ */
+export async function listMissingTokenIds(
+  tx: Executor,
+  maxTokenId: number,
+  limit: number,
+): Promise<number[]> {
+  if (maxTokenId < 1 || limit < 1) return [];
+  const rows = await tx.execute<{ token_id: number }>(
+    sql`SELECT g.id AS token_id FROM generate_series(1, ${maxTokenId}::integer) AS g(id)
+        WHERE NOT EXISTS (SELECT 1 FROM ${tokens} t WHERE t.token_id = g.id)
+        ORDER BY g.id LIMIT ${limit}`,
+  );
+  return rows.map((row) => Number(row.token_id));
+}
+
 export async function listByAuthor(tx: Executor, authorId: string, page: Page): Promise<Token[]> {
   return tx
     .select()

@@ -1,0 +1,128 @@
+// The one write that every detection path (webhook, log follower, gap scan) converges on. Idempotent: a mint
+// seen twice, concurrently or partly, creates each mint event, author and token exactly once.
+import { getAddress, type Address, type Hex } from 'viem';
+import type { Executor } from '../db/client.js';
+import type { NewMintEvent, NewToken } from '../db/schema.js';
+import * as authorsRepository from '../repositories/authors.repository.js';
+import * as mintEventsRepository from '../repositories/mint-events.repository.js';
+import * as tokensRepository from '../repositories/tokens.repository.js';
+
+/** One BatchMinted event: ids startTokenId .. startTokenId + quantity - 1 minted by `minter` for `author`. */
+export type DecodedMint = {
+  txHash: Hex;
+  logIndex: number;
+  blockNumber: number;
+  blockTimestamp: Date;
+  minter: Address;
+  author: Address;
+  startTokenId: number;
+  quantity: number;
+  /** msg.value of the mint, in wei. */
+  totalPaid: bigint;
+};
+
+export type IngestOptions = {
+  /**
+   * Token ids already revealed on chain, with their metadata CID (the gap scan reads them): they are created as
+   * `revealed` rather than `detected`, so the pipeline never generates or reveals them again.
+   */
+  revealed?: ReadonlyMap<number, string>;
+  /** Create only these ids of the mints' batches (the gap scan writes the ids it was asked to recover). */
+  onlyTokenIds?: ReadonlySet<number>;
+};
+
+export type IngestResult = {
+  /** Token ids inserted by this call, ascending. */
+  created: number[];
+  /** Token ids of the given mints that already existed, ascending. */
+  skipped: number[];
+  mintEventsCreated: number;
+};
+
+// PostgreSQL takes at most 65,535 parameters per statement; a token row binds at most 6.
+const TOKEN_ROWS_PER_STATEMENT = 5_000;
+const EVENT_ROWS_PER_STATEMENT = 5_000;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function tokenIdsOf(mint: Pick<DecodedMint, 'startTokenId' | 'quantity'>): number[] {
+  return Array.from({ length: mint.quantity }, (_, i) => mint.startTokenId + i);
+}
+
+/**
+ * Records `mints` in the caller's transaction: mint events ON CONFLICT (tx_hash, log_index) DO NOTHING, the
+ * missing authors (checksummed, no prompt), and every token id ON CONFLICT (token_id) DO NOTHING, so a batch that
+ * partly exists still creates its missing ids. A handful of multi-row statements, whatever the number of tokens.
+ *
+ * Rows are written in key order (events by tx hash and log index, authors by lower-case wallet, tokens by id) so
+ * that concurrent deliveries of overlapping payloads wait on each other in one order and never deadlock; the
+ * later one finds the rows committed and skips them.
+ */
+export async function ingestMints(
+  tx: Executor,
+  mints: readonly DecodedMint[],
+  options: IngestOptions = {},
+): Promise<IngestResult> {
+  if (mints.length === 0) return { created: [], skipped: [], mintEventsCreated: 0 };
+
+  const events = new Map<string, NewMintEvent>();
+  for (const mint of mints) {
+    const key = `${mint.txHash.toLowerCase()}#${mint.logIndex}`;
+    if (events.has(key)) continue;
+    events.set(key, {
+      txHash: mint.txHash.toLowerCase(),
+      logIndex: mint.logIndex,
+      blockNumber: mint.blockNumber,
+      blockTimestamp: mint.blockTimestamp,
+      tokenId: mint.startTokenId,
+      quantity: mint.quantity,
+      minterAddress: getAddress(mint.minter),
+      authorWallet: getAddress(mint.author),
+      totalPaidWei: mint.totalPaid.toString(),
+    });
+  }
+  const eventRows = [...events.values()].sort((a, b) =>
+    a.txHash === b.txHash ? a.logIndex - b.logIndex : a.txHash < b.txHash ? -1 : 1,
+  );
+  let mintEventsCreated = 0;
+  for (const chunk of chunks(eventRows, EVENT_ROWS_PER_STATEMENT)) {
+    mintEventsCreated += (await mintEventsRepository.addMany(tx, chunk)).length;
+  }
+
+  const wallets = [...new Set(mints.map((mint) => getAddress(mint.author)))].sort((a, b) =>
+    a.toLowerCase() < b.toLowerCase() ? -1 : 1,
+  );
+  const authorRows = await authorsRepository.ensureByWallets(tx, wallets);
+  const authorIds = new Map(authorRows.map((row) => [row.walletAddress.toLowerCase(), row.id]));
+
+  // On chain an id belongs to one batch; if a payload says otherwise, the first mint naming it wins.
+  const tokenRows = new Map<number, NewToken>();
+  for (const mint of mints) {
+    const authorId = authorIds.get(mint.author.toLowerCase());
+    if (authorId === undefined) throw new Error(`author ${mint.author} was neither found nor created`);
+    for (const tokenId of tokenIdsOf(mint)) {
+      if (tokenRows.has(tokenId) || options.onlyTokenIds?.has(tokenId) === false) continue;
+      const metadataCid = options.revealed?.get(tokenId);
+      tokenRows.set(tokenId, {
+        tokenId,
+        authorId,
+        minterAddress: getAddress(mint.minter),
+        mintTimestamp: mint.blockTimestamp,
+        ...(metadataCid === undefined ? { status: 'detected' } : { status: 'revealed', metadataCid }),
+      });
+    }
+  }
+  const ordered = [...tokenRows.values()].sort((a, b) => a.tokenId - b.tokenId);
+  const createdSet = new Set<number>();
+  for (const chunk of chunks(ordered, TOKEN_ROWS_PER_STATEMENT)) {
+    for (const row of await tokensRepository.addMany(tx, chunk)) createdSet.add(row.tokenId);
+  }
+  const created: number[] = [];
+  const skipped: number[] = [];
+  for (const row of ordered) (createdSet.has(row.tokenId) ? created : skipped).push(row.tokenId);
+  return { created, skipped, mintEventsCreated };
+}
