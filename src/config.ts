@@ -1,0 +1,376 @@
+// The only module that reads process.env. Everything else receives the typed, frozen Config that loadConfig
+// returns, so a bad environment fails once, at start, with every problem listed.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { bool, cleanEnv, makeValidator, str } from 'envalid';
+import { getAddress, isAddress, type Address } from 'viem';
+
+export const APP_ENVS = ['development', 'production', 'test'] as const;
+export type AppEnv = (typeof APP_ENVS)[number];
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const NETWORKS = ['BASE_SEPOLIA', 'BASE_MAINNET'] as const;
+export type Network = (typeof NETWORKS)[number];
+
+export type Config = Readonly<{
+  appEnv: AppEnv;
+  log: Readonly<{ level: LogLevel; format: 'json' | 'pretty' }>;
+  http: Readonly<{
+    host: string;
+    port: number;
+    /** Allowed CORS origins; `'*'` allows any origin (refused in production). */
+    corsOrigins: readonly string[] | '*';
+    /** Largest accepted request body, in bytes. */
+    bodyLimitBytes: number;
+    shutdownTimeoutMs: number;
+    healthTimeoutMs: number;
+  }>;
+  database: Readonly<{
+    /** Unset: the embedded PostgreSQL under .data/ is used (development and test only). */
+    url: string | undefined;
+    poolSize: number;
+    /** How long a request waits for a pool connection before it is answered 503. */
+    poolTimeoutMs: number;
+    migrateOnStart: boolean;
+  }>;
+  chain: Readonly<{
+    network: Network;
+    /** RPC_URL when set, else the Alchemy URL of NETWORK when ALCHEMY_API_KEY is set (contains the key). */
+    rpcUrl: string | undefined;
+    alchemyApiKey: string;
+    /** Checksummed GLISK contract address. */
+    contractAddress: Address | undefined;
+  }>;
+  detection: Readonly<{
+    /** Empty means unset: the webhook route refuses to run unsigned (503) and production refuses to start. */
+    webhookSecret: string;
+    followerEnabled: boolean;
+    confirmations: number;
+    followerStartBlock: bigint | undefined;
+    followerMaxBlockRange: number;
+    pollIntervalMs: number;
+    gapScanEnabled: boolean;
+    gapScanIntervalMs: number;
+  }>;
+  /** Values that must never appear in a log line; the logger redacts them wherever they occur. */
+  secrets: readonly string[];
+}>;
+
+/** A bad environment: every problem, each naming its variable and what it expects. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const intIn = (min: number, max: number) =>
+  makeValidator<number>((input) => {
+    const value = Number(input.trim());
+    if (!/^-?\d+$/.test(input.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new Error(`expected an integer from ${min} to ${max}, got "${input}"`);
+    }
+    return value;
+  });
+
+const positiveNumber = makeValidator<number>((input) => {
+  const value = Number(input.trim());
+  if (input.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw new Error(`expected a positive number, got "${input}"`);
+  }
+  return value;
+});
+
+const bigintAtLeastZero = makeValidator<bigint>((input) => {
+  if (!/^\d+$/.test(input.trim())) throw new Error(`expected a block number (integer >= 0), got "${input}"`);
+  return BigInt(input.trim());
+});
+
+const logLevel = makeValidator<LogLevel>((input) => {
+  // The seed wrote levels in upper case (INFO, WARNING); accept those spellings too.
+  const lower = input.trim().toLowerCase();
+  const level = lower === 'warning' ? 'warn' : lower;
+  const found = LOG_LEVELS.find((l) => l === level);
+  if (!found) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}, got "${input}"`);
+  return found;
+});
+
+const postgresUrl = makeValidator<string>((input) => {
+  let parsed: URL;
+  try {
+    parsed = new URL(input);
+  } catch {
+    throw new Error('expected a URL like postgres://user:password@host:5432/database');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new Error(`expected a postgres:// or postgresql:// URL, got scheme "${parsed.protocol}"`);
+  }
+  if (parsed.hostname === '') throw new Error('expected a host in the URL');
+  return input;
+});
+
+const httpUrl = makeValidator<string>((input) => {
+  let parsed: URL;
+  try {
+    parsed = new URL(input);
+  } catch {
+    throw new Error('expected an http(s) URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`expected an http:// or https:// URL, got scheme "${parsed.protocol}"`);
+  }
+  return input;
+});
+
+const corsOrigins = makeValidator<readonly string[] | '*'>((input) => {
+  const items = input
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0) throw new Error('expected a comma-separated list of origins or *');
+  if (items.includes('*')) {
+    if (items.length > 1) throw new Error('expected either * alone or a list of origins, not both');
+    return '*';
+  }
+  for (const item of items) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(item);
+    } catch {
+      parsed = undefined;
+    }
+    // An origin is scheme://host[:port] exactly; browsers send nothing else, so anything more never matches.
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== item) {
+      throw new Error(
+        `expected origins like https://app.example.com (no path, no trailing slash), got "${item}"`,
+      );
+    }
+  }
+  return items;
+});
+
+const byteSize = makeValidator<number>((input) => {
+  const match = /^(\d+)\s*(b|kb|mb)?$/i.exec(input.trim());
+  const unit = match?.[2]?.toLowerCase() ?? 'b';
+  const amount = match?.[1] === undefined ? NaN : Number(match[1]);
+  const bytes = amount * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
+  if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > 100 * 1024 * 1024) {
+    throw new Error(`expected a size like 1mb, 512kb or 2048 (1 byte to 100mb), got "${input}"`);
+  }
+  return bytes;
+});
+
+const contractAddress = makeValidator<Address>((input) => {
+  const trimmed = input.trim();
+  // strict: false accepts all-lower and all-upper hex; a mixed-case address must carry a valid checksum.
+  if (
+    !isAddress(trimmed, { strict: false }) ||
+    (!isAddress(trimmed) && /[a-f]/.test(trimmed) && /[A-F]/.test(trimmed))
+  ) {
+    throw new Error(
+      `expected a 0x-prefixed 20-byte address (40 hex digits, valid checksum if mixed case), got "${input}"`,
+    );
+  }
+  return getAddress(trimmed);
+});
+
+const specs = {
+  APP_ENV: str({ choices: APP_ENVS, default: 'development', desc: 'development, production or test' }),
+  LOG_LEVEL: logLevel({ default: 'info', desc: `one of ${LOG_LEVELS.join(', ')}` }),
+  LOG_FORMAT: str({ choices: ['json', 'pretty'] as const, default: undefined, desc: 'json or pretty' }),
+  HOST: str({ default: '0.0.0.0', desc: 'the interface to listen on' }),
+  PORT: intIn(0, 65_535)({ default: 8000, desc: 'a TCP port (0 picks a free one)' }),
+  CORS_ORIGINS: corsOrigins({ default: ['http://localhost:3000'], desc: 'comma-separated origins' }),
+  BODY_LIMIT: byteSize({ default: 1024 * 1024, desc: 'a size like 1mb' }),
+  SHUTDOWN_TIMEOUT_SECONDS: positiveNumber({ default: 10, desc: 'seconds' }),
+  HEALTH_TIMEOUT_MS: intIn(1, 60_000)({ default: 800, desc: 'milliseconds' }),
+  DATABASE_URL: postgresUrl({ default: undefined, desc: 'postgres://user:password@host:5432/database' }),
+  DB_POOL_SIZE: intIn(1, 10_000)({ default: 200, desc: 'connections' }),
+  DB_POOL_TIMEOUT_MS: intIn(1, 600_000)({ default: 5000, desc: 'milliseconds' }),
+  MIGRATE_ON_START: bool({ default: true, desc: 'true or false' }),
+  ALCHEMY_WEBHOOK_SECRET: str({ default: '', desc: 'the signing key of the Alchemy webhook' }),
+  ALCHEMY_API_KEY: str({ default: '', desc: 'an Alchemy API key' }),
+  NETWORK: str({ choices: NETWORKS, default: 'BASE_SEPOLIA', desc: NETWORKS.join(' or ') }),
+  RPC_URL: httpUrl({ default: undefined, desc: 'an http(s) JSON-RPC URL' }),
+  GLISK_NFT_CONTRACT_ADDRESS: contractAddress({ default: undefined, desc: 'a 0x address' }),
+  CHAIN_FOLLOWER_ENABLED: bool({ default: false, desc: 'true or false' }),
+  CONFIRMATIONS: intIn(0, 1000)({ default: 3, desc: 'blocks' }),
+  FOLLOWER_START_BLOCK: bigintAtLeastZero({ default: undefined, desc: 'a block number' }),
+  FOLLOWER_MAX_BLOCK_RANGE: intIn(1, 1_000_000)({ default: 2000, desc: 'blocks' }),
+  POLL_INTERVAL_SECONDS: positiveNumber({ default: 5, desc: 'seconds' }),
+  GAP_SCAN_ENABLED: bool({ default: true, desc: 'true or false' }),
+  GAP_SCAN_INTERVAL_SECONDS: positiveNumber({ default: 300, desc: 'seconds' }),
+};
+
+const ALCHEMY_HOSTS: Record<Network, string> = {
+  BASE_SEPOLIA: 'https://base-sepolia.g.alchemy.com/v2/',
+  BASE_MAINNET: 'https://base-mainnet.g.alchemy.com/v2/',
+};
+
+// Passwords the seed's examples used; a production database behind one of them is as good as open.
+const PLACEHOLDER_PASSWORDS = new Set(['changeme', 'password', 'postgres', 'glisk']);
+
+/**
+ * Reads and validates the configuration. Throws ConfigError listing every problem (never only the first).
+ * Without an argument it reads process.env over the `.env` file of the working directory (process wins).
+ */
+export function loadConfig(env: Env = readProcessEnv()): Config {
+  // `KEY=` in a .env file means "not set", as it does for most tools; envalid would treat it as a value.
+  const cleaned: Env = {};
+  for (const key of Object.keys(specs)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') cleaned[key] = value;
+  }
+
+  const problems: string[] = [];
+  const e = cleanEnv(cleaned, specs, {
+    reporter: ({ errors }) => {
+      for (const [name, error] of Object.entries(errors)) {
+        if (!error) continue;
+        const spec = specs[name as keyof typeof specs];
+        problems.push(`${name}: ${describeProblem(error, spec.desc)}`);
+      }
+    },
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const databaseUrl = e.DATABASE_URL;
+  if (e.APP_ENV === 'production') {
+    if (databaseUrl === undefined) {
+      problems.push(
+        'DATABASE_URL: required when APP_ENV=production (the embedded PostgreSQL is for development)',
+      );
+    } else {
+      const password = decodeURIComponent(new URL(databaseUrl).password);
+      if (password === '' || PLACEHOLDER_PASSWORDS.has(password.toLowerCase())) {
+        problems.push('DATABASE_URL: production needs a real password, not an empty or placeholder one');
+      }
+    }
+    if (e.ALCHEMY_WEBHOOK_SECRET === '') {
+      problems.push(
+        'ALCHEMY_WEBHOOK_SECRET: required when APP_ENV=production (an unsigned webhook can be forged)',
+      );
+    }
+    if (cleaned.CORS_ORIGINS === undefined) {
+      problems.push(
+        'CORS_ORIGINS: must be set explicitly when APP_ENV=production (the default is a local origin)',
+      );
+    } else if (e.CORS_ORIGINS === '*') {
+      problems.push('CORS_ORIGINS: * is refused when APP_ENV=production; list the allowed origins');
+    } else if (e.CORS_ORIGINS.some((o) => !o.startsWith('https://'))) {
+      problems.push('CORS_ORIGINS: production origins must be https://');
+    }
+    if (cleaned.LOG_FORMAT === 'pretty') problems.push('LOG_FORMAT: production logs are json');
+  }
+  if (e.CHAIN_FOLLOWER_ENABLED && e.GLISK_NFT_CONTRACT_ADDRESS === undefined) {
+    problems.push('GLISK_NFT_CONTRACT_ADDRESS: required when CHAIN_FOLLOWER_ENABLED=true');
+  }
+  if (e.CHAIN_FOLLOWER_ENABLED && e.RPC_URL === undefined && e.ALCHEMY_API_KEY === '') {
+    problems.push('RPC_URL: RPC_URL or ALCHEMY_API_KEY is required when CHAIN_FOLLOWER_ENABLED=true');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const rpcUrl =
+    e.RPC_URL ?? (e.ALCHEMY_API_KEY === '' ? undefined : `${ALCHEMY_HOSTS[e.NETWORK]}${e.ALCHEMY_API_KEY}`);
+  // Short values are left to the logger's key- and URL-based redaction: masking every "abc" would garble logs.
+  const secrets = [
+    e.ALCHEMY_WEBHOOK_SECRET,
+    e.ALCHEMY_API_KEY,
+    databasePassword(databaseUrl),
+    ...urlSecrets(e.RPC_URL),
+  ].filter((s): s is string => s !== undefined && s.length >= 4);
+
+  return deepFreeze({
+    appEnv: e.APP_ENV,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.APP_ENV === 'production' ? 'json' : 'pretty') },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      corsOrigins: e.CORS_ORIGINS,
+      bodyLimitBytes: e.BODY_LIMIT,
+      shutdownTimeoutMs: Math.round(e.SHUTDOWN_TIMEOUT_SECONDS * 1000),
+      healthTimeoutMs: e.HEALTH_TIMEOUT_MS,
+    },
+    database: {
+      url: databaseUrl,
+      poolSize: e.DB_POOL_SIZE,
+      poolTimeoutMs: e.DB_POOL_TIMEOUT_MS,
+      migrateOnStart: e.MIGRATE_ON_START,
+    },
+    chain: {
+      network: e.NETWORK,
+      rpcUrl,
+      alchemyApiKey: e.ALCHEMY_API_KEY,
+      contractAddress: e.GLISK_NFT_CONTRACT_ADDRESS,
+    },
+    detection: {
+      webhookSecret: e.ALCHEMY_WEBHOOK_SECRET,
+      followerEnabled: e.CHAIN_FOLLOWER_ENABLED,
+      confirmations: e.CONFIRMATIONS,
+      followerStartBlock: e.FOLLOWER_START_BLOCK,
+      followerMaxBlockRange: e.FOLLOWER_MAX_BLOCK_RANGE,
+      pollIntervalMs: Math.round(e.POLL_INTERVAL_SECONDS * 1000),
+      gapScanEnabled: e.GAP_SCAN_ENABLED,
+      gapScanIntervalMs: Math.round(e.GAP_SCAN_INTERVAL_SECONDS * 1000),
+    },
+    secrets,
+  });
+}
+
+/** process.env over the `.env` file of the working directory, when there is one. Does not modify process.env. */
+export function readProcessEnv(cwd = process.cwd()): Env {
+  const path = resolve(cwd, '.env');
+  const fromFile = existsSync(path) ? parseDotenv(readFileSync(path)) : {};
+  return { ...fromFile, ...process.env };
+}
+
+/**
+ * The environment for a child process (drizzle-kit studio, a forked server): this process's environment plus
+ * overrides. Lives here so that process.env stays read in one module.
+ */
+export function childProcessEnv(overrides: Env = {}): Env {
+  return { ...readProcessEnv(), ...overrides };
+}
+
+/** Makes every Date in this process print and parse in UTC, whatever the host says; call first in main. */
+export function useUtcTimezone(): void {
+  process.env.TZ = 'UTC';
+}
+
+function describeProblem(error: Error, expected: string | undefined): string {
+  // envalid's missing-variable message is only the description; say what is wrong as well.
+  if (error.name === 'EnvMissingError') return `missing; expected ${expected ?? 'a value'}`;
+  const message = error.message.replace(/^Invalid value for env var "[^"]+"$/, 'invalid value');
+  if (message.startsWith('expected')) return message;
+  const choices = /^Value "(.*)" not in choices \[(.*)\]$/.exec(message);
+  if (choices) return `expected one of ${choices[2]?.split(',').join(', ')}, got "${choices[1]}"`;
+  return `${message}; expected ${expected ?? 'a valid value'}`;
+}
+
+function databasePassword(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const password = new URL(url).password;
+  return password === '' ? undefined : decodeURIComponent(password);
+}
+
+// An RPC URL may carry a key in its path (Alchemy, Infura) or its credentials; keep the whole URL secret.
+function urlSecrets(url: string | undefined): string[] {
+  if (url === undefined) return [];
+  const parsed = new URL(url);
+  const parts = [decodeURIComponent(parsed.password)];
+  if (parsed.pathname.length > 1) parts.push(url);
+  return parts;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

@@ -1,0 +1,111 @@
+// The one error path: every failure of a request becomes {"error":{"code","message","details"?},"requestId"}.
+// Typed AppErrors keep their status and code; body-parser's errors get theirs; anything else is a 500 whose
+// stack goes to the log and whose answer says nothing about internals.
+import type { NextFunction, Request, Response } from 'express';
+import { AppError, NotFoundError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+
+export class MethodNotAllowedError extends AppError {
+  constructor(
+    method: string,
+    path: string,
+    readonly allow: readonly string[],
+  ) {
+    super(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, {
+      allow,
+    });
+  }
+}
+
+export function notFound(req: Request, _res: Response, next: NextFunction): void {
+  const path = req.originalUrl.split('?', 1)[0] ?? req.originalUrl;
+  next(new NotFoundError('ROUTE_NOT_FOUND', `No route ${req.method} ${path}`));
+}
+
+/** Answers 405 with Allow for a path that exists under other methods. */
+export function methodNotAllowed(methods: readonly string[]) {
+  const allow = methods.map((m) => m.toUpperCase());
+  if (allow.includes('GET') && !allow.includes('HEAD')) allow.push('HEAD');
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const path = req.originalUrl.split('?', 1)[0] ?? req.originalUrl;
+    next(new MethodNotAllowedError(req.method, path, allow));
+  };
+}
+
+// body-parser / raw-body errors carry `type` and `status`.
+const BODY_ERRORS: Record<string, { status: number; code: string; message: (limit: unknown) => string }> = {
+  'entity.too.large': {
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+    message: (limit) => `The request body is larger than the limit of ${String(limit)} bytes`,
+  },
+  'encoding.unsupported': {
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: () => 'Content-Encoding is not supported; send the body uncompressed',
+  },
+  'charset.unsupported': {
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: () => 'The charset is not supported; send UTF-8',
+  },
+  'request.aborted': { status: 400, code: 'REQUEST_ABORTED', message: () => 'The request body was cut off' },
+  'request.size.invalid': {
+    status: 400,
+    code: 'INVALID_CONTENT_LENGTH',
+    message: () => 'The body length does not match Content-Length',
+  },
+};
+
+type Answer = { status: number; code: string; message: string; details?: unknown };
+
+export function errorHandler(logger: Logger) {
+  return (error: unknown, req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) {
+      // Too late for an envelope; let Express end the connection.
+      logger.error('http.error_after_headers', { request_id: req.requestId, error });
+      next(error);
+      return;
+    }
+    const answer = toAnswer(error);
+    if (answer.status >= 500 && !(error instanceof AppError)) {
+      logger.error('http.unhandled_error', {
+        request_id: req.requestId,
+        method: req.method,
+        path: req.originalUrl.split('?', 1)[0],
+        error,
+      });
+    } else if (answer.status >= 500) {
+      logger.warn('http.service_error', {
+        request_id: req.requestId,
+        code: answer.code,
+        message: answer.message,
+      });
+    }
+    if (error instanceof MethodNotAllowedError) res.setHeader('Allow', error.allow.join(', '));
+    const body: Record<string, unknown> = {
+      error:
+        answer.details === undefined
+          ? { code: answer.code, message: answer.message }
+          : { code: answer.code, message: answer.message, details: answer.details },
+      requestId: req.requestId,
+    };
+    res.status(answer.status).json(body);
+  };
+}
+
+function toAnswer(error: unknown): Answer {
+  if (error instanceof AppError) {
+    return { status: error.status, code: error.code, message: error.message, details: error.details };
+  }
+  if (typeof error === 'object' && error !== null) {
+    const { type, limit } = error as { type?: unknown; limit?: unknown };
+    const known = typeof type === 'string' ? BODY_ERRORS[type] : undefined;
+    if (known) return { status: known.status, code: known.code, message: known.message(limit) };
+  }
+  return {
+    status: 500,
+    code: 'INTERNAL_ERROR',
+    message: 'An unexpected error occurred; quote the request id when reporting it',
+  };
+}

@@ -1,0 +1,144 @@
+// The request-scoped unit of work: one transaction per request, opened the first time the handler asks for it
+// (routes that never do hold no connection), committed or rolled back by the route wrapper before it answers.
+// Built on the data layer's db.transaction + bindRepositories; the transaction callback is held open until the
+// wrapper says how it ends.
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import type { Schema } from '../../db/client.js';
+import { bindRepositories, type UnitOfWork } from '../../db/unit-of-work.js';
+import { ServiceUnavailableError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+
+type Outcome = 'commit' | 'rollback';
+
+// Thrown inside the transaction callback to make drizzle roll back; never escapes this module.
+class EndTransaction extends Error {
+  constructor(readonly reason: 'rollback' | 'abandoned') {
+    super(`transaction ${reason}`);
+  }
+}
+
+export type RequestUnitOfWorkOptions = {
+  /** Longest wait for a pool connection (and BEGIN) before answering 503. */
+  poolTimeoutMs: number;
+  log: Logger;
+};
+
+export class RequestUnitOfWork {
+  private opened: Promise<UnitOfWork> | undefined;
+  private transaction: Promise<void> | undefined;
+  private finish: ((outcome: Outcome) => void) | undefined;
+  private ended = false;
+  private openedAt = 0;
+
+  constructor(
+    private readonly db: PostgresJsDatabase<Schema>,
+    private readonly options: RequestUnitOfWorkOptions,
+  ) {}
+
+  /** The transaction's repositories; the first call takes a connection and sends BEGIN. */
+  open(): Promise<UnitOfWork> {
+    if (this.ended) return Promise.reject(new Error('the unit of work of this request has already ended'));
+    this.opened ??= this.begin();
+    return this.opened;
+  }
+
+  private begin(): Promise<UnitOfWork> {
+    return new Promise<UnitOfWork>((resolveOpen, rejectOpen) => {
+      let abandoned = false;
+      const { poolTimeoutMs } = this.options;
+      const timer = setTimeout(() => {
+        abandoned = true;
+        rejectOpen(
+          new ServiceUnavailableError(
+            'DB_POOL_EXHAUSTED',
+            `No database connection became free within ${poolTimeoutMs} ms; the service is overloaded, retry later`,
+            { waitedMs: poolTimeoutMs },
+          ),
+        );
+      }, poolTimeoutMs);
+      const started = performance.now();
+      this.transaction = this.db.transaction(async (tx) => {
+        // The connection came after the request gave up waiting: hand it straight back.
+        if (abandoned) throw new EndTransaction('abandoned');
+        clearTimeout(timer);
+        this.openedAt = performance.now();
+        const outcome = await new Promise<Outcome>((resolveOutcome) => {
+          this.finish = resolveOutcome;
+          resolveOpen(bindRepositories(tx));
+        });
+        if (outcome === 'rollback') throw new EndTransaction('rollback');
+      });
+      this.transaction.catch((error: unknown) => {
+        clearTimeout(timer);
+        if (error instanceof EndTransaction) {
+          if (error.reason === 'abandoned') {
+            this.options.log.debug('uow.abandoned', { waited_ms: Math.round(performance.now() - started) });
+          }
+          return;
+        }
+        // Failing before the callback ran means no connection or no BEGIN: the database is not there.
+        if (this.finish === undefined && !abandoned) rejectOpen(databaseUnavailable(error));
+      });
+    });
+  }
+
+  /** Commits if a transaction was opened; throws what COMMIT threw (deferred constraints fail only here). */
+  async commit(): Promise<void> {
+    if (this.ended || !this.opened) {
+      this.ended = true;
+      return;
+    }
+    this.ended = true;
+    await this.opened;
+    this.settle('commit');
+    try {
+      await this.transaction;
+      this.options.log.debug('uow.committed', { duration_ms: this.elapsedMs() });
+    } catch (error) {
+      this.options.log.debug('uow.commit_failed', { duration_ms: this.elapsedMs() });
+      throw error;
+    }
+  }
+
+  /** Rolls back if a transaction is open; never throws (the request already failed for a reason). */
+  async rollback(): Promise<void> {
+    const opened = this.opened;
+    const wasEnded = this.ended;
+    this.ended = true;
+    if (!opened || wasEnded) return;
+    try {
+      await opened;
+    } catch {
+      return; // never opened: nothing to roll back
+    }
+    this.settle('rollback');
+    try {
+      await this.transaction;
+    } catch (error) {
+      if (!(error instanceof EndTransaction)) {
+        this.options.log.warn('uow.rollback_failed', { error });
+        return;
+      }
+    }
+    this.options.log.debug('uow.rolled_back', { duration_ms: this.elapsedMs() });
+  }
+
+  private settle(outcome: Outcome): void {
+    const finish = this.finish;
+    if (finish === undefined) throw new Error('the transaction callback has not started');
+    finish(outcome);
+  }
+
+  private elapsedMs(): number {
+    return Math.round((performance.now() - this.openedAt) * 100) / 100;
+  }
+}
+
+function databaseUnavailable(error: unknown): ServiceUnavailableError {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return new ServiceUnavailableError(
+    'DATABASE_UNAVAILABLE',
+    'The database is not reachable right now; retry later',
+    typeof code === 'string' ? { cause: code } : undefined,
+  );
+}

@@ -1,0 +1,6 @@
+// Every route module of the API. A new `*.routes.ts` exports a RouteFactory and is added here; createApp
+// mounts these routes and documents them in /openapi.json from the same definitions.
+import type { RouteFactory } from '../route.js';
+import { healthRoutes } from './health.routes.js';
+
+export const routeFactories: readonly RouteFactory[] = [healthRoutes];

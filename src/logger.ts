@@ -1,0 +1,117 @@
+// winston, set up once: JSON lines in production, readable lines in development, and a redaction pass over
+// every line so that secrets (keys, signatures, the DATABASE_URL password) never reach the output.
+import type { Writable } from 'node:stream';
+import winston from 'winston';
+import type { Config, LogLevel } from './config.js';
+
+export type Logger = winston.Logger;
+
+export type LoggerOptions = {
+  level: LogLevel;
+  format: 'json' | 'pretty';
+  /** Exact values to mask wherever they occur (Config.secrets). */
+  secrets?: readonly string[];
+  /** Where lines go; stdout by default. Tests pass a stream to read them. */
+  stream?: Writable;
+};
+
+export const REDACTED = '[REDACTED]';
+
+// Field names whose values are secret whatever they contain. Compared after lower-casing and dropping `_`/`-`,
+// by suffix, so `x-alchemy-signature`, `pinataJwt` and `keeper_private_key` match but `token_id` does not.
+const SECRET_KEY_SUFFIXES = [
+  'secret',
+  'password',
+  'passwd',
+  'apikey',
+  'apitoken',
+  'accesstoken',
+  'refreshtoken',
+  'authtoken',
+  'privatekey',
+  'signature',
+  'jwt',
+  'authorization',
+  'cookie',
+];
+
+// user:password@ in any URL (postgres://, https://...): keep the user, drop the password.
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s@/?#]*@/gi;
+
+export function createLogger(options: LoggerOptions): Logger {
+  const redact = redactor(options.secrets ?? []);
+  const redactFormat = winston.format((info) => {
+    for (const key of Object.keys(info)) info[key] = redact(key, info[key]);
+    return info;
+  });
+  const output =
+    options.format === 'json' ? winston.format.json() : winston.format.printf((info) => prettyLine(info));
+  const format = winston.format.combine(
+    winston.format.errors({ stack: true }),
+    redactFormat(),
+    winston.format.timestamp(),
+    output,
+  );
+  const transport = options.stream
+    ? new winston.transports.Stream({ stream: options.stream })
+    : new winston.transports.Console();
+  return winston.createLogger({ level: options.level, format, transports: [transport] });
+}
+
+export function createLoggerFromConfig(config: Config): Logger {
+  return createLogger({ level: config.log.level, format: config.log.format, secrets: config.secrets });
+}
+
+/** Masks the password of a URL for display: `postgres://glisk:***@db:5432/glisk`. */
+export function redactUrl(url: string): string {
+  return url.replace(URL_CREDENTIALS, '$1***@');
+}
+
+function redactor(secrets: readonly string[]): (key: string, value: unknown) => unknown {
+  // Longest first, so that a secret containing another is masked whole.
+  const sorted = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  const redactString = (text: string): string => {
+    let out = redactUrl(text);
+    for (const secret of sorted) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    return out;
+  };
+  const walk = (key: string, value: unknown, depth: number): unknown => {
+    if (isSecretKey(key) && value !== undefined && value !== null && value !== '') return REDACTED;
+    if (typeof value === 'string') return redactString(value);
+    if (depth > 6 || value === null || typeof value !== 'object') return value;
+    if (value instanceof Error) return walk(key, serializeError(value), depth + 1);
+    if (value instanceof Date) return value;
+    if (Array.isArray(value)) return value.map((item) => walk(key, item, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = walk(k, v, depth + 1);
+    return out;
+  };
+  return (key, value) => walk(key, value, 0);
+}
+
+function isSecretKey(key: string): boolean {
+  const normalized = key.toLowerCase().replace(/[_-]/g, '');
+  return SECRET_KEY_SUFFIXES.some((suffix) => normalized.endsWith(suffix));
+}
+
+function serializeError(error: Error): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: error.name, message: error.message };
+  const code = (error as { code?: unknown }).code;
+  if (code !== undefined) out.code = code;
+  if (error.stack !== undefined) out.stack = error.stack;
+  if (error.cause !== undefined)
+    out.cause = error.cause instanceof Error ? serializeError(error.cause) : error.cause;
+  return out;
+}
+
+function prettyLine(info: Record<string, unknown>): string {
+  const { timestamp, level, message, stack, ...fields } = info;
+  const parts = [String(timestamp), String(level).padEnd(5), String(message)];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    parts.push(`${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`);
+  }
+  const line = parts.join(' ');
+  return typeof stack === 'string' ? `${line}\n${stack}` : line;
+}
