@@ -1,0 +1,183 @@
+// The log follower against the local chain through a provider-like JSON-RPC proxy: records the scenario's 58
+// tokens alone, halves refused ranges, never reads past head - confirmations, and follows one process at a time.
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'drizzle-orm';
+import { createChainPublicClient } from '../../src/chain/client.js';
+import { createDatabase } from '../../src/db/client.js';
+import {
+  LAST_PROCESSED_BLOCK_KEY,
+  LogFollower,
+  type LogFollowerOptions,
+} from '../../src/detection/log-follower.js';
+import { createLogger } from '../../src/logger.js';
+import * as systemState from '../../src/repositories/system-state.repository.js';
+import { startTestChain, type TestChain } from '../helpers/chain.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import {
+  AUTHOR_A,
+  assertScenarioRecorded,
+  countRows,
+  mintScenario,
+  type Scenario,
+} from '../helpers/mint-scenario.js';
+import { startRpcProxy, type GetLogsCall, type RpcProxy } from '../helpers/rpc-proxy.js';
+
+function quietLogger() {
+  const stream = new PassThrough();
+  const lines: string[] = [];
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+  return { logger: createLogger({ level: 'warn', format: 'json', stream }), lines };
+}
+
+/** Answered (not refused) ranges must be contiguous from `from` and never overlap. */
+function assertContiguous(calls: readonly GetLogsCall[], from: bigint, to: bigint): void {
+  const answered = calls.filter((c) => !c.refused).sort((a, b) => (a.fromBlock < b.fromBlock ? -1 : 1));
+  let expected = from;
+  for (const call of answered) {
+    assert.equal(
+      call.fromBlock,
+      expected,
+      `range ${call.fromBlock}-${call.toBlock} starts where the last ended`,
+    );
+    expected = call.toBlock + 1n;
+  }
+  assert.equal(expected, to + 1n);
+}
+
+describe('log follower', () => {
+  let chain: TestChain;
+  let proxy: RpcProxy;
+  let scenario: Scenario;
+  const databases: TestDatabase[] = [];
+
+  before(async () => {
+    chain = await startTestChain();
+    proxy = await startRpcProxy(chain.rpcUrl);
+    scenario = await mintScenario(chain);
+  });
+  after(async () => {
+    await Promise.all(databases.map((d) => d.drop()));
+    await proxy?.stop();
+    await chain?.stop();
+  });
+
+  async function freshDatabase(): Promise<TestDatabase> {
+    const t = await createTestDatabase();
+    databases.push(t);
+    return t;
+  }
+
+  function follower(t: TestDatabase, overrides: Partial<LogFollowerOptions> = {}) {
+    const client = createChainPublicClient({ rpcUrl: proxy.url, chain: chain.chain, cacheTimeMs: 0 });
+    return new LogFollower({
+      db: t.db,
+      client,
+      contractAddress: chain.contractAddress,
+      confirmations: 2,
+      startBlock: 0n,
+      maxBlockRange: 1000,
+      logger: quietLogger().logger,
+      ...overrides,
+    });
+  }
+
+  it('records exactly the 58 tokens alone, halving refused ranges and checkpointing the safe head', async () => {
+    const t = await freshDatabase();
+    await chain.mine(2);
+    proxy.getLogsCalls.length = 0;
+    proxy.maxRange = 3;
+    const f = follower(t);
+    const result = await f.catchUp();
+    proxy.maxRange = undefined;
+    const head = await chain.publicClient.getBlockNumber();
+    assert.equal(result.stoppedBecause, 'caught_up');
+    assert.equal(result.created, 58);
+    await assertScenarioRecorded(t.db, scenario);
+    assert.ok(
+      proxy.getLogsCalls.some((c) => c.refused),
+      'the proxy refused the first wide range',
+    );
+    assert.ok(proxy.getLogsCalls.filter((c) => !c.refused).every((c) => c.toBlock - c.fromBlock < 3n));
+    assert.ok(f.currentRange <= 3);
+    assertContiguous(proxy.getLogsCalls, 0n, head - 2n);
+    const checkpoint = await systemState.get(t.db, LAST_PROCESSED_BLOCK_KEY);
+    assert.equal(checkpoint?.stateValue, Number(head - 2n));
+
+    // Caught up: a second pass reads nothing new and creates nothing.
+    const again = await f.catchUp();
+    assert.equal(again.chunks, 0);
+    assert.deepEqual(await countRows(t.db), { tokens: 58, events: 3, authors: 2 });
+  });
+
+  it('never reads past head - CONFIRMATIONS, and records a mint once it is deep enough', async () => {
+    const t = await freshDatabase();
+    const f = follower(t, { confirmations: 5 });
+    await f.catchUp();
+    const minted = await chain.mint({
+      from: chain.accounts.minters[3] ?? chain.accounts.deployer,
+      author: AUTHOR_A,
+      quantity: 2,
+    });
+    proxy.getLogsCalls.length = 0;
+    await chain.mine(3);
+    const head = await chain.publicClient.getBlockNumber();
+    assert.equal(head, minted.blockNumber + 3n);
+    await f.catchUp();
+    assert.ok(
+      proxy.getLogsCalls.every((c) => c.toBlock <= head - 5n),
+      'no range beyond head - 5',
+    );
+    assert.equal((await countRows(t.db)).tokens, 58, 'the unconfirmed mint is not recorded');
+    await chain.mine(2);
+    const later = await f.catchUp();
+    assert.equal(later.created, 2);
+    assert.equal((await countRows(t.db)).tokens, 60);
+  });
+
+  it('two followers on one database follow one at a time: no block range is read twice', async () => {
+    const t = await freshDatabase();
+    // Two pools, as two processes would have.
+    const other = createDatabase(t.url, { max: 2 });
+    try {
+      proxy.getLogsCalls.length = 0;
+      proxy.maxRange = 1;
+      const head = await chain.publicClient.getBlockNumber();
+      const run = async (f: LogFollower) => {
+        let chunks = 0;
+        let locked = 0;
+        for (;;) {
+          const step = await f.step();
+          if (step.kind === 'caught_up') return { chunks, locked };
+          if (step.kind === 'locked') {
+            locked += 1;
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          } else chunks += 1;
+        }
+      };
+      const [a, b] = await Promise.all([
+        run(follower(t, { maxBlockRange: 1 })),
+        run(follower({ ...t, db: other.db }, { maxBlockRange: 1 })),
+      ]);
+      proxy.maxRange = undefined;
+      assert.equal(a.chunks + b.chunks, Number(head - 2n) + 1, 'each block read by exactly one follower');
+      assertContiguous(proxy.getLogsCalls, 0n, head - 2n);
+      assert.equal((await countRows(t.db)).tokens, 60);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a refused single block is an error, not an endless halving', async () => {
+    const t = await freshDatabase();
+    proxy.refuse = (request) => request.method === 'eth_getLogs';
+    try {
+      await assert.rejects(follower(t, { maxBlockRange: 4 }).catchUp(), /execution aborted/);
+    } finally {
+      proxy.refuse = undefined;
+    }
+    const [row] = await t.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM system_state`);
+    assert.equal(row?.n, 0, 'the failed chunk rolled back: no checkpoint');
+  });
+});
