@@ -1,0 +1,189 @@
+// `npm start`: the service. All side effects live here: read the config, open the database (DATABASE_URL or
+// the embedded PostgreSQL in .data/), migrate, listen, start the workers; on SIGINT/SIGTERM close in reverse.
+import { ConfigError, loadConfig, useUtcTimezone, type Config } from './config.js';
+import { createDatabase, type Database } from './db/client.js';
+import { EMBEDDED_POSTGRES_PASSWORD, EMBEDDED_POSTGRES_USER } from './db/embedded-postgres.js';
+import { openLocalDatabase, type LocalDatabase } from './db/local-database.js';
+import { migrateDatabase } from './db/migrate.js';
+import { createApp } from './http/app.js';
+import { listen, type RunningServer } from './http/server.js';
+import { createLoggerFromConfig, redactUrl, type Logger } from './logger.js';
+import { startWorkers, type RunningWorkers } from './workers/index.js';
+
+const HELP = `Usage: npm start [-- --help]
+
+Starts the GLISK backend: HTTP API on HOST:PORT (default 0.0.0.0:8000) and its background workers.
+
+Database: DATABASE_URL when set; otherwise an embedded PostgreSQL 17 with its data in .data/postgres (kept
+across restarts). Pending migrations are applied at start unless MIGRATE_ON_START=false.
+Configuration: environment variables, or a .env file in the working directory (see .env.example).
+
+Ctrl-C or SIGTERM shut down gracefully (requests in flight finish, bounded by SHUTDOWN_TIMEOUT_SECONDS);
+a second signal exits at once. Exit status: 0 after a clean shutdown, 1 on a startup failure.`;
+
+type Running = {
+  local?: LocalDatabase;
+  database?: Database;
+  server?: RunningServer;
+  workers?: RunningWorkers;
+};
+
+async function main(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(HELP);
+    return;
+  }
+  const unknown = args.filter((arg) => arg !== '--');
+  if (unknown.length > 0) {
+    console.error(`start: unknown argument ${unknown.join(' ')} (see --help)`);
+    process.exitCode = 1;
+    return;
+  }
+  useUtcTimezone();
+  const started = performance.now();
+
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${error.message}\nSee .env.example for every variable and its default.`);
+    process.exitCode = 1;
+    return;
+  }
+  const logger = createLoggerFromConfig(config);
+  const running: Running = {};
+  const shutdown = installSignalHandlers(logger, (signal) => stop(running, config, logger, signal));
+
+  try {
+    running.local = await openLocalDatabase({
+      databaseUrl: config.database.url ?? '',
+      onLog: (message, level) => logger.log(level, 'database.embedded_log', { detail: message }),
+    });
+    if (running.local.embedded) {
+      logger.info('database.embedded', {
+        detail: running.local.joined
+          ? 'joined the embedded PostgreSQL 17 already running for this checkout'
+          : 'started the embedded PostgreSQL 17 (DATABASE_URL is not set)',
+        data_dir: running.local.dataDir,
+        psql: psqlCommand(running.local.url),
+      });
+    } else {
+      logger.info('database.external', { url: redactUrl(running.local.url) });
+    }
+    if (shutdown.requested()) return;
+
+    if (config.database.migrateOnStart) {
+      const result = await migrateDatabase(running.local.url);
+      logger.info('database.migrated', {
+        applied: result.applied,
+        total: result.total,
+        duration_ms: Math.round(result.durationMs),
+      });
+    } else {
+      logger.info('database.migrate_skipped', { reason: 'MIGRATE_ON_START=false' });
+    }
+    if (shutdown.requested()) return;
+
+    running.database = createDatabase(running.local.url, { max: config.database.poolSize });
+    const app = createApp({ config, logger, database: running.database });
+    running.server = await listen(app, config.http.host, config.http.port);
+    logger.info('http.listening', {
+      url: running.server.url,
+      host: config.http.host,
+      port: running.server.port,
+      docs: `${running.server.url}/docs`,
+      startup_ms: Math.round(performance.now() - started),
+    });
+    running.workers = startWorkers({ config, logger, database: running.database });
+  } catch (error) {
+    logger.error('service.start_failed', { reason: startFailure(error, config), error });
+    process.exitCode = 1;
+    await stop(running, config, logger, undefined);
+  }
+}
+
+// Ctrl-C in a terminal reaches this process more than once: directly (same process group) and relayed by
+// npm and tsx. Signals this close to the first are that same Ctrl-C, not a request to force.
+const DUPLICATE_SIGNAL_WINDOW_MS = 500;
+
+/**
+ * First SIGINT/SIGTERM: graceful stop. Another one later: exit at once (1). Returns whether a stop was
+ * requested, so that a start still in progress can bail out between steps.
+ */
+function installSignalHandlers(
+  logger: Logger,
+  onStop: (signal: NodeJS.Signals) => Promise<void>,
+): { requested: () => boolean } {
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
+  const handle = (signal: NodeJS.Signals): void => {
+    if (first) {
+      if (performance.now() - first.at < DUPLICATE_SIGNAL_WINDOW_MS) return;
+      logger.warn('service.forced_exit', { signal });
+      process.exit(1);
+    }
+    first = { signal, at: performance.now() };
+    logger.info('service.stopping', { signal, hint: 'send the signal again to exit at once' });
+    void onStop(signal);
+  };
+  process.on('SIGINT', handle);
+  process.on('SIGTERM', handle);
+  return { requested: () => first !== undefined };
+}
+
+let stopping: Promise<void> | undefined;
+
+function stop(
+  running: Running,
+  config: Config,
+  logger: Logger,
+  signal: NodeJS.Signals | undefined,
+): Promise<void> {
+  stopping ??= (async () => {
+    const timeoutMs = config.http.shutdownTimeoutMs;
+    const started = performance.now();
+    try {
+      // Workers first: they would otherwise keep opening transactions while the server drains.
+      if (running.workers) await running.workers.stop(timeoutMs);
+      if (running.server) {
+        const { forced } = await running.server.close(timeoutMs);
+        if (forced) logger.warn('http.close_forced', { timeout_ms: timeoutMs });
+      }
+      if (running.database) await running.database.close(Math.ceil(timeoutMs / 1000));
+      if (running.local) await running.local.stop();
+      if (signal) {
+        logger.info('service.stopped', { signal, duration_ms: Math.round(performance.now() - started) });
+        // Everything is closed, so the process ends by itself; if a stray handle keeps it alive, say so and go.
+        setTimeout(() => {
+          logger.warn('service.exit_forced', { reason: 'open handles after shutdown' });
+          process.exit(process.exitCode ?? 0);
+        }, 2_000).unref();
+      }
+    } catch (error) {
+      logger.error('service.stop_failed', { error });
+      process.exitCode = 1;
+    }
+  })();
+  return stopping;
+}
+
+function psqlCommand(url: string): string {
+  const parsed = new URL(url);
+  // The embedded server's password is fixed and documented (it listens on 127.0.0.1 only); printing the whole
+  // command makes it copy-paste ready.
+  return `PGPASSWORD=${EMBEDDED_POSTGRES_PASSWORD} psql -h ${parsed.hostname} -p ${parsed.port} -U ${EMBEDDED_POSTGRES_USER} -d ${parsed.pathname.slice(1) || 'postgres'}`;
+}
+
+function startFailure(error: unknown, config: Config): string {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  if (code === 'EADDRINUSE') {
+    return `port ${config.http.port} on ${config.http.host} is already in use: stop the other process or set PORT`;
+  }
+  if (code === 'EACCES') return `not allowed to listen on ${config.http.host}:${config.http.port}`;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'CONNECT_TIMEOUT') {
+    return 'cannot reach the database at DATABASE_URL: is PostgreSQL running and the URL right?';
+  }
+  return error instanceof Error ? redactUrl(error.message) : String(error);
+}
+
+await main(process.argv.slice(2));

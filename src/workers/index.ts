@@ -1,0 +1,129 @@
+// The background loops of the service. main calls startWorkers once the HTTP server listens; each worker runs
+// its `run` at start and then every `intervalMs`, backs off after a failure (never dies of one), and stops
+// when stop() aborts its signal. A worker module exports a WorkerFactory and is added to workerFactories.
+import type { Config } from '../config.js';
+import type { Database } from '../db/client.js';
+import type { Logger } from '../logger.js';
+
+export type WorkerDeps = {
+  config: Config;
+  logger: Logger;
+  database: Database;
+};
+
+export type Worker = {
+  /** Shown in every log line of the worker (`worker: "log-follower"`). */
+  name: string;
+  /** Pause between the end of one run and the start of the next. */
+  intervalMs: number;
+  /** false: the first run waits one interval. Default true. */
+  runAtStart?: boolean;
+  /**
+   * One pass of the work. `signal` aborts when the service stops: long passes should check it between steps
+   * and pass it to their I/O; stop() waits for the pass to return (bounded by its timeout).
+   */
+  run: (signal: AbortSignal) => Promise<void>;
+};
+
+/** Builds a worker from the service's dependencies, or returns undefined when the config leaves it off. */
+export type WorkerFactory = (deps: WorkerDeps) => Worker | undefined;
+
+/** Every worker of the service; the mint-detection loops (log follower, gap scan) register here. */
+export const workerFactories: readonly WorkerFactory[] = [];
+
+export type RunningWorkers = {
+  /** Names of the workers that were started. */
+  readonly names: readonly string[];
+  /**
+   * Aborts every worker and waits for the passes in flight, at most `timeoutMs`. Resolves `forced: true` when
+   * some pass had not returned by then. Idempotent.
+   */
+  stop: (timeoutMs?: number) => Promise<{ forced: boolean }>;
+};
+
+/** The longest pause after failures: a broken RPC is retried at least this often once it recovers. */
+const MAX_FAILURE_BACKOFF_MS = 60_000;
+
+export function startWorkers(
+  deps: WorkerDeps,
+  factories: readonly WorkerFactory[] = workerFactories,
+): RunningWorkers {
+  const { logger } = deps;
+  const workers = factories.map((factory) => factory(deps)).filter((w): w is Worker => w !== undefined);
+  const names = new Set<string>();
+  for (const worker of workers) {
+    if (names.has(worker.name)) throw new Error(`two workers are named ${worker.name}`);
+    if (!(worker.intervalMs > 0)) throw new Error(`worker ${worker.name}: intervalMs must be > 0`);
+    names.add(worker.name);
+  }
+
+  const controller = new AbortController();
+  const loops = workers.map((worker) =>
+    runLoop(worker, controller.signal, logger.child({ worker: worker.name })),
+  );
+  if (workers.length > 0) logger.info('workers.started', { workers: [...names] });
+
+  let stopping: Promise<{ forced: boolean }> | undefined;
+  const stop = (timeoutMs = deps.config.http.shutdownTimeoutMs): Promise<{ forced: boolean }> => {
+    stopping ??= (async () => {
+      controller.abort();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const outcome = await Promise.race([Promise.all(loops).then(() => 'done' as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        logger.warn('workers.stop_timed_out', { timeout_ms: timeoutMs });
+        return { forced: true };
+      }
+      if (workers.length > 0) logger.info('workers.stopped', { workers: [...names] });
+      return { forced: false };
+    })();
+    return stopping;
+  };
+  return { names: [...names], stop };
+}
+
+async function runLoop(worker: Worker, signal: AbortSignal, log: Logger): Promise<void> {
+  let failures = 0;
+  if (worker.runAtStart === false) await sleep(worker.intervalMs, signal);
+  while (!signal.aborted) {
+    const started = performance.now();
+    try {
+      await worker.run(signal);
+      if (failures > 0) log.info('worker.recovered', { after_failures: failures });
+      failures = 0;
+    } catch (error) {
+      if (signal.aborted) break;
+      failures += 1;
+      log.error('worker.failed', {
+        failures,
+        duration_ms: Math.round(performance.now() - started),
+        error,
+      });
+    }
+    // After failures: 1 s, 2 s, 4 s ... but never longer than the normal interval or a minute.
+    const delay =
+      failures === 0
+        ? worker.intervalMs
+        : Math.min(worker.intervalMs, MAX_FAILURE_BACKOFF_MS, 1000 * 2 ** (failures - 1));
+    await sleep(delay, signal);
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
