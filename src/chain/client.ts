@@ -12,9 +12,7 @@ import {
 } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { base, baseSepolia, hardhat } from 'viem/chains';
-
-export const networks = ['BASE_SEPOLIA', 'BASE_MAINNET'] as const;
-export type Network = (typeof networks)[number];
+import { NETWORKS, type Network } from '../config.js';
 
 const alchemyHosts: Record<Network, { host: string; chain: Chain }> = {
   BASE_SEPOLIA: { host: 'base-sepolia.g.alchemy.com', chain: baseSepolia },
@@ -60,12 +58,12 @@ export function resolveRpcEndpoint(settings: RpcSettings): RpcEndpoint | undefin
   const apiKey = settings.ALCHEMY_API_KEY?.trim();
   if (apiKey === undefined || apiKey === '') return undefined;
   if (settings.NETWORK === undefined) {
-    throw new ChainConfigError(`ALCHEMY_API_KEY is set but NETWORK is not (one of ${networks.join(', ')})`);
+    throw new ChainConfigError(`ALCHEMY_API_KEY is set but NETWORK is not (one of ${NETWORKS.join(', ')})`);
   }
   const target = alchemyHosts[settings.NETWORK];
   if (target === undefined) {
     throw new ChainConfigError(
-      `NETWORK must be one of ${networks.join(', ')}, got ${String(settings.NETWORK)}`,
+      `NETWORK must be one of ${NETWORKS.join(', ')}, got ${String(settings.NETWORK)}`,
     );
   }
   return {

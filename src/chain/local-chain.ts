@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toHex, type Address, type Hex, type PrivateKeyAccount } from 'viem';
+import { getAddress, toHex, type Address, type Hex, type PrivateKeyAccount } from 'viem';
 import { HDKey, hdKeyToAccount, privateKeyToAccount } from 'viem/accounts';
 import { chainForId, createChainPublicClient, createChainWalletClient } from './client.js';
 import { gliskS0Abi, gliskS0Bytecode } from './glisk-s0.abi.js';
@@ -231,10 +231,15 @@ export async function deployGlisk(options: DeployGliskOptions): Promise<GliskDep
     args: [deployer.address, placeholderUri, mintPrice],
   });
   const deployReceipt = await publicClient.waitForTransactionReceipt({ hash: deployHash });
-  const contractAddress = deployReceipt.contractAddress;
-  if (deployReceipt.status !== 'success' || contractAddress === null || contractAddress === undefined) {
+  if (
+    deployReceipt.status !== 'success' ||
+    deployReceipt.contractAddress === null ||
+    deployReceipt.contractAddress === undefined
+  ) {
     throw new LocalChainError(`GliskS0 deployment failed (tx ${deployHash})`);
   }
+  // Receipts carry the address in lower case; config and logs use the checksummed form.
+  const contractAddress = getAddress(deployReceipt.contractAddress);
 
   if (keeper !== null) {
     const keeperRole = await publicClient.readContract({

@@ -1,0 +1,257 @@
+// `npm run mint`: mints GLISK tokens on a chain (normally the one `npm run chain` runs) and prints their ids.
+import { parseArgs } from 'node:util';
+import {
+  BaseError,
+  formatEther,
+  getAddress,
+  HttpRequestError,
+  isAddress,
+  parseEventLogs,
+  TimeoutError,
+  type Address,
+  type Hex,
+} from 'viem';
+import {
+  ChainConfigError,
+  chainForId,
+  createChainPublicClient,
+  createChainWalletClient,
+  parsePrivateKey,
+} from '../chain/client.js';
+import { decodeContractRevert, type ContractRevert } from '../chain/contract-error.js';
+import { gliskS0Abi } from '../chain/glisk-s0.abi.js';
+import { devAccounts } from '../chain/local-chain.js';
+import { ConfigError, loadConfig } from '../config.js';
+
+const defaultRpcUrl = 'http://127.0.0.1:8545';
+
+const HELP = `Usage: npm run mint -- --author <0x address> --quantity <n> [options]
+
+Calls mint(author, quantity) on the GLISK contract, paying mintPrice x quantity, waits for the receipt and
+prints the transaction hash, block and token ids (from the BatchMinted event).
+
+Options:
+  --author <0x..>       prompt author wallet (required; mixed case must be a valid checksum)
+  --quantity <n>        tokens to mint (required; the contract accepts 1 to 50)
+  --rpc-url <url>       JSON-RPC URL (default: RPC_URL / ALCHEMY_API_KEY+NETWORK from .env, else ${defaultRpcUrl})
+  --contract <0x..>     contract address (default: GLISK_NFT_CONTRACT_ADDRESS from .env)
+  --private-key <0x..>  minter key (default: hardhat dev account #2, as printed by \`npm run chain\`)
+  --value <wei>         amount to pay instead of mintPrice x quantity
+  --help                show this help
+
+Exit status: 0 minted, 1 the mint failed (reverted, chain unreachable, no contract), 2 bad arguments.`;
+
+class UsageError extends Error {}
+class MintFailure extends Error {}
+
+interface MintOptions {
+  author: Address;
+  quantity: bigint;
+  rpcUrl: string;
+  contract: Address;
+  privateKey: Hex;
+  value: bigint | undefined;
+}
+
+function parseOptions(argv: string[]): MintOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      author: { type: 'string' },
+      quantity: { type: 'string' },
+      'rpc-url': { type: 'string' },
+      contract: { type: 'string' },
+      'private-key': { type: 'string' },
+      value: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help === true) return 'help';
+  if (values.author === undefined) throw new UsageError('--author is required');
+  if (values.quantity === undefined) throw new UsageError('--quantity is required');
+  const author = parseAddress(values.author, '--author');
+  // Range checks (0, above 50) are the contract's: its custom errors are reported below.
+  if (!/^\d+$/.test(values.quantity)) {
+    throw new UsageError(`--quantity must be a whole number, got "${values.quantity}"`);
+  }
+  const value = values.value;
+  if (value !== undefined && !/^\d+$/.test(value)) {
+    throw new UsageError(`--value must be an amount in wei (a whole number), got "${value}"`);
+  }
+
+  let rpcUrl = values['rpc-url'];
+  let contract = values.contract === undefined ? undefined : parseAddress(values.contract, '--contract');
+  if (rpcUrl === undefined || contract === undefined) {
+    // Only consulted for what the flags leave open, so a .env unrelated to minting cannot get in the way.
+    const config = loadConfig();
+    rpcUrl ??= config.chain.rpcUrl ?? defaultRpcUrl;
+    contract ??= config.chain.contractAddress;
+  }
+  if (contract === undefined) {
+    throw new UsageError(
+      '--contract is required when GLISK_NFT_CONTRACT_ADDRESS is not set (see `npm run chain`)',
+    );
+  }
+  try {
+    const url = new URL(rpcUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    throw new UsageError(`--rpc-url must be an http(s) URL, got "${rpcUrl}"`);
+  }
+  const privateKey =
+    values['private-key'] === undefined
+      ? defaultMinterKey()
+      : parsePrivateKey(values['private-key'], '--private-key');
+
+  return {
+    author,
+    quantity: BigInt(values.quantity),
+    rpcUrl,
+    contract,
+    privateKey,
+    value: value === undefined ? undefined : BigInt(value),
+  };
+}
+
+function parseAddress(value: string, flag: string): Address {
+  if (!isAddress(value)) {
+    throw new UsageError(
+      `${flag} must be a 0x address of 40 hex digits (mixed case must be a valid checksum), got "${value}"`,
+    );
+  }
+  return getAddress(value);
+}
+
+function defaultMinterKey(): Hex {
+  const minter = devAccounts().minters[0];
+  if (minter === undefined) throw new UsageError('no dev minter account; pass --private-key');
+  return minter.privateKey;
+}
+
+/** The URL without path or credentials: an Alchemy URL carries its API key in the path. */
+function describeEndpoint(rpcUrl: string): string {
+  const url = new URL(rpcUrl);
+  return url.pathname.length > 1 || url.username !== '' ? `${url.origin}/…` : url.origin;
+}
+
+function explainRevert(revert: ContractRevert, options: MintOptions, paid: bigint): string {
+  switch (revert.name) {
+    case 'InvalidQuantity':
+      return `quantity ${options.quantity} is not allowed: mint at least 1 (contract error InvalidQuantity)`;
+    case 'ExceedsMaxBatchSize':
+      return `quantity ${options.quantity} is above the contract's limit of 50 per mint (contract error ExceedsMaxBatchSize)`;
+    case 'InsufficientPayment':
+      return `paying ${paid} wei is less than mintPrice x quantity (contract error InsufficientPayment)`;
+    case 'MintingDisabled':
+      return 'minting is disabled on this contract (contract error MintingDisabled)';
+    default: {
+      const args = revert.args.map((a) => String(a)).join(', ');
+      return `the contract reverted with ${revert.name}(${args})${revert.reason ? `: ${revert.reason}` : ''}`;
+    }
+  }
+}
+
+function explainFailure(error: unknown, options: MintOptions, paid: bigint): string {
+  const revert = decodeContractRevert(error);
+  if (revert !== undefined) return explainRevert(revert, options, paid);
+  if (error instanceof BaseError) {
+    const unreachable = error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError);
+    if (unreachable !== null) {
+      return `cannot reach the chain at ${describeEndpoint(options.rpcUrl)} (is \`npm run chain\` running?)`;
+    }
+    return error.shortMessage;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function mint(options: MintOptions): Promise<void> {
+  const endpoint = describeEndpoint(options.rpcUrl);
+  const probe = createChainPublicClient({ rpcUrl: options.rpcUrl, pollingIntervalMs: 250, timeoutMs: 5_000 });
+  const chainId = await probe.getChainId();
+  const chain = chainForId(chainId);
+  const publicClient = createChainPublicClient({ rpcUrl: options.rpcUrl, chain, pollingIntervalMs: 250 });
+  const wallet = createChainWalletClient({
+    rpcUrl: options.rpcUrl,
+    chain,
+    privateKey: options.privateKey,
+    pollingIntervalMs: 250,
+  });
+  const code = await publicClient.getCode({ address: options.contract });
+  if (code === undefined || code === '0x') {
+    throw new MintFailure(`no contract at ${options.contract} on chain ${chainId} (${endpoint})`);
+  }
+  const price = await publicClient.readContract({
+    address: options.contract,
+    abi: gliskS0Abi,
+    functionName: 'mintPrice',
+  });
+  const paid = options.value ?? price * options.quantity;
+  console.log(
+    `mint: minting ${options.quantity} for author ${options.author} from ${wallet.account.address} ` +
+      `on chain ${chainId} (${endpoint}), paying ${formatEther(paid)} ETH ...`,
+  );
+
+  let txHash: Hex;
+  try {
+    const { request } = await publicClient.simulateContract({
+      account: wallet.account,
+      address: options.contract,
+      abi: gliskS0Abi,
+      functionName: 'mint',
+      args: [options.author, options.quantity],
+      value: paid,
+    });
+    txHash = await wallet.writeContract(request);
+  } catch (error) {
+    throw new MintFailure(explainFailure(error, options, paid));
+  }
+  console.log(`mint: sent ${txHash}, waiting for the receipt ...`);
+  const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash, timeout: 120_000 });
+  if (receipt.status !== 'success') {
+    throw new MintFailure(`transaction ${txHash} reverted in block ${receipt.blockNumber}`);
+  }
+  const [minted] = parseEventLogs({ abi: gliskS0Abi, eventName: 'BatchMinted', logs: receipt.logs });
+  if (minted === undefined) throw new MintFailure(`transaction ${txHash} emitted no BatchMinted event`);
+  const { startTokenId, quantity, totalPaid } = minted.args;
+  const lastTokenId = startTokenId + quantity - 1n;
+  console.log(`tx hash:   ${txHash}`);
+  console.log(`block:     ${receipt.blockNumber}`);
+  console.log(
+    `token ids: ${startTokenId === lastTokenId ? startTokenId : `${startTokenId}..${lastTokenId}`}`,
+  );
+  console.log(`minter:    ${minted.args.minter}`);
+  console.log(`author:    ${minted.args.promptAuthor}`);
+  console.log(`paid:      ${formatEther(totalPaid)} ETH`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: MintOptions;
+  try {
+    const parsed = parseOptions(argv);
+    if (parsed === 'help') {
+      console.log(HELP);
+      return 0;
+    }
+    options = parsed;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`mint: ${error.message}`);
+      return 2;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`mint: ${message}${error instanceof ChainConfigError ? '' : ' (see --help)'}`);
+    return 2;
+  }
+  try {
+    await mint(options);
+    return 0;
+  } catch (error) {
+    const message = error instanceof MintFailure ? error.message : explainFailure(error, options, 0n);
+    console.error(`mint: failed: ${message}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
