@@ -92,7 +92,7 @@ export type RouteContract<
 
 export type RouteHandler<P, Q, B, R extends ResponsesSpec> = (
   ctx: RouteContext<Out<P>, Out<Q>, Out<B>>,
-) => Promise<RouteResult<R>>;
+) => RouteResult<R> | Promise<RouteResult<R>>;
 
 type ErasedResult = { status: number; body?: unknown; headers?: Readonly<Record<string, string>> };
 
@@ -165,7 +165,7 @@ function buildRoute<
     responses,
     errors,
     // The wrapper below built the context from these same schemas, so the narrowing holds.
-    handle: (ctx) => handler(ctx as RouteContext<Out<P>, Out<Q>, Out<B>>),
+    handle: async (ctx) => handler(ctx as RouteContext<Out<P>, Out<Q>, Out<B>>),
   });
 }
 
