@@ -2,5 +2,13 @@
 // mounts these routes and documents them in /openapi.json from the same definitions.
 import type { RouteFactory } from '../route.js';
 import { healthRoutes } from './health.routes.js';
+import { mintEventsRoutes } from './mint-events.routes.js';
+import { tokensRoutes } from './tokens.routes.js';
+import { webhookRoutes } from './webhook.routes.js';
 
-export const routeFactories: readonly RouteFactory[] = [healthRoutes];
+export const routeFactories: readonly RouteFactory[] = [
+  healthRoutes,
+  webhookRoutes,
+  tokensRoutes,
+  mintEventsRoutes,
+];

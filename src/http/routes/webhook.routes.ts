@@ -1,0 +1,104 @@
+// POST /webhooks/alchemy: Alchemy's signed delivery of a block's logs. The signature is checked over the raw bytes
+// before anything is parsed; every BatchMinted of our contract in the block is ingested in the request's one
+// transaction; replays and concurrent duplicates create nothing twice (the ingest is idempotent).
+import type { Address } from 'viem';
+import { z } from 'zod';
+import { alchemyWebhookSchema } from '../../detection/alchemy-payload.js';
+import { ALCHEMY_SIGNATURE_HEADER, verifyAlchemySignature } from '../../detection/alchemy-signature.js';
+import { mintsFromAlchemyPayload } from '../../detection/batch-minted.js';
+import { ingestMints } from '../../domain/mint-ingest.js';
+import { AppError, ServiceUnavailableError, ValidationError } from '../../errors.js';
+import { defineRoute, type RouteFactory } from '../route.js';
+
+export const WebhookResult = z
+  .object({
+    created: z.array(z.int()).describe('Token ids created by this delivery, ascending.'),
+    skipped: z.array(z.int()).describe('Token ids of this delivery that already existed, ascending.'),
+    mints: z.int().describe('BatchMinted logs of the GLISK contract in the delivery.'),
+    ignored: z.int().describe('Other logs: other contracts or events, reverted transactions, removed logs.'),
+  })
+  .openapi('AlchemyWebhookResult');
+
+const AlchemyWebhookBody = alchemyWebhookSchema.openapi('AlchemyWebhook');
+
+class SignatureError extends AppError {
+  constructor(code: string, message: string) {
+    super(401, code, message);
+  }
+}
+
+export const webhookRoutes: RouteFactory = (deps) => {
+  const secret = deps.config.detection.webhookSecret;
+  const contract: Address | undefined = deps.config.chain.contractAddress;
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/webhooks/alchemy',
+      operationId: 'receiveAlchemyWebhook',
+      summary: 'Receive a signed Alchemy block webhook and ingest its GLISK mints',
+      description:
+        'X-Alchemy-Signature must be the lower-case hex HMAC-SHA256 of the raw body keyed with ' +
+        'ALCHEMY_WEBHOOK_SECRET. Logs of the GLISK contract whose topic0 is BatchMinted, whose transaction ' +
+        'succeeded and that were not removed are ingested; the rest is ignored. Idempotent.',
+      tags: ['webhooks'],
+      body: {
+        schema: AlchemyWebhookBody,
+        description: 'An Alchemy custom (GraphQL block) webhook delivery.',
+        verify: (rawBody, req) => {
+          // An empty key makes every signature computable by anyone: refuse to run rather than accept forgeries.
+          if (secret === '' || contract === undefined) {
+            throw new ServiceUnavailableError(
+              'WEBHOOK_NOT_CONFIGURED',
+              secret === ''
+                ? 'ALCHEMY_WEBHOOK_SECRET is not set; the webhook refuses unsigned deliveries'
+                : 'GLISK_NFT_CONTRACT_ADDRESS is not set; the webhook cannot tell which logs are mints',
+            );
+          }
+          const check = verifyAlchemySignature(rawBody, req.headers[ALCHEMY_SIGNATURE_HEADER], secret);
+          if (!check.ok) throw new SignatureError(check.code, check.message);
+        },
+      },
+      responses: {
+        200: { description: 'Every matching mint is recorded (now or before).', schema: WebhookResult },
+      },
+      errors: {
+        401: 'SIGNATURE_MISSING or SIGNATURE_INVALID: the delivery is not signed with our key.',
+        503: 'WEBHOOK_NOT_CONFIGURED: no signing key (or contract address) is configured.',
+      },
+    }).handle(async ({ body, uow, log }) => {
+      if (contract === undefined) throw new Error('webhook route reached without a contract address');
+      const decoded = mintsFromAlchemyPayload(body, contract);
+      if (!decoded.ok) {
+        const details = decoded.issues.map((issue) => ({
+          path: `body.${issue.path}`,
+          code: 'invalid_batch_minted',
+          message: issue.message,
+        }));
+        const first = details[0];
+        throw new ValidationError(
+          `Invalid request body: ${first ? `${first.path}: ${first.message}` : 'undecodable BatchMinted log'}`,
+          details,
+        );
+      }
+      const { tx } = await uow();
+      const result = await ingestMints(tx, decoded.mints);
+      log.info('webhook.ingested', {
+        delivery: body.id,
+        block: body.event.data.block.number,
+        mints: decoded.mints.length,
+        ignored: decoded.ignored,
+        created: result.created.length,
+        skipped: result.skipped.length,
+      });
+      return {
+        status: 200,
+        body: {
+          created: result.created,
+          skipped: result.skipped,
+          mints: decoded.mints.length,
+          ignored: decoded.ignored,
+        },
+      };
+    }),
+  ];
+};
