@@ -33,6 +33,8 @@ export type GapScanOptions = {
   dryRun?: boolean;
   logger: Logger;
   onProgress?: (progress: GapScanProgress) => void;
+  /** Stops between batches when aborted (the service is shutting down); what is written stays written. */
+  signal?: AbortSignal;
 };
 
 export type GapScanProgress = {
@@ -123,6 +125,7 @@ export async function scanGaps(options: GapScanOptions): Promise<GapScanReport> 
   let searchFrom = 0n;
   done = 0;
   for (const reading of read) {
+    if (options.signal?.aborted === true) break;
     try {
       if (located === undefined || !covers(located, reading.tokenId)) {
         located = await traceMint(client, address, reading.tokenId, searchFrom, atBlock);
@@ -147,6 +150,7 @@ export async function scanGaps(options: GapScanOptions): Promise<GapScanReport> 
   // 3. One transaction per batch: a batch that fails to write loses only its own ids.
   done = 0;
   for (const { mint, readings: batchReadings } of batches.values()) {
+    if (options.signal?.aborted === true) break;
     const ids = batchReadings.map((r) => r.tokenId);
     report.recovered.push(...ids);
     if (!dryRun) {

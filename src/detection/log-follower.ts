@@ -84,11 +84,17 @@ export class LogFollower {
   }
 
   /** Reads and ingests chunks until nothing is left below the safe head, or another process holds the lock. */
-  async catchUp(maxChunks = Number.POSITIVE_INFINITY): Promise<CatchUpResult> {
+  async catchUp(options: { maxChunks?: number; signal?: AbortSignal } = {}): Promise<CatchUpResult> {
+    const maxChunks = options.maxChunks ?? Number.POSITIVE_INFINITY;
     let chunks = 0;
     let created = 0;
     let skipped = 0;
+    let checkpoint: bigint | undefined;
     for (;;) {
+      // Between chunks only: a chunk in flight commits or rolls back whole.
+      if (options.signal?.aborted === true) {
+        return { chunks, created, skipped, stoppedBecause: 'caught_up', checkpoint };
+      }
       const step = await this.step();
       if (step.kind === 'locked') {
         return { chunks, created, skipped, stoppedBecause: 'locked', checkpoint: undefined };
@@ -97,10 +103,11 @@ export class LogFollower {
         return { chunks, created, skipped, stoppedBecause: 'caught_up', checkpoint: step.checkpoint };
       }
       chunks += 1;
+      checkpoint = step.toBlock;
       created += step.created.length;
       skipped += step.skipped.length;
       if (chunks >= maxChunks) {
-        return { chunks, created, skipped, stoppedBecause: 'caught_up', checkpoint: step.toBlock };
+        return { chunks, created, skipped, stoppedBecause: 'caught_up', checkpoint };
       }
     }
   }

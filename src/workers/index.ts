@@ -4,6 +4,7 @@
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
+import { gapScanWorker, logFollowerWorker } from './mint-detection.worker.js';
 
 export type WorkerDeps = {
   config: Config;
@@ -29,7 +30,7 @@ export type Worker = {
 export type WorkerFactory = (deps: WorkerDeps) => Worker | undefined;
 
 /** Every worker of the service; the mint-detection loops (log follower, gap scan) register here. */
-export const workerFactories: readonly WorkerFactory[] = [];
+export const workerFactories: readonly WorkerFactory[] = [logFollowerWorker, gapScanWorker];
 
 export type RunningWorkers = {
   /** Names of the workers that were started. */

@@ -1,0 +1,108 @@
+// The mint-detection workers as main starts them (startWorkers with the service config): the gap scan runs at
+// start, the follower survives RPC failures with backoff, and both stay off without an RPC endpoint.
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { startWorkers } from '../../src/workers/index.js';
+import { gapScanWorker, logFollowerWorker } from '../../src/workers/mint-detection.worker.js';
+import { startTestChain, type TestChain } from '../helpers/chain.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { assertScenarioRecorded, countRows, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
+import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.js';
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('mint-detection workers', () => {
+  let chain: TestChain;
+  let proxy: RpcProxy;
+  let scenario: Scenario;
+  const databases: TestDatabase[] = [];
+
+  before(async () => {
+    chain = await startTestChain();
+    proxy = await startRpcProxy(chain.rpcUrl);
+    scenario = await mintScenario(chain);
+    await chain.mine(3);
+  });
+  after(async () => {
+    await Promise.all(databases.map((d) => d.drop()));
+    await proxy?.stop();
+    await chain?.stop();
+  });
+
+  function setup(t: TestDatabase, env: Record<string, string>) {
+    const config = loadConfig({
+      APP_ENV: 'test',
+      RPC_URL: proxy.url,
+      GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
+      CONFIRMATIONS: '2',
+      FOLLOWER_START_BLOCK: '0',
+      POLL_INTERVAL_SECONDS: '0.05',
+      ...env,
+    });
+    const stream = new PassThrough();
+    const lines: string[] = [];
+    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+    const logger = createLogger({ level: 'info', format: 'json', stream });
+    return { deps: { config, logger, database: t.database }, lines };
+  }
+
+  it('the follower survives a failing RPC with backoff and then records the 58 tokens', async () => {
+    const t = await createTestDatabase();
+    databases.push(t);
+    const { deps, lines } = setup(t, { CHAIN_FOLLOWER_ENABLED: 'true', GAP_SCAN_ENABLED: 'false' });
+    // viem retries twice per call, so 6 failed HTTP requests fail at least one whole pass.
+    proxy.failNext(6);
+    const workers = startWorkers(deps, [logFollowerWorker, gapScanWorker]);
+    try {
+      assert.deepEqual(workers.names, ['log-follower']);
+      await until(async () => (await countRows(t.db)).tokens === 58, 15_000);
+      await assertScenarioRecorded(t.db, scenario);
+      assert.ok(
+        lines.some((l) => l.includes('worker.failed')),
+        'the failure was logged',
+      );
+      assert.ok(
+        lines.some((l) => l.includes('worker.recovered')),
+        'and the recovery',
+      );
+    } finally {
+      assert.deepEqual(await workers.stop(5_000), { forced: false });
+    }
+  });
+
+  it('the gap scan runs at start and records the 58 tokens', async () => {
+    const t = await createTestDatabase();
+    databases.push(t);
+    const { deps } = setup(t, { CHAIN_FOLLOWER_ENABLED: 'false', GAP_SCAN_INTERVAL_SECONDS: '3600' });
+    const workers = startWorkers(deps, [logFollowerWorker, gapScanWorker]);
+    try {
+      assert.deepEqual(workers.names, ['gap-scan']);
+      await until(async () => (await countRows(t.db)).tokens === 58, 15_000);
+      await assertScenarioRecorded(t.db, scenario);
+    } finally {
+      assert.deepEqual(await workers.stop(5_000), { forced: false });
+    }
+  });
+
+  it('neither starts without an RPC endpoint', async () => {
+    const t = await createTestDatabase();
+    databases.push(t);
+    const config = loadConfig({ APP_ENV: 'test', GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress });
+    const logger = createLogger({ level: 'error', format: 'json', stream: new PassThrough() });
+    const workers = startWorkers({ config, logger, database: t.database }, [
+      logFollowerWorker,
+      gapScanWorker,
+    ]);
+    assert.deepEqual(workers.names, []);
+    await workers.stop(1_000);
+  });
+});
