@@ -49,7 +49,7 @@ export const LOCAL_DATA_DIR = path.join(REPO_ROOT, '.data', 'postgres');
 export const LOCAL_DEFAULT_PORT = 54329;
 
 export type LocalDatabaseOptions = {
-  /** Overrides DATABASE_URL from the environment. */
+  /** Overrides DATABASE_URL of the environment; '' means unset (use the embedded server). */
   databaseUrl?: string | undefined;
   /** Cluster directory of the embedded server. Default `<repo>/.data/postgres`. */
   dataDir?: string;
