@@ -1,0 +1,227 @@
+// loadConfig: defaults, every problem listed at once, production's refusals; and main exiting 1 on a bad
+// environment before it listens.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, readProcessEnv } from '../../src/config.js';
+import { spawnService } from '../helpers/http.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return [...error.problems];
+  }
+  assert.fail('expected the configuration to be refused');
+}
+
+const GOOD_PRODUCTION = {
+  APP_ENV: 'production',
+  DATABASE_URL: 'postgres://glisk:Xk29fj2ls0dkq@db.internal:5432/glisk',
+  ALCHEMY_WEBHOOK_SECRET: 'whsec_9f8e7d6c5b4a',
+  CORS_ORIGINS: 'https://app.glisk.xyz',
+};
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.appEnv, 'development');
+    assert.deepEqual(config.log, { level: 'info', format: 'pretty' });
+    assert.equal(config.http.host, '0.0.0.0');
+    assert.equal(config.http.port, 8000);
+    assert.deepEqual(config.http.corsOrigins, ['http://localhost:3000']);
+    assert.equal(config.http.bodyLimitBytes, 1024 * 1024);
+    assert.equal(config.http.shutdownTimeoutMs, 10_000);
+    assert.equal(config.http.healthTimeoutMs, 800);
+    assert.deepEqual(config.database, {
+      url: undefined,
+      poolSize: 200,
+      poolTimeoutMs: 5000,
+      migrateOnStart: true,
+    });
+    assert.equal(config.chain.network, 'BASE_SEPOLIA');
+    assert.equal(config.chain.rpcUrl, undefined);
+    assert.equal(config.chain.contractAddress, undefined);
+    assert.equal(config.detection.webhookSecret, '');
+    assert.equal(config.detection.followerEnabled, false);
+    assert.equal(config.detection.confirmations, 3);
+    assert.equal(config.detection.followerMaxBlockRange, 2000);
+    assert.equal(config.detection.pollIntervalMs, 5000);
+    assert.equal(config.detection.gapScanEnabled, true);
+    assert.equal(config.detection.gapScanIntervalMs, 300_000);
+    assert.deepEqual(config.secrets, []);
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadConfig({});
+    assert.throws(() => {
+      (config.http as { port: number }).port = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (config.http.corsOrigins as string[]).push('https://x.example');
+    }, TypeError);
+  });
+
+  it('lists every problem with the variable name and what it expects, not only the first', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      APP_ENV: 'staging',
+      DB_POOL_SIZE: '0',
+      GLISK_NFT_CONTRACT_ADDRESS: '0x1234',
+      CORS_ORIGINS: 'https://app.glisk.xyz/path',
+      BODY_LIMIT: 'lots',
+      LOG_LEVEL: 'loud',
+      MIGRATE_ON_START: 'maybe',
+      RPC_URL: 'ftp://node.example',
+      DATABASE_URL: 'mysql://x@y/z',
+      NETWORK: 'ETHEREUM',
+    });
+    const names = problems.map((p) => p.split(':')[0]).sort();
+    assert.deepEqual(names, [
+      'APP_ENV',
+      'BODY_LIMIT',
+      'CORS_ORIGINS',
+      'DATABASE_URL',
+      'DB_POOL_SIZE',
+      'GLISK_NFT_CONTRACT_ADDRESS',
+      'LOG_LEVEL',
+      'MIGRATE_ON_START',
+      'NETWORK',
+      'PORT',
+      'RPC_URL',
+    ]);
+    for (const problem of problems) assert.match(problem, /^[A-Z_]+: .*expected/i, problem);
+    assert.ok(problems.includes('APP_ENV: expected one of development, production, test, got "staging"'));
+    assert.ok(problems.includes('PORT: expected an integer from 0 to 65535, got "eighty"'));
+  });
+
+  it('treats an empty value as unset (KEY= in a .env file)', () => {
+    const config = loadConfig({ PORT: '', DATABASE_URL: '  ', GLISK_NFT_CONTRACT_ADDRESS: '' });
+    assert.equal(config.http.port, 8000);
+    assert.equal(config.database.url, undefined);
+    assert.equal(config.chain.contractAddress, undefined);
+  });
+
+  it('accepts the seed spellings of log levels', () => {
+    assert.equal(loadConfig({ LOG_LEVEL: 'WARNING' }).log.level, 'warn');
+    assert.equal(loadConfig({ LOG_LEVEL: 'DEBUG' }).log.level, 'debug');
+  });
+
+  it('checksums the contract address and refuses a mixed-case one with a wrong checksum', () => {
+    const lower = '0x52908400098527886e0f7030069857d2e4169ee7';
+    assert.equal(
+      loadConfig({ GLISK_NFT_CONTRACT_ADDRESS: lower }).chain.contractAddress,
+      '0x52908400098527886E0F7030069857D2E4169EE7',
+    );
+    const problems = problemsOf({ GLISK_NFT_CONTRACT_ADDRESS: '0x52908400098527886E0F7030069857D2E4169eE7' });
+    assert.match(problems[0] ?? '', /^GLISK_NFT_CONTRACT_ADDRESS: expected .*checksum/);
+  });
+
+  it('derives the RPC URL: RPC_URL wins, else Alchemy for NETWORK; keys are listed as secrets', () => {
+    const alchemy = loadConfig({ ALCHEMY_API_KEY: 'alch-key-123', NETWORK: 'BASE_MAINNET' });
+    assert.equal(alchemy.chain.rpcUrl, 'https://base-mainnet.g.alchemy.com/v2/alch-key-123');
+    assert.ok(alchemy.secrets.includes('alch-key-123'));
+    const explicit = loadConfig({ ALCHEMY_API_KEY: 'alch-key-123', RPC_URL: 'http://127.0.0.1:8545' });
+    assert.equal(explicit.chain.rpcUrl, 'http://127.0.0.1:8545');
+    const production = loadConfig(GOOD_PRODUCTION);
+    assert.ok(production.secrets.includes('Xk29fj2ls0dkq'), 'the DATABASE_URL password');
+    assert.ok(production.secrets.includes('whsec_9f8e7d6c5b4a'));
+  });
+
+  it('requires a contract and an RPC endpoint when the follower is enabled', () => {
+    const problems = problemsOf({ CHAIN_FOLLOWER_ENABLED: 'true' });
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['GLISK_NFT_CONTRACT_ADDRESS', 'RPC_URL']);
+  });
+
+  it('production refuses the embedded database, an empty webhook secret and the default CORS origin', () => {
+    const problems = problemsOf({ APP_ENV: 'production' });
+    assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), [
+      'ALCHEMY_WEBHOOK_SECRET',
+      'CORS_ORIGINS',
+      'DATABASE_URL',
+    ]);
+  });
+
+  it('production refuses CORS *, http origins and placeholder database passwords', () => {
+    assert.match(
+      problemsOf({ ...GOOD_PRODUCTION, CORS_ORIGINS: '*' })[0] ?? '',
+      /^CORS_ORIGINS: \* is refused/,
+    );
+    assert.match(
+      problemsOf({ ...GOOD_PRODUCTION, CORS_ORIGINS: 'http://app.glisk.xyz' })[0] ?? '',
+      /^CORS_ORIGINS: .*https/,
+    );
+    assert.match(
+      problemsOf({ ...GOOD_PRODUCTION, DATABASE_URL: 'postgres://glisk:changeme@db:5432/glisk' })[0] ?? '',
+      /^DATABASE_URL: .*password/,
+    );
+  });
+
+  it('accepts a complete production configuration, logging JSON', () => {
+    const config = loadConfig(GOOD_PRODUCTION);
+    assert.equal(config.appEnv, 'production');
+    assert.equal(config.log.format, 'json');
+    assert.deepEqual(config.http.corsOrigins, ['https://app.glisk.xyz']);
+  });
+
+  it('development allows CORS * and an empty webhook secret', () => {
+    const config = loadConfig({ CORS_ORIGINS: '*' });
+    assert.equal(config.http.corsOrigins, '*');
+    assert.equal(config.detection.webhookSecret, '');
+  });
+});
+
+describe('readProcessEnv', () => {
+  it('reads .env from the working directory, without touching process.env', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'glisk-env-'));
+    try {
+      writeFileSync(path.join(dir, '.env'), '# comment\nGLISK_ENV_PROBE_A=from-file\nPORT=8123\n');
+      const env = readProcessEnv(dir);
+      assert.equal(env.GLISK_ENV_PROBE_A, 'from-file');
+      assert.equal(
+        loadConfig(env).http.port,
+        process.env.PORT === undefined ? 8123 : Number(process.env.PORT),
+      );
+      assert.equal(process.env.GLISK_ENV_PROBE_A, undefined);
+      assert.equal(readProcessEnv(path.join(dir, 'missing')).GLISK_ENV_PROBE_A, undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm start with a bad environment', () => {
+  it('prints every problem and exits 1 before listening', async () => {
+    const service = spawnService({
+      PORT: '99999',
+      APP_ENV: 'prod',
+      GLISK_NFT_CONTRACT_ADDRESS: 'not-an-address',
+      DB_POOL_TIMEOUT_MS: '-5',
+    });
+    try {
+      const code = await service.exited;
+      assert.equal(code, 1);
+      const stderr = service.stderr();
+      for (const name of ['PORT', 'APP_ENV', 'GLISK_NFT_CONTRACT_ADDRESS', 'DB_POOL_TIMEOUT_MS']) {
+        assert.match(stderr, new RegExp(`^  - ${name}: `, 'm'), `${name} is reported`);
+      }
+      assert.match(stderr, /\.env\.example/);
+      assert.doesNotMatch(service.stdout(), /http\.listening/);
+    } finally {
+      await service.kill();
+    }
+  });
+
+  it('refuses to start in production with the embedded database (exit 1)', async () => {
+    const service = spawnService({ APP_ENV: 'production' });
+    try {
+      assert.equal(await service.exited, 1);
+      assert.match(service.stderr(), /DATABASE_URL: required when APP_ENV=production/);
+    } finally {
+      await service.kill();
+    }
+  });
+});
