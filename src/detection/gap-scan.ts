@@ -67,14 +67,17 @@ export type GapScanReport = {
 type TokenReading = { tokenId: number; author: Address; metadataCid: string | undefined };
 
 function errorText(error: unknown): string {
+  let text = error instanceof Error ? error.message : String(error);
   // viem's shortMessage is generic ("Missing or invalid parameters"); details carries what the node said.
   if (error instanceof BaseError) {
     const details = error.details.trim();
-    return details === '' || error.shortMessage.includes(details)
-      ? error.shortMessage
-      : `${error.shortMessage} (${details})`;
+    text =
+      details === '' || error.shortMessage.includes(details)
+        ? error.shortMessage
+        : `${error.shortMessage} (${details})`;
   }
-  return error instanceof Error ? error.message : String(error);
+  // One line per failure in logs and in the recover summary.
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 export async function scanGaps(options: GapScanOptions): Promise<GapScanReport> {

@@ -1,0 +1,110 @@
+// `npm run recover` as an operator runs it: a child process against the test chain and database, with its
+// help, progress, summary and exit codes (0 complete, 2 partial, 1 failed).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { encodeFunctionData } from 'viem';
+import { gliskS0Abi } from '../../src/chain/glisk-s0.abi.js';
+import { startTestChain, type TestChain } from '../helpers/chain.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { assertScenarioRecorded, countRows, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
+import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.js';
+
+type Run = { code: number | null; stdout: string; stderr: string };
+
+function recover(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/recover.ts', ...args], {
+      env: { PATH: process.env.PATH ?? '', TZ: 'UTC', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('npm run recover', () => {
+  let chain: TestChain;
+  let proxy: RpcProxy;
+  let scenario: Scenario;
+  let t: TestDatabase;
+  let env: Record<string, string>;
+
+  before(async () => {
+    chain = await startTestChain();
+    proxy = await startRpcProxy(chain.rpcUrl);
+    t = await createTestDatabase();
+    scenario = await mintScenario(chain);
+    for (let i = 0; i < 3; i++) await chain.mine(1);
+    env = {
+      DATABASE_URL: t.url,
+      RPC_URL: proxy.url,
+      GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
+      CONFIRMATIONS: '2',
+    };
+  });
+  after(async () => {
+    await t?.drop();
+    await proxy?.stop();
+    await chain?.stop();
+  });
+
+  it('--help explains the command and exits 0; a bad argument exits 1', async () => {
+    const help = await recover(['--help'], env);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: npm run recover -- \[--dry-run\] \[--limit N\]/);
+    assert.match(help.stdout, /Exit status: 0 .*2 partial/s);
+    const bad = await recover(['--limit', 'ten'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--limit must be a whole number/);
+    const unknown = await recover(['--force'], env);
+    assert.equal(unknown.code, 1);
+  });
+
+  it('--dry-run reports what it would record and writes nothing', async () => {
+    const run = await recover(['--dry-run'], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /58 missing/);
+    assert.match(run.stdout, /would record 58: 1-58/);
+    assert.match(run.stderr, /recover: trace 58\/58/);
+    assert.deepEqual(await countRows(t.db), { tokens: 0, events: 0, authors: 0 });
+  });
+
+  it('exits 2 when an id fails, naming it, and 0 once everything is recovered', async () => {
+    const failing = encodeFunctionData({ abi: gliskS0Abi, functionName: 'isRevealed', args: [7n] });
+    proxy.refuse = (request) =>
+      request.method === 'eth_call' && JSON.stringify(request.params).includes(failing);
+    let partial: Run;
+    try {
+      partial = await recover(['--limit', '30'], env);
+    } finally {
+      proxy.refuse = undefined;
+    }
+    assert.equal(partial.code, 2, partial.stderr);
+    assert.match(partial.stdout, /recorded 29/);
+    assert.match(partial.stdout, /token 7 failed: .*execution aborted/);
+    assert.equal((await countRows(t.db)).tokens, 29);
+
+    const rest = await recover([], env);
+    assert.equal(rest.code, 0, rest.stderr);
+    assert.match(rest.stdout, /recorded 29/);
+    await assertScenarioRecorded(t.db, scenario);
+    const again = await recover([], env);
+    assert.equal(again.code, 0);
+    assert.match(again.stdout, /0 missing/);
+  });
+
+  it('exits 1 when the chain is unreachable', async () => {
+    const run = await recover([], { ...env, RPC_URL: 'http://127.0.0.1:9' });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /recover failed: /);
+  });
+});
