@@ -24,7 +24,12 @@ async function main(args: string[]): Promise<number> {
   }
   let database: LocalDatabase | undefined;
   try {
-    database = await openLocalDatabase();
+    database = await openLocalDatabase({
+      // Lifecycle notices only (initialising, started, joined, stopped); the server's own output stays in its log.
+      onLog: (message, level) => {
+        if (level === 'info') console.log(`db:migrate: ${message}`);
+      },
+    });
     const target = database.embedded
       ? `embedded PostgreSQL in ${database.dataDir ?? '.data'}`
       : describe(database.url);
