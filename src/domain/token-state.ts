@@ -178,7 +178,5 @@ export async function finishClaimedToken(
   changes: TokenChanges = {},
 ): Promise<Token | undefined> {
   if (!canTransition(token.status, to)) throw new InvalidStateTransition(token.tokenId, token.status, to);
-  if (token.leaseOwner === null) throw new TypeError(`token ${token.tokenId} is not claimed`);
-  const ref = { id: token.id, leaseOwner: token.leaseOwner, status: token.status };
-  return tokensRepository.completeClaim(tx, ref, to, stamped(to, changes));
+  return tokensRepository.completeClaim(tx, token, to, stamped(to, changes));
 }

@@ -37,8 +37,11 @@ export type ClaimOptions = {
   limit: number;
 };
 
-/** Identifies a claimed token for a compare-and-set write: the write applies only if the lease is still ours. */
-export type ClaimRef = { id: string; leaseOwner: string; status: TokenStatus };
+/**
+ * A claimed token (the row a claim returned will do) for a compare-and-set write: the write applies only while
+ * the lease is still ours. A row without a lease owner matches nothing.
+ */
+export type ClaimRef = Pick<Token, 'id' | 'leaseOwner' | 'status'>;
 
 const tokenColumns = getTableColumns(tokens);
 const withAuthor = { ...tokenColumns, authorWallet: authors.walletAddress };
@@ -82,6 +85,46 @@ export async function addMany(tx: Executor, rows: readonly NewToken[]): Promise<
     .values([...rows])
     .onConflictDoNothing({ target: tokens.tokenId })
     .returning();
+}
+
+/** What the mint ingest writes for a newly seen token; every other column takes its default. */
+export type DetectedToken = {
+  tokenId: number;
+  authorId: string;
+  minterAddress: string;
+  mintTimestamp: Date;
+  /** `revealed` only for a token the gap scan found already revealed on chain. */
+  status: 'detected' | 'revealed';
+  metadataCid: string | null;
+};
+
+/**
+ * The mint ingest's bulk insert: addMany's semantics (every token whose token_id does not exist yet, concurrent
+ * deliveries create each id once) in ONE statement whatever the count, returning only the inserted ids. The rows
+ * travel as a single jsonb parameter, so neither PostgreSQL's 65,535-parameter limit nor drizzle's per-column
+ * query building (most of the webhook's CPU time in bench:ingest) applies. Inserted in token_id order, so
+ * concurrent overlapping batches wait on each other in one order and cannot deadlock.
+ */
+export async function addManyDetected(tx: Executor, rows: readonly DetectedToken[]): Promise<number[]> {
+  if (rows.length === 0) return [];
+  const records = rows.map((row) => ({
+    token_id: row.tokenId,
+    author_id: row.authorId,
+    minter_address: row.minterAddress,
+    status: row.status,
+    mint_timestamp: row.mintTimestamp.toISOString(),
+    metadata_cid: row.metadataCid,
+  }));
+  const inserted = await tx.execute<{ token_id: number }>(sql`
+    INSERT INTO ${tokens} (token_id, author_id, minter_address, status, mint_timestamp, metadata_cid)
+    SELECT r.token_id, r.author_id, r.minter_address, r.status, r.mint_timestamp, r.metadata_cid
+    FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb) AS r(
+      token_id integer, author_id uuid, minter_address varchar(42), status text, mint_timestamp timestamptz,
+      metadata_cid text)
+    ORDER BY r.token_id
+    ON CONFLICT (token_id) DO NOTHING
+    RETURNING token_id`);
+  return inserted.map((row) => Number(row.token_id)).sort((a, b) => a - b);
 }
 
 /** Which of the given on-chain ids exist, ascending. */
@@ -226,7 +269,11 @@ export async function claimForReveal(tx: Executor, options: ClaimOptions): Promi
 // another worker took the token over, or an operator moved it, the write touches nothing and returns undefined,
 // so a slow worker can never overwrite the newer owner's progress.
 const ownedBy = (ref: ClaimRef) =>
-  and(eq(tokens.id, ref.id), eq(tokens.leaseOwner, ref.leaseOwner), eq(tokens.status, ref.status));
+  and(
+    eq(tokens.id, ref.id),
+    ref.leaseOwner === null ? sql`false` : eq(tokens.leaseOwner, ref.leaseOwner),
+    eq(tokens.status, ref.status),
+  );
 
 /** Keeps a claim alive during long work. */
 export async function extendLease(

@@ -1,0 +1,357 @@
+// Worker claims: FOR UPDATE SKIP LOCKED in one statement that stamps the lease, and compare-and-set writes after.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'drizzle-orm';
+import { createDatabase, type Database, type Executor } from '../../src/db/client.js';
+import type { Author, Token } from '../../src/db/schema.js';
+import { finishClaimedToken, InvalidStateTransition } from '../../src/domain/token-state.js';
+import * as tokensRepository from '../../src/repositories/tokens.repository.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { cidOf, insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
+
+let t: TestDatabase;
+let author: Author;
+const pools: Database[] = [];
+
+function pool(applicationName?: string): Database {
+  const created = createDatabase(t.url, { max: 1, ...(applicationName ? { applicationName } : {}) });
+  pools.push(created);
+  return created;
+}
+
+before(async () => {
+  t = await createTestDatabase();
+});
+after(async () => {
+  await Promise.all(pools.map((p) => p.close(1)));
+  await t.drop();
+});
+beforeEach(async () => {
+  await t.sql`truncate tokens_s0, authors cascade`;
+  author = await insertAuthor(t.db, 1);
+});
+
+const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
+const tokenIds = (rows: readonly Token[]) => rows.map((row) => row.tokenId).sort((a, b) => a - b);
+
+/** Claims in its own committed transaction, as a worker does. */
+function claimImage(db: Executor, owner: string, limit: number, leaseSeconds = 60): Promise<Token[]> {
+  return db.transaction((tx) => tokensRepository.claimForImage(tx, { owner, leaseSeconds, limit }));
+}
+
+describe('concurrent claimers', { timeout: 30_000 }, () => {
+  it('4 claimers on separate connections claim each of 200 detected tokens exactly once', async () => {
+    await insertTokens(t.db, author, range(1, 200));
+    const claimers = range(1, 4).map((n) => ({ owner: `worker-${n}`, db: pool().db, got: [] as Token[] }));
+    // Connected before the start, so that no claimer is still connecting while the others take all the work.
+    await Promise.all(claimers.map((claimer) => claimer.db.execute(sql`select 1`)));
+    await Promise.all(
+      claimers.map(async (claimer) => {
+        for (;;) {
+          // Holding the claim transaction open a moment makes the others run into the locked rows.
+          const batch = await claimer.db.transaction(async (tx) => {
+            const rows = await tokensRepository.claimForImage(tx, {
+              owner: claimer.owner,
+              leaseSeconds: 60,
+              limit: 5,
+            });
+            await tx.execute(sql`select pg_sleep(0.005)`);
+            return rows;
+          });
+          if (batch.length === 0) return;
+          claimer.got.push(...batch);
+        }
+      }),
+    );
+    const all = claimers.flatMap((claimer) => claimer.got);
+    assert.equal(all.length, 200, 'no token claimed twice');
+    assert.deepEqual(tokenIds(all), range(1, 200), 'every token claimed');
+    for (const claimer of claimers) assert.ok(claimer.got.length > 0, `${claimer.owner} claimed some`);
+
+    const stored = await t.sql<
+      { token_id: number; status: string; lease_owner: string; generation_attempts: number; live: boolean }[]
+    >`
+      select token_id, status, lease_owner, generation_attempts, lease_expires_at > now() as live from tokens_s0`;
+    const ownerOf = new Map(
+      claimers.flatMap((claimer) => claimer.got.map((row) => [row.tokenId, claimer.owner])),
+    );
+    for (const row of stored) {
+      assert.equal(row.status, 'generating');
+      assert.equal(row.generation_attempts, 1);
+      assert.equal(row.live, true);
+      assert.equal(row.lease_owner, ownerOf.get(row.token_id), `token ${row.token_id}`);
+    }
+  });
+
+  it('a claimer that rolls back frees its rows for the next claimer, attempts untouched', async () => {
+    await insertTokens(t.db, author, range(1, 30));
+    const a = pool().db;
+    const b = pool().db;
+    let releaseA: () => void = () => {};
+    const aMayEnd = new Promise<void>((resolve) => (releaseA = resolve));
+    let aClaimed: Token[] = [];
+    let aHolds: () => void = () => {};
+    const aHolding = new Promise<void>((resolve) => (aHolds = resolve));
+    const aDone = a
+      .transaction(async (tx) => {
+        aClaimed = await tokensRepository.claimForImage(tx, {
+          owner: 'worker-a',
+          leaseSeconds: 60,
+          limit: 10,
+        });
+        aHolds();
+        await aMayEnd;
+        throw new Error('worker-a crashed before committing');
+      })
+      .catch((error: unknown) => error);
+    await aHolding;
+    assert.equal(aClaimed.length, 10);
+
+    const bFirst = await claimImage(b, 'worker-b', 100);
+    assert.equal(bFirst.length, 20, 'the rows worker-a holds are skipped, not waited for');
+    assert.deepEqual(
+      tokenIds(bFirst).filter((id) => tokenIds(aClaimed).includes(id)),
+      [],
+    );
+
+    releaseA();
+    assert.match(String(await aDone), /crashed/);
+    const bSecond = await claimImage(b, 'worker-b', 100);
+    assert.deepEqual(tokenIds(bSecond), tokenIds(aClaimed));
+    for (const row of bSecond) assert.equal(row.generationAttempts, 1, 'worker-a increment rolled back');
+  });
+
+  it('a claimer process killed mid-transaction frees its rows', async () => {
+    await insertTokens(t.db, author, range(1, 10));
+    // A real worker process that claims, then hangs with its transaction open until SIGKILL: the server sees the
+    // connection drop and rolls back. (Terminating the backend under an in-process postgres.js transaction is
+    // not used here: postgres.js 3.4.9 then throws an uncaught TypeError, porsager/postgres#1208.)
+    const code = `
+      const { createDatabase } = await import(${JSON.stringify(new URL('../../src/db/client.ts', import.meta.url).href)});
+      const tokens = await import(${JSON.stringify(new URL('../../src/repositories/tokens.repository.ts', import.meta.url).href)});
+      const { db } = createDatabase(process.env.CLAIMER_URL, { max: 1, applicationName: 'claims-doomed' });
+      await db.transaction(async (tx) => {
+        const rows = await tokens.claimForImage(tx, { owner: 'doomed', leaseSeconds: 60, limit: 10 });
+        process.stdout.write(JSON.stringify(rows.map((row) => row.tokenId)) + '\\n');
+        await new Promise(() => setInterval(() => {}, 1000));
+      });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, CLAIMER_URL: t.url },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    try {
+      const [line] = (await Promise.race([
+        once(createInterface({ input: child.stdout }), 'line'),
+        exited.then(() => {
+          throw new Error('the claimer process exited before claiming');
+        }),
+        sleep(20_000, undefined, { ref: false }).then(() => {
+          throw new Error('the claimer process did not claim within 20 s');
+        }),
+      ])) as [string];
+      assert.deepEqual(JSON.parse(line), range(1, 10));
+      const other = pool().db;
+      assert.deepEqual(
+        await claimImage(other, 'survivor', 100),
+        [],
+        'rows locked by the live claimer are skipped',
+      );
+
+      child.kill('SIGKILL');
+      await exited;
+      const deadline = Date.now() + 10_000;
+      while (
+        (await t.sql`select 1 from pg_stat_activity where application_name = 'claims-doomed'`).length > 0
+      ) {
+        if (Date.now() > deadline) throw new Error('the server never noticed the dead claimer');
+        await sleep(10);
+      }
+      const reclaimed = await claimImage(other, 'survivor', 100);
+      assert.deepEqual(tokenIds(reclaimed), range(1, 10));
+      for (const row of reclaimed) {
+        assert.equal(row.leaseOwner, 'survivor');
+        assert.equal(row.generationAttempts, 1, 'the increment of the dead claimer was rolled back');
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('leases', { timeout: 30_000 }, () => {
+  it('a live lease is not reclaimable, an expired one is, and the old owner then loses its writes', async () => {
+    await insertTokens(t.db, author, range(1, 6));
+    const live = await claimImage(t.db, 'worker-live', 3, 60);
+    const shortLived = await claimImage(t.db, 'worker-slow', 3, 0.2);
+    assert.deepEqual(tokenIds(live), [1, 2, 3], 'oldest first');
+    assert.deepEqual(tokenIds(shortLived), [4, 5, 6]);
+
+    // Poll rather than sleep a fixed time: the assertion is about which tokens come back, not how fast.
+    const taken: Token[] = [];
+    const deadline = Date.now() + 10_000;
+    while (taken.length < 3 && Date.now() < deadline) {
+      taken.push(...(await claimImage(t.db, 'worker-new', 100)));
+      await sleep(50);
+    }
+    assert.deepEqual(tokenIds(taken), [4, 5, 6], 'the expired leases, never the live ones');
+    for (const row of taken) {
+      assert.equal(row.status, 'generating');
+      assert.equal(row.leaseOwner, 'worker-new');
+      assert.equal(row.generationAttempts, 2);
+    }
+    assert.deepEqual(await claimImage(t.db, 'worker-new', 100), [], 'the live leases still hold');
+
+    const [stale] = shortLived;
+    assert.ok(stale);
+    assert.equal(await finishClaimedToken(t.db, stale, 'uploading', { imageCid: cidOf(1) }), undefined);
+    assert.equal(await tokensRepository.releaseLease(t.db, stale), undefined);
+    assert.equal(
+      await tokensRepository.scheduleRetry(t.db, stale, 0, { code: 'X', message: 'x' }),
+      undefined,
+    );
+    assert.equal(await tokensRepository.extendLease(t.db, stale, 60), undefined);
+    const after = await tokensRepository.getById(t.db, stale.id);
+    assert.equal(after?.leaseOwner, 'worker-new');
+    assert.equal(after?.status, 'generating');
+    assert.equal(after?.imageCid, null);
+
+    const [mine] = live;
+    assert.ok(mine);
+    const finished = await finishClaimedToken(t.db, mine, 'uploading', { imageCid: cidOf(2) });
+    assert.equal(finished?.status, 'uploading');
+    assert.equal(finished?.imageCid, cidOf(2));
+    assert.equal(finished?.leaseOwner, null);
+    assert.equal(finished?.leaseExpiresAt, null);
+  });
+
+  it('extendLease keeps a claim alive past its first expiry', async () => {
+    await insertTokens(t.db, author, [1]);
+    const [claimed] = await claimImage(t.db, 'worker-a', 1, 0.3);
+    assert.ok(claimed);
+    const extended = await tokensRepository.extendLease(t.db, claimed, 60);
+    assert.ok(extended?.leaseExpiresAt && claimed.leaseExpiresAt);
+    assert.ok(extended.leaseExpiresAt.getTime() > claimed.leaseExpiresAt.getTime() + 30_000);
+    await sleep(500);
+    assert.deepEqual(await claimImage(t.db, 'worker-b', 10), []);
+  });
+
+  it('releaseLease and scheduleRetry hand the token back, at once or after the delay', async () => {
+    await insertTokens(t.db, author, [1, 2]);
+    const [first, second] = (await claimImage(t.db, 'worker-a', 2)).sort((x, y) => x.tokenId - y.tokenId);
+    assert.ok(first && second);
+    assert.equal(
+      await tokensRepository.releaseLease(t.db, { ...first, leaseOwner: 'someone-else' }),
+      undefined,
+    );
+
+    const released = await tokensRepository.releaseLease(t.db, first);
+    assert.equal(released?.leaseOwner, null);
+    assert.equal(released?.status, 'generating');
+    const errorData = { code: 'RATE_LIMITED', message: '429', transient: true };
+    const delayed = await tokensRepository.scheduleRetry(t.db, second, 60, errorData);
+    assert.deepEqual(delayed?.errorData, errorData);
+    assert.equal(delayed?.leaseOwner, null);
+    assert.ok(delayed && delayed.nextAttemptAt.getTime() > Date.now() + 30_000);
+
+    const again = await claimImage(t.db, 'worker-b', 10);
+    assert.deepEqual(tokenIds(again), [1], 'the released token at once, the delayed one not yet');
+    assert.equal(again[0]?.generationAttempts, 2);
+
+    await t.sql`update tokens_s0 set next_attempt_at = now() - interval '1 second' where id = ${second.id}`;
+    assert.deepEqual(tokenIds(await claimImage(t.db, 'worker-b', 10)), [2]);
+  });
+
+  it('claims the due tokens with the earliest next attempt first', async () => {
+    const now = Date.now();
+    await insertTokens(t.db, author, [1], { nextAttemptAt: new Date(now - 1_000) });
+    await insertTokens(t.db, author, [2], { nextAttemptAt: new Date(now - 5_000) });
+    await insertTokens(t.db, author, [3], { nextAttemptAt: new Date(now - 3_000) });
+    await insertTokens(t.db, author, [4], { nextAttemptAt: new Date(now - 3_000) });
+    await insertTokens(t.db, author, [5], { nextAttemptAt: new Date(now + 600_000) });
+    assert.deepEqual(tokenIds(await claimImage(t.db, 'w', 1)), [2]);
+    assert.deepEqual(tokenIds(await claimImage(t.db, 'w', 1)), [3]);
+    assert.deepEqual(tokenIds(await claimImage(t.db, 'w', 2)), [1, 4]);
+    assert.deepEqual(await claimImage(t.db, 'w', 10), [], 'not before next_attempt_at');
+  });
+});
+
+describe('stages', { timeout: 30_000 }, () => {
+  it('each stage claims only its own status and counts its own attempts', async () => {
+    await insertTokens(t.db, author, [1], { status: 'detected' });
+    await insertTokens(t.db, author, [2], { status: 'uploading', imageCid: cidOf(2) });
+    await insertTokens(t.db, author, [3], { status: 'ready', imageCid: cidOf(3), metadataCid: cidOf(30) });
+    await insertTokens(t.db, author, [4], { status: 'revealed', imageCid: cidOf(4), metadataCid: cidOf(40) });
+    await insertTokens(t.db, author, [5], { status: 'failed', errorData: { code: 'X', message: 'x' } });
+    await insertTokens(t.db, author, [6], {
+      status: 'uploading',
+      imageCid: cidOf(6),
+      leaseOwner: 'alive',
+      leaseExpiresAt: new Date(Date.now() + 600_000),
+    });
+    await insertTokens(t.db, author, [7], {
+      status: 'ready',
+      imageCid: cidOf(7),
+      metadataCid: cidOf(70),
+      leaseOwner: 'dead',
+      leaseExpiresAt: new Date(Date.now() - 1_000),
+    });
+    const options = { owner: 'stage-worker', leaseSeconds: 60, limit: 100 };
+
+    const uploads = await t.db.transaction((tx) => tokensRepository.claimForUpload(tx, options));
+    assert.deepEqual(tokenIds(uploads), [2]);
+    assert.deepEqual(
+      uploads.map((row) => [row.status, row.generationAttempts, row.uploadAttempts, row.revealAttempts]),
+      [['uploading', 0, 1, 0]],
+    );
+
+    const reveals = await t.db.transaction((tx) => tokensRepository.claimForReveal(tx, options));
+    assert.deepEqual(tokenIds(reveals), [3, 7], 'the expired lease of token 7 included');
+    for (const row of reveals) {
+      assert.equal(row.status, 'ready');
+      assert.equal(row.revealAttempts, 1);
+      assert.equal(row.uploadAttempts, 0);
+      assert.equal(row.leaseOwner, 'stage-worker');
+    }
+
+    const images = await t.db.transaction((tx) => tokensRepository.claimForImage(tx, options));
+    assert.deepEqual(tokenIds(images), [1]);
+    assert.equal(images[0]?.status, 'generating');
+
+    const [four, five, six] = await Promise.all(
+      [4, 5, 6].map((id) => tokensRepository.getByTokenId(t.db, id)),
+    );
+    assert.equal(four?.revealAttempts, 0);
+    assert.equal(five?.status, 'failed');
+    assert.equal(six?.leaseOwner, 'alive');
+  });
+
+  it('a generating token without a lease (released to retry) is claimable by the image stage', async () => {
+    await insertTokens(t.db, author, [1], { status: 'generating', generationAttempts: 1 });
+    const [row] = await claimImage(t.db, 'w', 10);
+    assert.equal(row?.tokenId, 1);
+    assert.equal(row?.generationAttempts, 2);
+  });
+
+  it('finishing a claim goes through the transition table', async () => {
+    await insertTokens(t.db, author, [1]);
+    const [claimed] = await claimImage(t.db, 'w', 1);
+    assert.ok(claimed);
+    await assert.rejects(
+      finishClaimedToken(t.db, claimed, 'ready', { imageCid: cidOf(1), metadataCid: cidOf(2) }),
+      (error: unknown) =>
+        error instanceof InvalidStateTransition &&
+        /Token 1 cannot move from generating to ready/.test(error.message),
+    );
+    assert.equal((await tokensRepository.getById(t.db, claimed.id))?.status, 'generating');
+    const failed = await finishClaimedToken(t.db, claimed, 'failed', {
+      errorData: { code: 'CONTENT_POLICY', message: 'refused twice' },
+    });
+    assert.equal(failed?.status, 'failed');
+    assert.equal(failed?.leaseOwner, null);
+  });
+});
