@@ -207,6 +207,9 @@ const specs = {
   GAP_SCAN_INTERVAL_SECONDS: positiveNumber({ default: 300, desc: 'seconds' }),
 };
 
+/** Every variable loadConfig reads (each is documented in .env.example; a test checks it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(specs));
+
 const ALCHEMY_HOSTS: Record<Network, string> = {
   BASE_SEPOLIA: 'https://base-sepolia.g.alchemy.com/v2/',
   BASE_MAINNET: 'https://base-mainnet.g.alchemy.com/v2/',

@@ -5,8 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, readProcessEnv } from '../../src/config.js';
-import { spawnService } from '../helpers/http.js';
+import { parse as parseDotenv } from 'dotenv';
+import { readFileSync } from 'node:fs';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, readProcessEnv } from '../../src/config.js';
+import { REPO_ROOT, spawnService } from '../helpers/http.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -171,6 +173,40 @@ describe('loadConfig', () => {
     const config = loadConfig({ CORS_ORIGINS: '*' });
     assert.equal(config.http.corsOrigins, '*');
     assert.equal(config.detection.webhookSecret, '');
+  });
+});
+
+describe('.env.example', () => {
+  const text = readFileSync(path.join(REPO_ROOT, '.env.example'), 'utf8');
+
+  it('documents every variable the service reads, and loads cleanly as a .env', () => {
+    const active = parseDotenv(text);
+    for (const name of CONFIG_VARIABLES) {
+      assert.ok(name in active, `${name} is in .env.example`);
+    }
+    const config = loadConfig(active);
+    assert.equal(config.appEnv, 'development');
+    assert.equal(config.database.url, undefined, 'the example uses the embedded database');
+  });
+
+  it('sets nothing the service does not read, except the compose variables', () => {
+    const composeOnly = ['POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB', 'API_BIND_ADDRESS'];
+    const unknown = Object.keys(parseDotenv(text)).filter(
+      (name) => !CONFIG_VARIABLES.includes(name) && !composeOnly.includes(name),
+    );
+    assert.deepEqual(unknown, []);
+  });
+
+  it('lists the pipeline names of domain.md section 8 as coming, commented out', () => {
+    for (const name of [
+      'REPLICATE_API_TOKEN',
+      'PINATA_JWT',
+      'KEEPER_PRIVATE_KEY',
+      'BATCH_REVEAL_MAX_TOKENS',
+    ]) {
+      assert.match(text, new RegExp(`^# ${name}=`, 'm'));
+    }
+    assert.match(text, /used by the pipeline stages \(coming\)/i);
   });
 });
 

@@ -1,0 +1,33 @@
+# GLISK backend image: compiled JavaScript and production dependencies only, run as the unprivileged `node`
+# user. Migrations run at start (MIGRATE_ON_START, under an advisory lock, so replicas may start together).
+# Build: docker build -t glisk-backend .    Run: see compose.yaml (DATABASE_URL is required in production).
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    TZ=UTC \
+    APP_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8000
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No dev dependencies, no optional ones (the embedded PostgreSQL binaries are for development: production
+# requires DATABASE_URL), no install scripts (nothing left needs one).
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+    && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY drizzle ./drizzle
+USER node
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/main.js"]
