@@ -502,12 +502,25 @@ function loadBinaries(): Promise<Binaries> {
       throw new Error(`${platformPackage} does not export the initdb and postgres paths`);
     }
     const binaries = { initdb: loaded.initdb, postgres: loaded.postgres };
-    // The package's postinstall script creates the lib/ symlinks; npm skips it when install scripts are blocked.
-    const libDir = path.join(path.dirname(path.dirname(binaries.postgres)), 'lib');
-    if (!(await readdir(libDir).catch(() => [])).some((name) => name.startsWith('libicu'))) {
+    // The package's postinstall script creates the lib/ symlinks listed in native/pg-symlinks.json; npm
+    // skips it when install scripts are blocked, and the binaries then fail with a cryptic loader error.
+    const packageRoot = path.dirname(path.dirname(path.dirname(binaries.postgres)));
+    const symlinks: unknown = JSON.parse(
+      await readFile(path.join(packageRoot, 'native', 'pg-symlinks.json'), 'utf8').catch(() => '[]'),
+    );
+    const missing = (Array.isArray(symlinks) ? symlinks : []).some(
+      (link: unknown) =>
+        typeof link === 'object' &&
+        link !== null &&
+        'target' in link &&
+        typeof link.target === 'string' &&
+        !existsSync(path.join(packageRoot, link.target)),
+    );
+    if (missing) {
       throw new Error(
-        `${libDir} lacks its shared libraries: ${platformPackage}'s install script did not run. ` +
-          `Allow it (package.json allowScripts) and run npm ci again, or run: node ${path.join(path.dirname(path.dirname(entry)), 'scripts', 'hydrate-symlinks.js')}`,
+        `${platformPackage}'s install script did not run (its native/lib symlinks are missing). ` +
+          `Allow it in package.json allowScripts and run npm ci again, or run once: ` +
+          `(cd ${packageRoot} && node scripts/hydrate-symlinks.js)`,
       );
     }
     return binaries;
