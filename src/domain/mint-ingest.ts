@@ -2,10 +2,11 @@
 // seen twice, concurrently or partly, creates each mint event, author and token exactly once.
 import { getAddress, type Address, type Hex } from 'viem';
 import type { Executor } from '../db/client.js';
-import type { NewMintEvent, NewToken } from '../db/schema.js';
+import type { NewMintEvent } from '../db/schema.js';
 import * as authorsRepository from '../repositories/authors.repository.js';
 import * as mintEventsRepository from '../repositories/mint-events.repository.js';
 import * as tokensRepository from '../repositories/tokens.repository.js';
+import type { DetectedToken } from '../repositories/tokens.repository.js';
 
 /** One BatchMinted event: ids startTokenId .. startTokenId + quantity - 1 minted by `minter` for `author`. */
 export type DecodedMint = {
@@ -39,8 +40,7 @@ export type IngestResult = {
   mintEventsCreated: number;
 };
 
-// PostgreSQL takes at most 65,535 parameters per statement; a token row binds at most 6.
-const TOKEN_ROWS_PER_STATEMENT = 5_000;
+// PostgreSQL takes at most 65,535 parameters per statement; an event row binds 9. (Tokens go as one jsonb.)
 const EVENT_ROWS_PER_STATEMENT = 5_000;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -100,27 +100,26 @@ export async function ingestMints(
   const authorIds = new Map(authorRows.map((row) => [row.walletAddress.toLowerCase(), row.id]));
 
   // On chain an id belongs to one batch; if a payload says otherwise, the first mint naming it wins.
-  const tokenRows = new Map<number, NewToken>();
+  const tokenRows = new Map<number, DetectedToken>();
   for (const mint of mints) {
     const authorId = authorIds.get(mint.author.toLowerCase());
     if (authorId === undefined) throw new Error(`author ${mint.author} was neither found nor created`);
+    const minterAddress = getAddress(mint.minter);
     for (const tokenId of tokenIdsOf(mint)) {
       if (tokenRows.has(tokenId) || options.onlyTokenIds?.has(tokenId) === false) continue;
-      const metadataCid = options.revealed?.get(tokenId);
+      const metadataCid = options.revealed?.get(tokenId) ?? null;
       tokenRows.set(tokenId, {
         tokenId,
         authorId,
-        minterAddress: getAddress(mint.minter),
+        minterAddress,
         mintTimestamp: mint.blockTimestamp,
-        ...(metadataCid === undefined ? { status: 'detected' } : { status: 'revealed', metadataCid }),
+        status: metadataCid === null ? 'detected' : 'revealed',
+        metadataCid,
       });
     }
   }
   const ordered = [...tokenRows.values()].sort((a, b) => a.tokenId - b.tokenId);
-  const createdSet = new Set<number>();
-  for (const chunk of chunks(ordered, TOKEN_ROWS_PER_STATEMENT)) {
-    for (const row of await tokensRepository.addMany(tx, chunk)) createdSet.add(row.tokenId);
-  }
+  const createdSet = new Set(await tokensRepository.addManyDetected(tx, ordered));
   const created: number[] = [];
   const skipped: number[] = [];
   for (const row of ordered) (createdSet.has(row.tokenId) ? created : skipped).push(row.tokenId);
