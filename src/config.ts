@@ -218,6 +218,9 @@ const ALCHEMY_HOSTS: Record<Network, string> = {
 // Passwords the seed's examples used; a production database behind one of them is as good as open.
 const PLACEHOLDER_PASSWORDS = new Set(['changeme', 'password', 'postgres', 'glisk']);
 
+/** Secret values shorter than this are not masked by value (only by field name and inside URLs). */
+const MIN_SECRET_LENGTH = 8;
+
 /**
  * Reads and validates the configuration. Throws ConfigError listing every problem (never only the first).
  * Without an argument it reads process.env over the `.env` file of the working directory (process wins).
@@ -280,13 +283,17 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
 
   const rpcUrl =
     e.RPC_URL ?? (e.ALCHEMY_API_KEY === '' ? undefined : `${ALCHEMY_HOSTS[e.NETWORK]}${e.ALCHEMY_API_KEY}`);
-  // Short values are left to the logger's key- and URL-based redaction: masking every "abc" would garble logs.
+  // Short or dictionary values are left to the logger's key- and URL-based redaction: masking every "postgres"
+  // (the embedded server's password) would garble every line that names the database.
   const secrets = [
     e.ALCHEMY_WEBHOOK_SECRET,
     e.ALCHEMY_API_KEY,
     databasePassword(databaseUrl),
     ...urlSecrets(e.RPC_URL),
-  ].filter((s): s is string => s !== undefined && s.length >= 4);
+  ].filter(
+    (s): s is string =>
+      s !== undefined && s.length >= MIN_SECRET_LENGTH && !PLACEHOLDER_PASSWORDS.has(s.toLowerCase()),
+  );
 
   return deepFreeze({
     appEnv: e.APP_ENV,

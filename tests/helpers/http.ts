@@ -130,6 +130,8 @@ export type TcpProxy = {
   urlFor: (url: string) => string;
   pause: () => void;
   resume: () => void;
+  /** Chunks held back since pause(): > 0 means a client is waiting on the database. */
+  held: () => number;
   close: () => Promise<void>;
 };
 
@@ -182,6 +184,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     pause: () => {
       paused = true;
     },
+    held: () => waiting.size,
     resume: () => {
       paused = false;
       for (const release of [...waiting]) {
