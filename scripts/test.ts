@@ -32,12 +32,15 @@ Environment:
   TEST_CONCURRENCY     test files run at once (default: max(2, CPUs))
   TEST_DEBUG_POSTGRES  1 = print the embedded server's own log lines
 
+Each test gets --test-timeout=120000 unless a --test-timeout flag is given.
+
 Examples:
   npm test
   npm test -- tests/db/migrate.test.ts
   npm test -- tests/db --test-name-pattern=advisory`;
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+const DEFAULT_TEST_TIMEOUT_MS = 120_000;
 
 type Server = { url: string; description: string; stop: () => Promise<void> };
 
@@ -81,7 +84,15 @@ async function main(): Promise<number> {
     const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, availableParallelism());
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...flags, ...files],
+      [
+        '--import',
+        'tsx',
+        '--test',
+        `--test-concurrency=${concurrency}`,
+        ...timeoutFlag(flags),
+        ...flags,
+        ...files,
+      ],
       {
         cwd: ROOT,
         stdio: 'inherit',
@@ -106,8 +117,15 @@ async function main(): Promise<number> {
     });
     await server.stop();
     const teardownMs = (performance.now() - teardownStarted).toFixed(0);
-    console.log(`test.teardown: ${server.description} stopped and cleaned in ${teardownMs} ms`);
+    console.log(`test.teardown: ${server.description}: cleaned up in ${teardownMs} ms`);
   }
+}
+
+/** node --test has no default timeout: one hanging test would hang the suite (and CI) forever. */
+function timeoutFlag(flags: string[]): string[] {
+  return flags.some((flag) => flag.startsWith('--test-timeout'))
+    ? []
+    : [`--test-timeout=${DEFAULT_TEST_TIMEOUT_MS}`];
 }
 
 async function testFiles(selection: string[]): Promise<string[]> {
