@@ -1,4 +1,5 @@
 // `npm run db:migrate`: applies the committed migrations in drizzle/ under the migration advisory lock.
+import { ConfigError, loadConfig } from '../config.js';
 import { openLocalDatabase, type LocalDatabase } from '../db/local-database.js';
 import { migrateDatabase } from '../db/migrate.js';
 
@@ -7,8 +8,8 @@ const HELP = `Usage: npm run db:migrate [-- --help]
 Applies the pending migrations of drizzle/ to the database, holding a PostgreSQL advisory lock so that
 several processes migrating at once apply each migration exactly once.
 
-Database: DATABASE_URL when set; otherwise the embedded PostgreSQL 17 in .data/postgres (started for the
-run, or joined when \`npm start\` or another command is already running it).
+Database: DATABASE_URL (environment, then .env) when set; otherwise the embedded PostgreSQL 17 in
+.data/postgres (started for the run, or joined when \`npm start\` or another command is running it).
 
 Exit status: 0 migrated (or already up to date), 1 failed.`;
 
@@ -22,9 +23,18 @@ async function main(args: string[]): Promise<number> {
     console.error(`db:migrate: unknown argument ${unknown.join(' ')} (see --help)`);
     return 1;
   }
+  let databaseUrl: string | undefined;
+  try {
+    databaseUrl = loadConfig().database.url;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`db:migrate: ${error.message}`);
+    return 1;
+  }
   let database: LocalDatabase | undefined;
   try {
     database = await openLocalDatabase({
+      databaseUrl,
       // Lifecycle notices only (initialising, started, joined, stopped); the server's own output stays in its log.
       onLog: (message, level) => {
         if (level === 'info') console.log(`db:migrate: ${message}`);

@@ -49,8 +49,8 @@ export const LOCAL_DATA_DIR = path.join(REPO_ROOT, '.data', 'postgres');
 export const LOCAL_DEFAULT_PORT = 54329;
 
 export type LocalDatabaseOptions = {
-  /** Overrides DATABASE_URL of the environment; '' means unset (use the embedded server). */
-  databaseUrl?: string | undefined;
+  /** config.database.url (DATABASE_URL). undefined or '': use the embedded server. */
+  databaseUrl: string | undefined;
   /** Cluster directory of the embedded server. Default `<repo>/.data/postgres`. */
   dataDir?: string;
   /** Port for a newly started embedded server; taken = error. Default 54329, or a free port when taken. */
@@ -69,14 +69,9 @@ export type LocalDatabase = {
   stop: () => Promise<void>;
 };
 
-// THE one place that reads DATABASE_URL until src/config.ts (envalid) owns the environment: replace this
-// body with `config.DATABASE_URL` (or pass `databaseUrl` from the config at every call site).
-function readDatabaseUrl(): string | undefined {
-  return process.env.DATABASE_URL || undefined;
-}
-
-export async function openLocalDatabase(options: LocalDatabaseOptions = {}): Promise<LocalDatabase> {
-  const url = options.databaseUrl ?? readDatabaseUrl();
+// The URL comes from the caller's config (src/config.ts is the only reader of process.env).
+export async function openLocalDatabase(options: LocalDatabaseOptions): Promise<LocalDatabase> {
+  const url = options.databaseUrl;
   if (url) return { url, embedded: false, joined: false, stop: async () => {} };
 
   const log = options.onLog ?? (() => {});
