@@ -143,10 +143,11 @@ function stop(
     const timeoutMs = config.http.shutdownTimeoutMs;
     const started = performance.now();
     try {
-      // Workers first: they would otherwise keep opening transactions while the server drains.
+      // Stop accepting at once; workers stop while the requests in flight finish; both bounded.
+      const draining = running.server?.close(timeoutMs);
       if (running.workers) await running.workers.stop(timeoutMs);
-      if (running.server) {
-        const { forced } = await running.server.close(timeoutMs);
+      if (draining) {
+        const { forced } = await draining;
         if (forced) logger.warn('http.close_forced', { timeout_ms: timeoutMs });
       }
       if (running.database) await running.database.close(Math.ceil(timeoutMs / 1000));

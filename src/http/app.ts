@@ -25,6 +25,8 @@ export function createApp(deps: AppDeps, options: CreateAppOptions = {}): Expres
 
   const app = express();
   app.disable('x-powered-by');
+  // API answers are small and uncacheable; hashing every body for an ETag costs each request for nothing.
+  app.set('etag', false);
   // Path and query strings only; bodies are read per route (routeHandlers) with the route's limit.
   app.set('query parser', 'simple');
 

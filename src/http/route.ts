@@ -208,10 +208,17 @@ function requireJson(req: Request, _res: Response, next: NextFunction): void {
 
 function wrap(route: Route, deps: AppDeps): RequestHandler {
   const { database, config } = deps;
+  const debugEnabled = deps.logger.isLevelEnabled('debug');
   return async (req, res, next) => {
     const requestId = req.requestId;
-    const log = deps.logger.child({ request_id: requestId });
-    const uow = new RequestUnitOfWork(database.db, { poolTimeoutMs: config.database.poolTimeoutMs, log });
+    // Built on first use: most requests never log from their handler.
+    let log: Logger | undefined;
+    const requestLog = (): Logger => (log ??= deps.logger.child({ request_id: requestId }));
+    const uow = new RequestUnitOfWork(database.db, {
+      poolTimeoutMs: config.database.poolTimeoutMs,
+      log: requestLog,
+      debugEnabled,
+    });
     try {
       const params = route.params ? validate(route.params, req.params, 'path') : undefined;
       const query = route.query ? validate(route.query, req.query, 'query') : undefined;
@@ -228,7 +235,9 @@ function wrap(route: Route, deps: AppDeps): RequestHandler {
         body,
         rawBody,
         uow: () => uow.open(),
-        log,
+        get log() {
+          return requestLog();
+        },
         requestId,
         req,
       });

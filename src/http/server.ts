@@ -1,6 +1,6 @@
 // Listening and graceful closing of the HTTP server. close() stops accepting connections, lets the requests
-// in flight finish (answers carry Connection: close so keep-alive sockets end after them), and after the
-// timeout destroys whatever is still open.
+// in flight finish (their answers carry Connection: close and their sockets are closed once idle), and after
+// the timeout destroys whatever is still open.
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -16,15 +16,18 @@ export type RunningServer = {
 
 export async function listen(app: RequestListener, host: string, port: number): Promise<RunningServer> {
   let closing = false;
-  const inFlight = new Set<ServerResponse>();
+  // Answers not yet sent when close() is called must say Connection: close, so that no client sends another
+  // request on a socket that is about to go away.
+  const pending = new Set<ServerResponse>();
+  const forget = function (this: ServerResponse): void {
+    pending.delete(this);
+  };
   const server = createServer((req, res) => {
     if (closing) res.shouldKeepAlive = false;
-    inFlight.add(res);
-    res.on('close', () => {
-      inFlight.delete(res);
-      // A keep-alive socket whose last answer just ended would otherwise idle until keepAliveTimeout.
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
+    else {
+      pending.add(res);
+      res.once('close', forget);
+    }
     app(req, res);
   });
   // Longer than the usual proxy idle timeout (60 s), so the proxy, not us, closes idle keep-alive sockets.
@@ -52,14 +55,19 @@ export async function listen(app: RequestListener, host: string, port: number): 
   const close = (timeoutMs: number): Promise<{ forced: boolean }> => {
     closed ??= new Promise((resolve) => {
       closing = true;
-      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+      for (const res of pending) if (!res.headersSent) res.shouldKeepAlive = false;
+      pending.clear();
       let forced = false;
       const timer = setTimeout(() => {
         forced = true;
         server.closeAllConnections();
       }, timeoutMs);
+      // A keep-alive socket whose answer was in flight becomes idle when it ends; close those as they appear
+      // rather than waiting keepAliveTimeout for them.
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
       server.close(() => {
         clearTimeout(timer);
+        clearInterval(sweeper);
         resolve({ forced });
       });
       server.closeIdleConnections();

@@ -34,14 +34,18 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<v
   }
 }
 
+/**
+ * Whether a new connection gets no answer: refused outright, or reset because it reached the socket's backlog
+ * as the server stopped listening (both mean the server no longer accepts work).
+ */
 async function refused(url: string): Promise<boolean> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
     await res.arrayBuffer();
     return false;
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
-    return cause?.code === 'ECONNREFUSED';
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    return code === 'ECONNREFUSED' || code === 'ECONNRESET';
   }
 }
 

@@ -20,7 +20,10 @@ class EndTransaction extends Error {
 export type RequestUnitOfWorkOptions = {
   /** Longest wait for a pool connection (and BEGIN) before answering 503. */
   poolTimeoutMs: number;
-  log: Logger;
+  /** The request's logger, built on first use. */
+  log: () => Logger;
+  /** Whether debug lines (commit/rollback) are logged at all. */
+  debugEnabled: boolean;
 };
 
 export class RequestUnitOfWork {
@@ -72,7 +75,7 @@ export class RequestUnitOfWork {
         clearTimeout(timer);
         if (error instanceof EndTransaction) {
           if (error.reason === 'abandoned') {
-            this.options.log.debug('uow.abandoned', { waited_ms: Math.round(performance.now() - started) });
+            this.debug('uow.abandoned', { waited_ms: Math.round(performance.now() - started) });
           }
           return;
         }
@@ -93,9 +96,9 @@ export class RequestUnitOfWork {
     this.settle('commit');
     try {
       await this.transaction;
-      this.options.log.debug('uow.committed', { duration_ms: this.elapsedMs() });
+      this.debug('uow.committed', { duration_ms: this.elapsedMs() });
     } catch (error) {
-      this.options.log.debug('uow.commit_failed', { duration_ms: this.elapsedMs() });
+      this.debug('uow.commit_failed', { duration_ms: this.elapsedMs() });
       throw error;
     }
   }
@@ -116,11 +119,16 @@ export class RequestUnitOfWork {
       await this.transaction;
     } catch (error) {
       if (!(error instanceof EndTransaction)) {
-        this.options.log.warn('uow.rollback_failed', { error });
+        this.options.log().warn('uow.rollback_failed', { error });
         return;
       }
     }
-    this.options.log.debug('uow.rolled_back', { duration_ms: this.elapsedMs() });
+    this.debug('uow.rolled_back', { duration_ms: this.elapsedMs() });
+  }
+
+  // Lines at debug are usually filtered out: skip building the request logger and the line for them.
+  private debug(event: string, fields: Record<string, unknown>): void {
+    if (this.options.debugEnabled) this.options.log().debug(event, fields);
   }
 
   private settle(outcome: Outcome): void {

@@ -22,7 +22,7 @@ type Probe = { ok: true } | { ok: false; type: string; message: string };
 export const healthRoutes: RouteFactory = ({ database, config }) => {
   const timeoutMs = config.http.healthTimeoutMs;
 
-  const probe = async (): Promise<Probe> => {
+  const runProbe = async (): Promise<Probe> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<Probe>((resolve) => {
       timer = setTimeout(
@@ -46,13 +46,26 @@ export const healthRoutes: RouteFactory = ({ database, config }) => {
     }
   };
 
+  // Probes that arrive while one is in flight share its answer: a burst of health checks (many replicas,
+  // a load balancer and a monitor) costs the database one query, and each answer is still at most one
+  // probe old and bounded by the timeout.
+  let inFlight: Promise<Probe> | undefined;
+  const probe = (): Promise<Probe> => {
+    inFlight ??= runProbe().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+
   return [
     defineRoute({
       method: 'get',
       path: '/health',
       operationId: 'getHealth',
       summary: 'Service health',
-      description: `Healthy when the database answers within ${timeoutMs} ms. Never waits longer.`,
+      description:
+        `Healthy when the database answers \`SELECT 1\` within ${timeoutMs} ms; never waits longer. ` +
+        'Concurrent probes share one query.',
       tags: ['health'],
       responses: {
         200: { description: 'The service and its database answer.', schema: Healthy },
