@@ -23,9 +23,10 @@ export function requestLog(logger: Logger) {
       const quiet =
         QUIET_PATHS.has(path) && (req.method === 'GET' || req.method === 'HEAD') && fields.status === 200;
       const level = quiet ? 'debug' : 'info';
-      logger.log(level, 'http.request', fields);
+      // winston formats a line before it filters it by level: skip the work for lines nobody will see.
+      if (logger.isLevelEnabled(level)) logger.log(level, 'http.request', fields);
     };
-    res.on('finish', done);
+    // 'close' follows 'finish' for a completed answer, and comes alone when the client went away.
     res.on('close', done);
     next();
   };
