@@ -13,7 +13,7 @@
 // it before starting.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import {
   chown,
   chmod,
@@ -23,6 +23,7 @@ import {
   readdir,
   readFile,
   rm,
+  rmdir,
   unlink,
   writeFile,
 } from 'node:fs/promises';
@@ -247,7 +248,10 @@ async function launch(
       unregister();
       await stopPostmaster(pid, dataDir);
       log(`embedded PostgreSQL on port ${port} stopped`, 'info');
-      if (!options.persistent) await rm(dataDir, { recursive: true, force: true });
+      if (!options.persistent) {
+        await rm(dataDir, { recursive: true, force: true });
+        await removeIfEmptyTemporary(path.dirname(dataDir));
+      }
     })();
     return stopping;
   };
@@ -378,8 +382,8 @@ export function isPostmasterAlive(pid: number, dataDir: string): boolean {
 
 /**
  * A new directory under the OS temp dir for a throwaway cluster. mkdtemp makes it 0700; as root it is handed
- * to the postgres user, who must enter it. The caller removes it (stop() of a non-persistent server removes
- * only the data directory inside it).
+ * to the postgres user, who must enter it. stop() of a non-persistent server whose dataDir is directly inside
+ * removes it too when nothing else is left in it; otherwise its creator removes it.
  */
 export async function createTemporaryDirectory(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -387,7 +391,17 @@ export async function createTemporaryDirectory(prefix: string): Promise<string> 
     const runAs = await ensurePostgresUser(() => {});
     await chown(dir, runAs.uid, runAs.gid);
   }
+  temporaryDirectories.add(dir);
   return dir;
+}
+
+// Directories made by createTemporaryDirectory: a throwaway server whose cluster sits directly in one removes
+// it at stop when nothing else is left in it, so forgetting the final rm leaves nothing behind in /tmp.
+const temporaryDirectories = new Set<string>();
+
+async function removeIfEmptyTemporary(dir: string): Promise<void> {
+  if (!temporaryDirectories.delete(dir)) return;
+  await rmdir(dir).catch(() => undefined);
 }
 
 export async function isPortFree(port: number): Promise<boolean> {
@@ -468,7 +482,17 @@ function stopServerSync(server: RunningServer): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   while (Date.now() < deadline && isPostmasterAlive(server.pid, server.dataDir))
     Atomics.wait(pause, 0, 0, 10);
-  if (!server.persistent) rmSync(server.dataDir, { recursive: true, force: true, maxRetries: 3 });
+  if (!server.persistent) {
+    rmSync(server.dataDir, { recursive: true, force: true, maxRetries: 3 });
+    const parent = path.dirname(server.dataDir);
+    if (temporaryDirectories.delete(parent)) {
+      try {
+        rmdirSync(parent);
+      } catch {
+        // Not empty: it holds more than the cluster, and its creator removes it.
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

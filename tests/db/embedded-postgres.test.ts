@@ -104,6 +104,13 @@ describe('startEmbeddedPostgres', () => {
     assert.equal(await readFile(path.join(dataDir, 'notes.txt'), 'utf8'), 'mine');
   });
 
+  it('stop() of a throwaway server also removes its now empty temporary directory', async () => {
+    const own = await createTemporaryDirectory('glisk-embedded-own-');
+    const server = await startEmbeddedPostgres({ dataDir: path.join(own, 'data'), persistent: false });
+    await server.stop();
+    assert.equal(existsSync(own), false);
+  });
+
   for (const mode of ['exit', 'wait'] as const) {
     const how = mode === 'exit' ? 'process.exit() without stop()' : 'an unhandled SIGTERM';
     it(`${how} stops the server and deletes a throwaway cluster`, async () => {
