@@ -152,6 +152,12 @@ describe('error envelope', () => {
     );
   });
 
+  it('400 INVALID_PATH for a path parameter that is not valid percent-encoding', async () => {
+    const res = await fetch(`${app.url}/test/items/%E0%A4%A`, { method: 'POST', headers: json, body: '{}' });
+    const body = await envelope(res, 400, 'INVALID_PATH');
+    assert.doesNotMatch(body.error.message, /%E0/);
+  });
+
   it('400 INVALID_JSON for a body that is not JSON, or empty', async () => {
     await envelope(
       await fetch(`${app.url}/test/items/1`, { method: 'POST', headers: json, body: '{"name": "x",' }),

@@ -102,6 +102,21 @@ function toAnswer(error: unknown): Answer {
     const { type, limit } = error as { type?: unknown; limit?: unknown };
     const known = typeof type === 'string' ? BODY_ERRORS[type] : undefined;
     if (known) return { status: known.status, code: known.code, message: known.message(limit) };
+    // The router marks a path parameter that is not valid percent-encoding (`/api/tokens/%E0%A4`) as a 400.
+    if (error instanceof URIError && (error as { status?: unknown }).status === 400) {
+      return { status: 400, code: 'INVALID_PATH', message: 'The request path is not valid percent-encoding' };
+    }
+    // Other client errors from Express's own layers (http-errors) say whether their message is safe to show.
+    const { status, expose } = error as { status?: unknown; expose?: unknown };
+    if (
+      typeof status === 'number' &&
+      status >= 400 &&
+      status < 500 &&
+      expose === true &&
+      error instanceof Error
+    ) {
+      return { status, code: 'BAD_REQUEST', message: error.message };
+    }
   }
   return {
     status: 500,
