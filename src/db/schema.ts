@@ -114,6 +114,9 @@ export const tokens = pgTable(
     leaseOwner: text('lease_owner'),
     leaseExpiresAt: timestamptz('lease_expires_at'),
     revealTxHash: varchar('reveal_tx_hash', { length: 66 }),
+    // When the token became ready: the reveal batch is sent once its oldest token has waited long enough
+    // (updated_at moves with every claim, so it cannot say that).
+    readyAt: timestamptz('ready_at'),
     revealedAt: timestamptz('revealed_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -151,6 +154,11 @@ export const tokens = pgTable(
     index('tokens_s0_claim_idx')
       .on(t.status, t.nextAttemptAt, t.tokenId)
       .where(sql`${t.status} IN ('detected', 'generating', 'uploading', 'ready')`),
+    // The image stage claims two statuses (detected, and generating with a dead or released lease), which the
+    // index above cannot return in next_attempt_at order; this one can, so that claim never sorts.
+    index('tokens_s0_image_claim_idx')
+      .on(t.nextAttemptAt, t.tokenId)
+      .where(sql`${t.status} IN ('detected', 'generating')`),
   ],
 );
 
@@ -271,6 +279,10 @@ export const revealTransactions = pgTable(
     ),
     check('reveal_transactions_gas_used_non_negative', sql`${t.gasUsed} IS NULL OR ${t.gasUsed} >= 0`),
     index('reveal_transactions_status_created_idx').on(t.status, t.createdAt),
+    // The reveal claim skips tokens that an unfinished transaction may still reveal (token_id = ANY(token_ids)).
+    index('reveal_transactions_in_flight_token_ids_idx')
+      .using('gin', t.tokenIds)
+      .where(sql`${t.status} IN ('pending', 'sent')`),
   ],
 );
 

@@ -89,9 +89,9 @@ function stamped(to: TokenStatus, changes: TokenChanges): TokenChanges {
   if (to === 'failed' && (changes.errorData === undefined || changes.errorData === null)) {
     throw new TypeError('a move to failed must record errorData');
   }
-  return to === 'revealed' && changes.revealedAt === undefined
-    ? { ...changes, revealedAt: new Date() }
-    : changes;
+  if (to === 'revealed' && changes.revealedAt === undefined) return { ...changes, revealedAt: new Date() };
+  if (to === 'ready' && changes.readyAt === undefined) return { ...changes, readyAt: new Date() };
+  return changes;
 }
 
 /** After a compare-and-set that touched nothing: why. */
@@ -162,6 +162,7 @@ export async function retryFailedToken(tx: Executor, ref: TokenRef): Promise<Tok
     revealAttempts: 0,
     nextAttemptAt: new Date(),
     errorData: null,
+    readyAt: null,
   });
   return moved ?? lostRace(tx, token, 'detected');
 }

@@ -7,8 +7,9 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { createDatabase, type Database, type Executor } from '../../src/db/client.js';
-import type { Author, Token } from '../../src/db/schema.js';
+import { tokens, type Author, type Token } from '../../src/db/schema.js';
 import { finishClaimedToken, InvalidStateTransition } from '../../src/domain/token-state.js';
+import * as revealTransactionsRepository from '../../src/repositories/reveal-transactions.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
@@ -335,6 +336,51 @@ describe('stages', { timeout: 30_000 }, () => {
     const [row] = await claimImage(t.db, 'w', 10);
     assert.equal(row?.tokenId, 1);
     assert.equal(row?.generationAttempts, 2);
+  });
+
+  it('the reveal stage never claims a token that an unfinished reveal transaction names', async () => {
+    const ready = { status: 'ready' as const, imageCid: cidOf(1), metadataCid: cidOf(2) };
+    const [one, two, three] = await insertTokens(t.db, author, [1, 2, 3], ready);
+    assert.ok(one && two && three);
+    const pending = await revealTransactionsRepository.add(t.db, { tokenIds: [one.id], status: 'pending' });
+    const sent = await revealTransactionsRepository.add(t.db, {
+      tokenIds: [two.id],
+      status: 'sent',
+      txHash: `0x${'ab'.repeat(32)}`,
+    });
+    const options = { owner: 'revealer', leaseSeconds: 60, limit: 10 };
+
+    const first = await t.db.transaction((tx) => tokensRepository.claimForReveal(tx, options));
+    assert.deepEqual(tokenIds(first), [3], 'tokens 1 and 2 may still be revealed by their transactions');
+
+    // Settled transactions release their tokens: a failed one to be sent again, a confirmed one is irrelevant.
+    await revealTransactionsRepository.update(t.db, pending.id, { status: 'failed' });
+    await revealTransactionsRepository.update(t.db, sent.id, { status: 'confirmed' });
+    await tokensRepository.releaseLease(t.db, first[0] ?? three);
+    const second = await t.db.transaction((tx) => tokensRepository.claimForReveal(tx, options));
+    assert.deepEqual(tokenIds(second), [1, 2, 3]);
+  });
+
+  it('the image claim reads tokens_s0_image_claim_idx in order, without a sort', async () => {
+    await insertTokens(t.db, author, range(1, 200));
+    await t.db.execute(sql`analyze tokens_s0`);
+    const query = t.db
+      .select({ id: tokens.id })
+      .from(tokens)
+      .where(
+        sql`(status = 'detected' OR (status = 'generating' AND (lease_expires_at IS NULL OR lease_expires_at < now()))) AND next_attempt_at <= now()`,
+      )
+      .orderBy(tokens.nextAttemptAt, tokens.tokenId)
+      .limit(10)
+      .toSQL();
+    // 200 rows fit one page, so make the planner show the plan it would choose for a large table.
+    const plan = await t.sql.begin(async (tx) => {
+      await tx`set local enable_seqscan = off`;
+      return tx.unsafe(`explain ${query.sql}`, query.params as never[]);
+    });
+    const text = plan.map((row) => String(row['QUERY PLAN'])).join('\n');
+    assert.match(text, /tokens_s0_image_claim_idx/);
+    assert.doesNotMatch(text, /Sort/);
   });
 
   it('finishing a claim goes through the transition table', async () => {

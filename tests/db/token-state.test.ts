@@ -94,6 +94,8 @@ describe('token transitions in the database', { timeout: 30_000 }, () => {
     });
     assert.equal(ready.status, 'ready');
     assert.equal(ready.revealedAt, null);
+    assert.ok(ready.readyAt instanceof Date, 'ready_at is set: the reveal batch waits from it');
+    assert.equal(uploading.readyAt, null);
 
     const [{ before: dbBefore } = { before: new Date(0) }] = await t.db.execute<{ before: Date }>(
       sql`select now() as before`,

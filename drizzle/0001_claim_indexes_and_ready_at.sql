@@ -1,0 +1,3 @@
+ALTER TABLE "tokens_s0" ADD COLUMN "ready_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "reveal_transactions_in_flight_token_ids_idx" ON "reveal_transactions" USING gin ("token_ids") WHERE "reveal_transactions"."status" IN ('pending', 'sent');--> statement-breakpoint
+CREATE INDEX "tokens_s0_image_claim_idx" ON "tokens_s0" USING btree ("next_attempt_at","token_id") WHERE "tokens_s0"."status" IN ('detected', 'generating');
