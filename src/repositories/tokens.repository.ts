@@ -217,7 +217,7 @@ const due = sql`${tokens.nextAttemptAt} <= now()`;
  * committing rolls back: the lock goes with it and the row is claimable as before. Given the database rather than
  * a transaction, the statement commits on its own, which is what a worker wants before its slow I/O.
  * Oldest due first. For one status (upload, reveal) tokens_s0_claim_idx (status, next_attempt_at, token_id)
- * serves both the filter and the order; the image stage's two statuses need a sort (see claimForImage).
+ * serves both the filter and the order; the image stage has its own index (see claimForImage).
  */
 async function claim(
   tx: Executor,
