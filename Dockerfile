@@ -7,7 +7,9 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY patches ./patches
+# The compiler needs no install script; nothing else of this stage reaches the image.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -20,9 +22,12 @@ ENV NODE_ENV=production \
     PORT=8000
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 # No dev dependencies, no optional ones (the embedded PostgreSQL binaries are for development: production
-# requires DATABASE_URL), no install scripts (nothing left needs one).
+# requires DATABASE_URL), no third-party install scripts; only our own patches (patches/, e.g. postgres.js)
+# are applied, as the root postinstall does in development.
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+    && npx --no-install patch-package \
     && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
