@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.data/', 'drizzle/', 'contracts/build/'] },
+  { ignores: ['node_modules/', 'dist/', '.data/', '.tmp/', 'drizzle/', 'contracts/build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
