@@ -257,6 +257,9 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
   });
   const exited = new Promise<number>((resolve) => {
     child.on('exit', (code, signal) => {
+      // The directory matters only while the service runs; removed here, it does not depend on the caller
+      // reaching kill() (a test that times out or forgets its finally).
+      rmSync(cwd, { recursive: true, force: true });
       for (const listener of [...listeners]) listener();
       resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 2));
     });
