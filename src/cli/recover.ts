@@ -8,6 +8,7 @@ import { createDatabase, type Database } from '../db/client.js';
 import { openLocalDatabase, type LocalDatabase } from '../db/local-database.js';
 import { scanGaps, type GapScanProgress, type GapScanReport } from '../detection/gap-scan.js';
 import { createLogger } from '../logger.js';
+import { printLine, runCli, type CliIo, type CliOutput } from './run.js';
 
 const HELP = `Usage: npm run recover -- [--dry-run] [--limit N] [--concurrency N]
 
@@ -64,20 +65,20 @@ function parseOptions(argv: string[]): Options | 'help' {
   };
 }
 
-function progressPrinter(): (progress: GapScanProgress) => void {
-  const tty = process.stderr.isTTY;
+function progressPrinter(stderr: CliOutput): (progress: GapScanProgress) => void {
+  const tty = stderr.isTTY === true;
   let lastPrinted = 0;
   return ({ phase, done, total, failed }) => {
     const line = `recover: ${phase} ${done}/${total}${failed > 0 ? `, ${failed} failed` : ''}`;
     if (tty) {
-      process.stderr.write(`\r${line}\x1b[K${done === total ? '\n' : ''}`);
+      stderr.write(`\r${line}\x1b[K${done === total ? '\n' : ''}`);
       return;
     }
     // Not a terminal (CI, a log file): one line per second at most, and the last of each phase.
     const now = Date.now();
     if (done === total || now - lastPrinted >= 1000) {
       lastPrinted = now;
-      process.stderr.write(`${line}\n`);
+      stderr.write(`${line}\n`);
     }
   };
 }
@@ -118,16 +119,16 @@ function ranges(ids: readonly number[]): string {
   return parts.length === 0 ? 'none' : parts.join(', ');
 }
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CliIo): Promise<number> {
   let local: LocalDatabase | undefined;
   let database: Database | undefined;
   try {
     const options = parseOptions(argv);
     if (options === 'help') {
-      console.log(HELP);
+      printLine(io.stdout, HELP);
       return 0;
     }
-    const config = loadConfig();
+    const config = loadConfig(io.env);
     const { rpcUrl, contractAddress } = config.chain;
     if (rpcUrl === undefined) throw new UsageError('RPC_URL (or ALCHEMY_API_KEY with NETWORK) is not set');
     if (contractAddress === undefined) throw new UsageError('GLISK_NFT_CONTRACT_ADDRESS is not set');
@@ -143,16 +144,16 @@ async function main(argv: string[]): Promise<number> {
       dryRun: options.dryRun,
       // The summary below says what happened; the structured log lines are for the service.
       logger: createLogger({ level: 'error', format: 'json', stream: new PassThrough() }),
-      onProgress: progressPrinter(),
+      onProgress: progressPrinter(io.stderr),
     });
-    console.log(summary(report));
+    printLine(io.stdout, summary(report));
     return report.failed.length > 0 ? 2 : 0;
   } catch (error) {
     const message =
       error instanceof ConfigError || error instanceof UsageError || !(error instanceof Error)
         ? String(error instanceof Error ? error.message : error)
         : (error.message.split('\n')[0] ?? error.name);
-    console.error(`recover failed: ${message}${error instanceof UsageError ? ' (see --help)' : ''}`);
+    printLine(io.stderr, `recover failed: ${message}${error instanceof UsageError ? ' (see --help)' : ''}`);
     return 1;
   } finally {
     await database?.close();
@@ -160,4 +161,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+await runCli(import.meta.url, main);

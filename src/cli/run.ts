@@ -1,0 +1,48 @@
+// The seam between a command and its process. A command exports `main(argv, io)` returning its exit status and
+// ends with `await runCli(import.meta.url, main)`, which runs it only when the file is the process's entry
+// point: tests import the same main and call it in-process with their own output and environment.
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readProcessEnv } from '../config.js';
+
+export type CliOutput = { write(text: string): unknown; isTTY?: boolean };
+
+export type CliIo = {
+  stdout: CliOutput;
+  stderr: CliOutput;
+  /** What the command's configuration is read from: process.env over .env in a real run. */
+  env: Record<string, string | undefined>;
+};
+
+export type CliMain = (argv: string[], io: CliIo) => Promise<number>;
+
+/** console.log for a CliOutput. */
+export function printLine(output: CliOutput, text: string): void {
+  output.write(`${text}\n`);
+}
+
+export async function runCli(moduleUrl: string, main: CliMain): Promise<void> {
+  if (!isEntryPoint(moduleUrl)) return;
+  process.exitCode = await main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: readProcessEnv(),
+  });
+}
+
+/** Compared through realpath and without extension: `node dist/cli/x` and symlinked paths run it too. */
+function isEntryPoint(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  const canonical = (file: string): string => {
+    let resolved = path.resolve(file);
+    try {
+      resolved = realpathSync(resolved);
+    } catch {
+      // `node dist/cli/x` names a file that exists only with its extension.
+    }
+    return resolved.replace(/\.[cm]?[jt]s$/, '');
+  };
+  return canonical(entry) === canonical(fileURLToPath(moduleUrl));
+}
