@@ -5,15 +5,13 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { bool, cleanEnv, makeValidator, str } from 'envalid';
 import { getAddress, isAddress, type Address } from 'viem';
+import { ChainConfigError, NETWORKS, resolveRpcEndpoint, type Network } from './chain/rpc-endpoint.js';
 
 export const APP_ENVS = ['development', 'production', 'test'] as const;
 export type AppEnv = (typeof APP_ENVS)[number];
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export const NETWORKS = ['BASE_SEPOLIA', 'BASE_MAINNET'] as const;
-export type Network = (typeof NETWORKS)[number];
 
 export type Config = Readonly<{
   appEnv: AppEnv;
@@ -210,11 +208,6 @@ const specs = {
 /** Every variable loadConfig reads (each is documented in .env.example; a test checks it). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(specs));
 
-const ALCHEMY_HOSTS: Record<Network, string> = {
-  BASE_SEPOLIA: 'https://base-sepolia.g.alchemy.com/v2/',
-  BASE_MAINNET: 'https://base-mainnet.g.alchemy.com/v2/',
-};
-
 // Passwords the seed's examples used; a production database behind one of them is as good as open.
 const PLACEHOLDER_PASSWORDS = new Set(['changeme', 'password', 'postgres', 'glisk']);
 
@@ -279,10 +272,14 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   if (e.CHAIN_FOLLOWER_ENABLED && e.RPC_URL === undefined && e.ALCHEMY_API_KEY === '') {
     problems.push('RPC_URL: RPC_URL or ALCHEMY_API_KEY is required when CHAIN_FOLLOWER_ENABLED=true');
   }
+  let rpcUrl: string | undefined;
+  try {
+    rpcUrl = resolveRpcEndpoint(e)?.url;
+  } catch (error) {
+    if (!(error instanceof ChainConfigError)) throw error;
+    problems.push(error.message);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
-
-  const rpcUrl =
-    e.RPC_URL ?? (e.ALCHEMY_API_KEY === '' ? undefined : `${ALCHEMY_HOSTS[e.NETWORK]}${e.ALCHEMY_API_KEY}`);
   // Short or dictionary values are left to the logger's key- and URL-based redaction: masking every "postgres"
   // (the embedded server's password) would garble every line that names the database.
   const secrets = [

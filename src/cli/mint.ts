@@ -11,8 +11,8 @@ import {
   type Address,
   type Hex,
 } from 'viem';
+import { ChainConfigError } from '../chain/rpc-endpoint.js';
 import {
-  ChainConfigError,
   chainForId,
   createChainPublicClient,
   createChainWalletClient,
@@ -22,6 +22,7 @@ import { decodeContractRevert, type ContractRevert } from '../chain/contract-err
 import { gliskS0Abi } from '../chain/glisk-s0.abi.js';
 import { devAccounts } from '../chain/local-chain.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { printLine, runCli, type CliIo, type CliOutput } from './run.js';
 
 const defaultRpcUrl = 'http://127.0.0.1:8545';
 
@@ -53,7 +54,7 @@ interface MintOptions {
   value: bigint | undefined;
 }
 
-function parseOptions(argv: string[]): MintOptions | 'help' {
+function parseOptions(argv: string[], env: CliIo['env']): MintOptions | 'help' {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -85,7 +86,7 @@ function parseOptions(argv: string[]): MintOptions | 'help' {
   let contract = values.contract === undefined ? undefined : parseAddress(values.contract, '--contract');
   if (rpcUrl === undefined || contract === undefined) {
     // Only consulted for what the flags leave open, so a .env unrelated to minting cannot get in the way.
-    const config = loadConfig();
+    const config = loadConfig(env);
     rpcUrl ??= config.chain.rpcUrl ?? defaultRpcUrl;
     contract ??= config.chain.contractAddress;
   }
@@ -166,7 +167,7 @@ function explainFailure(error: unknown, options: MintOptions, paid: bigint): str
   return error instanceof Error ? error.message : String(error);
 }
 
-async function mint(options: MintOptions): Promise<void> {
+async function mint(options: MintOptions, stdout: CliOutput): Promise<void> {
   const endpoint = describeEndpoint(options.rpcUrl);
   const probe = createChainPublicClient({ rpcUrl: options.rpcUrl, pollingIntervalMs: 250, timeoutMs: 5_000 });
   const chainId = await probe.getChainId();
@@ -188,7 +189,8 @@ async function mint(options: MintOptions): Promise<void> {
     functionName: 'mintPrice',
   });
   const paid = options.value ?? price * options.quantity;
-  console.log(
+  printLine(
+    stdout,
     `mint: minting ${options.quantity} for author ${options.author} from ${wallet.account.address} ` +
       `on chain ${chainId} (${endpoint}), paying ${formatEther(paid)} ETH ...`,
   );
@@ -207,7 +209,7 @@ async function mint(options: MintOptions): Promise<void> {
   } catch (error) {
     throw new MintFailure(explainFailure(error, options, paid));
   }
-  console.log(`mint: sent ${txHash}, waiting for the receipt ...`);
+  printLine(stdout, `mint: sent ${txHash}, waiting for the receipt ...`);
   const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash, timeout: 120_000 });
   if (receipt.status !== 'success') {
     throw new MintFailure(`transaction ${txHash} reverted in block ${receipt.blockNumber}`);
@@ -216,42 +218,43 @@ async function mint(options: MintOptions): Promise<void> {
   if (minted === undefined) throw new MintFailure(`transaction ${txHash} emitted no BatchMinted event`);
   const { startTokenId, quantity, totalPaid } = minted.args;
   const lastTokenId = startTokenId + quantity - 1n;
-  console.log(`tx hash:   ${txHash}`);
-  console.log(`block:     ${receipt.blockNumber}`);
-  console.log(
+  printLine(stdout, `tx hash:   ${txHash}`);
+  printLine(stdout, `block:     ${receipt.blockNumber}`);
+  printLine(
+    stdout,
     `token ids: ${startTokenId === lastTokenId ? startTokenId : `${startTokenId}..${lastTokenId}`}`,
   );
-  console.log(`minter:    ${minted.args.minter}`);
-  console.log(`author:    ${minted.args.promptAuthor}`);
-  console.log(`paid:      ${formatEther(totalPaid)} ETH`);
+  printLine(stdout, `minter:    ${minted.args.minter}`);
+  printLine(stdout, `author:    ${minted.args.promptAuthor}`);
+  printLine(stdout, `paid:      ${formatEther(totalPaid)} ETH`);
 }
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CliIo): Promise<number> {
   let options: MintOptions;
   try {
-    const parsed = parseOptions(argv);
+    const parsed = parseOptions(argv, io.env);
     if (parsed === 'help') {
-      console.log(HELP);
+      printLine(io.stdout, HELP);
       return 0;
     }
     options = parsed;
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(`mint: ${error.message}`);
+      printLine(io.stderr, `mint: ${error.message}`);
       return 2;
     }
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`mint: ${message}${error instanceof ChainConfigError ? '' : ' (see --help)'}`);
+    printLine(io.stderr, `mint: ${message}${error instanceof ChainConfigError ? '' : ' (see --help)'}`);
     return 2;
   }
   try {
-    await mint(options);
+    await mint(options, io.stdout);
     return 0;
   } catch (error) {
     const message = error instanceof MintFailure ? error.message : explainFailure(error, options, 0n);
-    console.error(`mint: failed: ${message}`);
+    printLine(io.stderr, `mint: failed: ${message}`);
     return 1;
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+await runCli(import.meta.url, main);

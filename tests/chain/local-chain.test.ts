@@ -2,13 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { base, baseSepolia } from 'viem/chains';
-import {
-  ChainConfigError,
-  chainForId,
-  createChainPublicClient,
-  parsePrivateKey,
-  resolveRpcEndpoint,
-} from '../../src/chain/client.js';
+import { chainForId, createChainPublicClient, parsePrivateKey } from '../../src/chain/client.js';
+import { ChainConfigError, resolveRpcEndpoint } from '../../src/chain/rpc-endpoint.js';
 import { decodeContractRevert } from '../../src/chain/contract-error.js';
 import { devAccounts, LocalChainError, startLocalChain } from '../../src/chain/local-chain.js';
 
