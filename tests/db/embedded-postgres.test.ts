@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import {
   createTemporaryDirectory,
-  findFreePort,
   isPostmasterAlive,
   startEmbeddedPostgres,
 } from '../../src/db/embedded-postgres.js';
@@ -32,7 +31,9 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
   }
 }
 
-describe('startEmbeddedPostgres', () => {
+// Each test has its own data directory and port, so they run at once: most of their time is initdb and
+// server start, much of it waiting on the disk.
+describe('startEmbeddedPostgres', { concurrency: true }, () => {
   let dir: string;
   before(async () => {
     dir = await createTemporaryDirectory('glisk-embedded-test-');
@@ -56,41 +57,50 @@ describe('startEmbeddedPostgres', () => {
     assert.equal(existsSync(dataDir), false);
   });
 
-  it('a persistent server keeps its data and its log across restarts and removes a stale postmaster.pid', async () => {
-    const dataDir = path.join(dir, 'persistent');
-    const first = await startEmbeddedPostgres({ dataDir, persistent: true });
-    await query(first.url, 'create table kept (id int); insert into kept values (42)');
-    await first.stop();
-    assert.equal(existsSync(path.join(dataDir, 'PG_VERSION')), true);
-    assert.match(await readFile(path.join(dataDir, 'server.log'), 'utf8'), /database system is shut down/);
+  // One after the other: the second test reuses the cluster the first one leaves.
+  describe('a persistent cluster', { concurrency: false }, () => {
+    const persistentDir = () => path.join(dir, 'persistent');
 
-    // What a crash leaves: a pid file naming a process that is not this cluster's postmaster.
-    await writeFile(
-      path.join(dataDir, 'postmaster.pid'),
-      `${process.pid}\n${dataDir}\n0\n5432\n\n127.0.0.1\n0 0\nready   \n`,
-    );
-    const second = await startEmbeddedPostgres({ dataDir, persistent: true });
-    try {
-      const [row] = await query<{ fsync: string }>(second.url, "select current_setting('fsync') as fsync");
-      assert.equal(row?.fsync, 'on');
-      assert.deepEqual([...(await query(second.url, 'select id from kept'))], [{ id: 42 }]);
-    } finally {
-      await second.stop();
-    }
-  });
+    it('a persistent server keeps its data and its log across restarts and removes a stale postmaster.pid', async () => {
+      const dataDir = persistentDir();
+      const first = await startEmbeddedPostgres({ dataDir, persistent: true });
+      await query(first.url, 'create table kept (id int); insert into kept values (42)');
+      await first.stop();
+      assert.equal(existsSync(path.join(dataDir, 'PG_VERSION')), true);
+      assert.match(await readFile(path.join(dataDir, 'server.log'), 'utf8'), /database system is shut down/);
 
-  it('an explicit port that is taken fails with a message naming it', async () => {
-    const blocker: Server = createServer();
-    const port = await findFreePort();
-    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
-    try {
-      await assert.rejects(
-        startEmbeddedPostgres({ dataDir: path.join(dir, 'taken'), persistent: false, port }),
-        new RegExp(`port ${port} on 127.0.0.1 is already in use`),
+      // What a crash leaves: a pid file naming a process that is not this cluster's postmaster.
+      await writeFile(
+        path.join(dataDir, 'postmaster.pid'),
+        `${process.pid}\n${dataDir}\n0\n5432\n\n127.0.0.1\n0 0\nready   \n`,
       );
-    } finally {
-      await new Promise((resolve) => blocker.close(resolve));
-    }
+      const second = await startEmbeddedPostgres({ dataDir, persistent: true });
+      try {
+        const [row] = await query<{ fsync: string }>(second.url, "select current_setting('fsync') as fsync");
+        assert.equal(row?.fsync, 'on');
+        assert.deepEqual([...(await query(second.url, 'select id from kept'))], [{ id: 42 }]);
+      } finally {
+        await second.stop();
+      }
+    });
+
+    it('an explicit port that is taken fails with a message naming it', async () => {
+      // The cluster of the test above: reaching the bind needs an initialised cluster, not a fresh one (an
+      // initdb is ~0.5 s of CPU). Port 0: the port is ours at once, so no server starting meanwhile can take it.
+      const blocker: Server = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const address = blocker.address();
+      assert.ok(address !== null && typeof address === 'object');
+      const port = address.port;
+      try {
+        await assert.rejects(
+          startEmbeddedPostgres({ dataDir: persistentDir(), persistent: false, port }),
+          new RegExp(`port ${port} on 127.0.0.1 is already in use`),
+        );
+      } finally {
+        await new Promise((resolve) => blocker.close(resolve));
+      }
+    });
   });
 
   it('refuses to initialise over a directory that holds other files', async () => {
