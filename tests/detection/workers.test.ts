@@ -9,15 +9,31 @@ import { startWorkers } from '../../src/workers/index.js';
 import { gapScanWorker, logFollowerWorker } from '../../src/workers/mint-detection.worker.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { assertScenarioRecorded, countRows, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
+import { assertScenarioRecorded, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
 import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.js';
 
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/** The log lines a logger writes, and a bounded wait for the first one that names an event. */
+function captureLines() {
+  const stream = new PassThrough();
+  const lines: string[] = [];
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+  const waitForLine = (event: string, timeoutMs: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!lines.some((line) => line.includes(event))) return;
+        clearTimeout(timer);
+        stream.off('data', check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        stream.off('data', check);
+        reject(new Error(`no ${event} line within ${timeoutMs} ms; lines: ${lines.join('\n')}`));
+      }, timeoutMs);
+      // Registered after the collecting listener, so it sees each chunk's lines already pushed.
+      stream.on('data', check);
+      check();
+    });
+  return { stream, lines, waitForLine };
 }
 
 describe('mint-detection workers', () => {
@@ -48,30 +64,31 @@ describe('mint-detection workers', () => {
       POLL_INTERVAL_SECONDS: '0.05',
       ...env,
     });
-    const stream = new PassThrough();
-    const lines: string[] = [];
-    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+    const { stream, lines, waitForLine } = captureLines();
     const logger = createLogger({ level: 'info', format: 'json', stream });
-    return { deps: { config, logger, database: t.database }, lines };
+    return { deps: { config, logger, database: t.database }, lines, waitForLine };
   }
 
   it('the follower survives a failing RPC with backoff and then records the 58 tokens', async () => {
     const t = await createTestDatabase();
     databases.push(t);
-    const { deps, lines } = setup(t, { CHAIN_FOLLOWER_ENABLED: 'true', GAP_SCAN_ENABLED: 'false' });
+    const { deps, lines, waitForLine } = setup(t, {
+      CHAIN_FOLLOWER_ENABLED: 'true',
+      GAP_SCAN_ENABLED: 'false',
+    });
     // viem retries twice per call, so 6 failed HTTP requests fail at least one whole pass.
     proxy.failNext(6);
     const workers = startWorkers(deps, [logFollowerWorker, gapScanWorker]);
     try {
       assert.deepEqual(workers.names, ['log-follower']);
-      await until(async () => (await countRows(t.db)).tokens === 58, 15_000);
+      // The recovery is logged once a pass returns after the failures: that pass caught up past the scenario's
+      // block and committed, so the tokens are there. (Waiting on the token count raced this line.)
+      await waitForLine('worker.recovered', 15_000);
       await assertScenarioRecorded(t.db, scenario);
       assert.ok(
         lines.some((l) => l.includes('worker.failed')),
         'the failure was logged',
       );
-      // The pass that ingested the tokens logs its recovery when it returns, a moment after they commit.
-      await until(() => Promise.resolve(lines.some((l) => l.includes('worker.recovered'))), 5_000);
     } finally {
       assert.deepEqual(await workers.stop(5_000), { forced: false });
     }
@@ -80,11 +97,15 @@ describe('mint-detection workers', () => {
   it('the gap scan runs at start and records the 58 tokens', async () => {
     const t = await createTestDatabase();
     databases.push(t);
-    const { deps } = setup(t, { CHAIN_FOLLOWER_ENABLED: 'false', GAP_SCAN_INTERVAL_SECONDS: '3600' });
+    const { deps, waitForLine } = setup(t, {
+      CHAIN_FOLLOWER_ENABLED: 'false',
+      GAP_SCAN_INTERVAL_SECONDS: '3600',
+    });
     const workers = startWorkers(deps, [logFollowerWorker, gapScanWorker]);
     try {
       assert.deepEqual(workers.names, ['gap-scan']);
-      await until(async () => (await countRows(t.db)).tokens === 58, 15_000);
+      // The scan's last line, written after its writes.
+      await waitForLine('gap_scan.finished', 15_000);
       await assertScenarioRecorded(t.db, scenario);
     } finally {
       assert.deepEqual(await workers.stop(5_000), { forced: false });
