@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { getTableName } from 'drizzle-orm';
 import { tokens } from '../../src/db/schema.js';
 import { DEFAULT_MIGRATIONS_FOLDER, MIGRATION_LOCK_KEY, migrateDatabase } from '../../src/db/migrate.js';
@@ -30,10 +31,27 @@ async function publicTables(t: TestDatabase): Promise<string[]> {
   return rows.map((row) => row.name);
 }
 
-function runCli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
+/** Resolves once a session of t's database waits for (has requested, not been granted) the migration lock. */
+async function waitForMigrationLockWaiter(t: TestDatabase, timeoutMs = 10_000): Promise<void> {
+  // pg_locks shows a bigint advisory key as classid (high 32 bits), objid (low 32 bits) and objsubid 1.
+  const high = Number(MIGRATION_LOCK_KEY >> 32n);
+  const low = Number(MIGRATION_LOCK_KEY & 0xffffffffn);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const waiting = await t.sql`
+      select 1 from pg_locks
+      where locktype = 'advisory' and not granted and classid = ${high} and objid = ${low} and objsubid = 1
+        and database = (select oid from pg_database where datname = current_database())`;
+    if (waiting.length > 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`no session waited for the migration lock within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
+type CliResult = { code: number | null; output: string };
+
+function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/migrate.ts', ...args], {
       cwd: ROOT,
@@ -48,7 +66,8 @@ function runCli(
   });
 }
 
-describe('migrateDatabase', () => {
+// Every test has its own database (advisory locks are per database), so they run at once.
+describe('migrateDatabase', { concurrency: true }, () => {
   it('3 concurrent runs on an empty database all succeed and apply each migration once', async () => {
     const t = await createTestDatabase({ migrated: false });
     after(() => t.drop());
@@ -99,12 +118,21 @@ describe('migrateDatabase', () => {
       await holder`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
       let settled = false;
       const pending = migrateDatabase(t.url).finally(() => (settled = true));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Handled here so that a failing wait below does not also report an unhandled rejection.
+      pending.catch(() => undefined);
+      await waitForMigrationLockWaiter(t);
+      const waitingSince = performance.now();
       assert.equal(settled, false, 'migrateDatabase must block while another session holds the lock');
+      // Held a while longer, so that lockWaitMs has a known lower bound: the call was waiting all along.
+      await sleep(100);
+      const heldWhileWaiting = performance.now() - waitingSince;
       await holder`select pg_advisory_unlock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
       const result = await pending;
       assert.deepEqual(result.applied, []);
-      assert.ok(result.lockWaitMs >= 250, `lockWaitMs ${result.lockWaitMs}`);
+      assert.ok(
+        result.lockWaitMs >= heldWhileWaiting,
+        `lockWaitMs ${result.lockWaitMs} < ${heldWhileWaiting} ms held while it waited`,
+      );
     } finally {
       holder.release();
     }
@@ -139,11 +167,13 @@ describe('migrateDatabase', () => {
   });
 
   it('db:migrate --help prints usage and exits 0; a bad DATABASE_URL exits 1 with a message', async () => {
-    const help = await runCli(['--help'], {});
+    const [help, bad] = await Promise.all([
+      runCli(['--help'], {}),
+      runCli([], { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none' }),
+    ]);
     assert.equal(help.code, 0);
     assert.match(help.output, /Usage: npm run db:migrate/);
 
-    const bad = await runCli([], { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none' });
     assert.equal(bad.code, 1);
     assert.match(bad.output, /db:migrate failed/);
     assert.doesNotMatch(bad.output, /secret/, 'the password is never printed');
