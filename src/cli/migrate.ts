@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from '../config.js';
 import { openLocalDatabase, type LocalDatabase } from '../db/local-database.js';
 import { migrateDatabase } from '../db/migrate.js';
+import { printLine, runCli, type CliIo } from './run.js';
 
 const HELP = `Usage: npm run db:migrate [-- --help]
 
@@ -13,22 +14,22 @@ Database: DATABASE_URL (environment, then .env) when set; otherwise the embedded
 
 Exit status: 0 migrated (or already up to date), 1 failed.`;
 
-async function main(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(HELP);
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    printLine(io.stdout, HELP);
     return 0;
   }
-  const unknown = args.filter((arg) => arg !== '--');
+  const unknown = argv.filter((arg) => arg !== '--');
   if (unknown.length > 0) {
-    console.error(`db:migrate: unknown argument ${unknown.join(' ')} (see --help)`);
+    printLine(io.stderr, `db:migrate: unknown argument ${unknown.join(' ')} (see --help)`);
     return 1;
   }
   let databaseUrl: string | undefined;
   try {
-    databaseUrl = loadConfig().database.url;
+    databaseUrl = loadConfig(io.env).database.url;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`db:migrate: ${error.message}`);
+    printLine(io.stderr, `db:migrate: ${error.message}`);
     return 1;
   }
   let database: LocalDatabase | undefined;
@@ -37,22 +38,23 @@ async function main(args: string[]): Promise<number> {
       databaseUrl,
       // Lifecycle notices only (initialising, started, joined, stopped); the server's own output stays in its log.
       onLog: (message, level) => {
-        if (level === 'info') console.log(`db:migrate: ${message}`);
+        if (level === 'info') printLine(io.stdout, `db:migrate: ${message}`);
       },
     });
     const target = database.embedded
       ? `embedded PostgreSQL in ${database.dataDir ?? '.data'}`
       : describe(database.url);
-    console.log(`db:migrate: migrating ${target}`);
+    printLine(io.stdout, `db:migrate: migrating ${target}`);
     const result = await migrateDatabase(database.url);
     const names = result.applied.length > 0 ? ` (${result.applied.join(', ')})` : '';
-    console.log(
+    printLine(
+      io.stdout,
       `db:migrate: applied ${result.applied.length} migration(s)${names} in ${Math.round(result.durationMs)} ms; ` +
         `${result.total} recorded`,
     );
     return 0;
   } catch (error) {
-    console.error(`db:migrate failed: ${error instanceof Error ? error.message : String(error)}`);
+    printLine(io.stderr, `db:migrate failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   } finally {
     await database?.stop();
@@ -69,4 +71,4 @@ function describe(url: string): string {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+await runCli(import.meta.url, main);
