@@ -20,11 +20,14 @@ const FIXTURE = 'tests/db/fixtures/local-database-user.ts';
 
 type Message = { event: string; url?: string; joined?: boolean; backend?: number };
 
+/** A fixture process, started at once; it opens the database when told (`open()`), so it can load ahead. */
 class User {
   readonly child: ChildProcessWithoutNullStreams;
   private readonly messages: Message[] = [];
   private readonly waiters: Array<(message: Message) => void> = [];
   readonly exited: Promise<number | null>;
+  /** Resolves once the process has loaded and waits for `open`. */
+  readonly ready: Promise<void>;
   stderr = '';
 
   constructor(dataDir: string, port: number) {
@@ -42,6 +45,17 @@ class User {
       if (waiter) waiter(message);
       else this.messages.push(message);
     });
+    this.ready = this.next().then((message) => {
+      if (message.event !== 'ready') throw new Error(`fixture said ${JSON.stringify(message)}, not ready`);
+    });
+    // Awaited by open(); a process killed before it loaded must not count as an unhandled rejection.
+    this.ready.catch(() => undefined);
+  }
+
+  async open(): Promise<Message> {
+    await this.ready;
+    this.child.stdin.write('open\n');
+    return this.next();
   }
 
   async next(): Promise<Message> {
@@ -107,7 +121,9 @@ describe('openLocalDatabase (shared embedded server)', () => {
 
   it('two processes opening at once share one server; it stops only when the last one leaves', async () => {
     const [a, b] = [user(), user()];
-    const [openedA, openedB] = await Promise.all([a.next(), b.next()]);
+    // Both loaded first, so that the two opens really race for the start.
+    await Promise.all([a.ready, b.ready]);
+    const [openedA, openedB] = await Promise.all([a.open(), b.open()]);
     assert.equal(openedA.url, openedB.url);
     assert.deepEqual([openedA.joined, openedB.joined].sort(), [false, true], 'one started, one joined');
     const serverPid = postmaster(dataDir);
@@ -129,16 +145,16 @@ describe('openLocalDatabase (shared embedded server)', () => {
   });
 
   it('a server left by a SIGKILLed process is restarted by the next open; process.exit leaves cleanly', async () => {
-    const killed = user();
-    await killed.next();
+    // Both load now; `next` opens only after the kill.
+    const [killed, next] = [user(), user()];
+    await killed.open();
     const orphan = postmaster(dataDir);
     assert.ok(orphan);
     killed.child.kill('SIGKILL');
     await killed.exited;
     assert.equal(postmaster(dataDir), orphan, 'SIGKILL cannot stop the server');
 
-    const next = user();
-    const opened = await next.next();
+    const opened = await next.open();
     assert.equal(opened.joined, false, 'a dead process is not a user to join');
     const restarted = postmaster(dataDir);
     assert.ok(restarted && restarted !== orphan, 'the orphan was replaced by a fresh server');
