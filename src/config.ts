@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { bool, cleanEnv, makeValidator, str } from 'envalid';
-import { getAddress, isAddress, type Address } from 'viem';
+import type { Address } from 'viem';
+import { getAddress, isAddress } from 'viem/utils';
 import { ChainConfigError, NETWORKS, resolveRpcEndpoint, type Network } from './chain/rpc-endpoint.js';
 
 export const APP_ENVS = ['development', 'production', 'test'] as const;

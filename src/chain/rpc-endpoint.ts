@@ -1,14 +1,13 @@
 // Which JSON-RPC endpoint the service talks to, from configuration values. Kept apart from the viem clients so
-// that src/config.ts can validate it at start without loading them.
-import type { Chain } from 'viem';
-import { base, baseSepolia } from 'viem/chains';
+// that src/config.ts can validate it at start without loading them (nor viem/chains: ~1 s of module loading
+// in every process that reads the configuration). chainForId in client.ts turns the id into a viem chain.
 
 export const NETWORKS = ['BASE_SEPOLIA', 'BASE_MAINNET'] as const;
 export type Network = (typeof NETWORKS)[number];
 
-const alchemyHosts: Record<Network, { host: string; chain: Chain }> = {
-  BASE_SEPOLIA: { host: 'base-sepolia.g.alchemy.com', chain: baseSepolia },
-  BASE_MAINNET: { host: 'base-mainnet.g.alchemy.com', chain: base },
+const alchemyHosts: Record<Network, { host: string; chainId: number }> = {
+  BASE_SEPOLIA: { host: 'base-sepolia.g.alchemy.com', chainId: 84532 },
+  BASE_MAINNET: { host: 'base-mainnet.g.alchemy.com', chainId: 8453 },
 };
 
 export interface RpcSettings {
@@ -20,7 +19,7 @@ export interface RpcSettings {
 export interface RpcEndpoint {
   url: string;
   /** Known when the endpoint comes from NETWORK; an explicit RPC_URL may point anywhere, so it is asked. */
-  chain: Chain | undefined;
+  chainId: number | undefined;
   source: 'RPC_URL' | 'ALCHEMY';
 }
 
@@ -45,7 +44,7 @@ export function resolveRpcEndpoint(settings: RpcSettings): RpcEndpoint | undefin
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       throw new ChainConfigError(`RPC_URL must be http(s), got ${parsed.protocol}`);
     }
-    return { url: rpcUrl, chain: undefined, source: 'RPC_URL' };
+    return { url: rpcUrl, chainId: undefined, source: 'RPC_URL' };
   }
   const apiKey = settings.ALCHEMY_API_KEY?.trim();
   if (apiKey === undefined || apiKey === '') return undefined;
@@ -60,7 +59,7 @@ export function resolveRpcEndpoint(settings: RpcSettings): RpcEndpoint | undefin
   }
   return {
     url: `https://${target.host}/v2/${encodeURIComponent(apiKey)}`,
-    chain: target.chain,
+    chainId: target.chainId,
     source: 'ALCHEMY',
   };
 }

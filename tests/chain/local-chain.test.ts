@@ -14,16 +14,16 @@ describe('resolveRpcEndpoint', () => {
       ALCHEMY_API_KEY: 'key',
       NETWORK: 'BASE_MAINNET',
     });
-    assert.deepEqual(endpoint, { url: 'http://127.0.0.1:8545', chain: undefined, source: 'RPC_URL' });
+    assert.deepEqual(endpoint, { url: 'http://127.0.0.1:8545', chainId: undefined, source: 'RPC_URL' });
   });
 
   it('ALCHEMY_API_KEY with NETWORK names the Base Alchemy endpoints and their chains', () => {
     const sepolia = resolveRpcEndpoint({ ALCHEMY_API_KEY: 'abc123', NETWORK: 'BASE_SEPOLIA' });
     assert.equal(sepolia?.url, 'https://base-sepolia.g.alchemy.com/v2/abc123');
-    assert.equal(sepolia?.chain?.id, 84532);
+    assert.equal(sepolia?.chainId, 84532);
     const mainnet = resolveRpcEndpoint({ RPC_URL: '', ALCHEMY_API_KEY: 'abc123', NETWORK: 'BASE_MAINNET' });
     assert.equal(mainnet?.url, 'https://base-mainnet.g.alchemy.com/v2/abc123');
-    assert.equal(mainnet?.chain?.id, 8453);
+    assert.equal(mainnet?.chainId, 8453);
     assert.equal(mainnet?.source, 'ALCHEMY');
   });
 
