@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, getTableColumns, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Executor } from '../db/client.js';
 import {
   authors,
@@ -289,64 +290,55 @@ const ownedBy = (ref: ClaimRef) =>
     eq(tokens.status, ref.status),
   );
 
-/** Keeps a claim alive during long work. */
-export async function extendLease(
+/** The one compare-and-set write on a claimed token: `changes` land only while `ref` still owns it. */
+async function updateOwned(
   tx: Executor,
   ref: ClaimRef,
-  leaseSeconds: number,
+  changes: PgUpdateSetSource<typeof tokens>,
 ): Promise<Token | undefined> {
   const [row] = await tx
     .update(tokens)
-    .set({ leaseExpiresAt: sql`now() + make_interval(secs => ${leaseSeconds})`, updatedAt: sql`now()` })
+    .set({ ...changes, updatedAt: sql`now()` })
     .where(ownedBy(ref))
     .returning();
   return row;
+}
+
+// Ending a claim, whichever way, gives the lease up.
+const noLease = { leaseOwner: null, leaseExpiresAt: null } as const;
+
+/** Keeps a claim alive during long work. */
+export function extendLease(tx: Executor, ref: ClaimRef, leaseSeconds: number): Promise<Token | undefined> {
+  return updateOwned(tx, ref, { leaseExpiresAt: sql`now() + make_interval(secs => ${leaseSeconds})` });
 }
 
 /** Gives a claimed token back untouched, claimable again at once. */
-export async function releaseLease(tx: Executor, ref: ClaimRef): Promise<Token | undefined> {
-  const [row] = await tx
-    .update(tokens)
-    .set({ leaseOwner: null, leaseExpiresAt: null, updatedAt: sql`now()` })
-    .where(ownedBy(ref))
-    .returning();
-  return row;
+export function releaseLease(tx: Executor, ref: ClaimRef): Promise<Token | undefined> {
+  return updateOwned(tx, ref, noLease);
 }
 
 /** Ends a claim by moving the token to its next status with the stage's results. */
-export async function completeClaim(
+export function completeClaim(
   tx: Executor,
   ref: ClaimRef,
   to: TokenStatus,
   changes: TokenChanges = {},
 ): Promise<Token | undefined> {
-  const [row] = await tx
-    .update(tokens)
-    .set({ ...changes, status: to, leaseOwner: null, leaseExpiresAt: null, updatedAt: sql`now()` })
-    .where(ownedBy(ref))
-    .returning();
-  return row;
+  return updateOwned(tx, ref, { ...changes, status: to, ...noLease });
 }
 
 /** Ends a claim that failed transiently: same status, claimable again after the delay, the error kept. */
-export async function scheduleRetry(
+export function scheduleRetry(
   tx: Executor,
   ref: ClaimRef,
   retryInSeconds: number,
   errorData: ErrorData,
 ): Promise<Token | undefined> {
-  const [row] = await tx
-    .update(tokens)
-    .set({
-      nextAttemptAt: sql`now() + make_interval(secs => ${retryInSeconds})`,
-      errorData,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      updatedAt: sql`now()`,
-    })
-    .where(ownedBy(ref))
-    .returning();
-  return row;
+  return updateOwned(tx, ref, {
+    nextAttemptAt: sql`now() + make_interval(secs => ${retryInSeconds})`,
+    errorData,
+    ...noLease,
+  });
 }
 
 /**
@@ -362,7 +354,7 @@ export async function setStatusIf(
 ): Promise<Token | undefined> {
   const [row] = await tx
     .update(tokens)
-    .set({ ...changes, status: to, leaseOwner: null, leaseExpiresAt: null, updatedAt: sql`now()` })
+    .set({ ...changes, status: to, ...noLease, updatedAt: sql`now()` })
     .where(and(eq(tokens.id, id), eq(tokens.status, from)))
     .returning();
   return row;
