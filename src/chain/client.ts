@@ -56,6 +56,29 @@ export function createChainWalletClient<TChain extends Chain | undefined = undef
   });
 }
 
+/**
+ * A signer on the chain at `rpcUrl`: asks the node for its chain id once, then builds the read and write
+ * clients for that chain (so signed transactions carry the right id without asking again).
+ */
+export async function connectSigner(
+  options: Omit<ChainClientOptions, 'chain'> & { privateKey: Hex; probeTimeoutMs?: number },
+): Promise<{
+  chain: Chain;
+  publicClient: PublicClient<Transport, Chain>;
+  wallet: WalletClient<Transport, Chain, PrivateKeyAccount>;
+}> {
+  const probe = createChainPublicClient({
+    ...options,
+    timeoutMs: options.probeTimeoutMs ?? options.timeoutMs,
+  });
+  const chain = chainForId(await probe.getChainId());
+  return {
+    chain,
+    publicClient: createChainPublicClient({ ...options, chain }),
+    wallet: createChainWalletClient({ ...options, chain }),
+  };
+}
+
 const privateKeyPattern = /^0x[0-9a-fA-F]{64}$/;
 
 /** Narrows a configured string to a private key, with a message that never echoes the key itself. */

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getAddress, toHex, type Address, type Hex, type PrivateKeyAccount } from 'viem';
 import { HDKey, hdKeyToAccount, privateKeyToAccount } from 'viem/accounts';
-import { chainForId, createChainPublicClient, createChainWalletClient } from './client.js';
+import { connectSigner } from './client.js';
 import { gliskS0Abi, gliskS0Bytecode } from './glisk-s0.abi.js';
 
 /** The standard hardhat/anvil development mnemonic: its keys are public, never use them on a real network. */
@@ -215,12 +215,8 @@ export async function deployGlisk(options: DeployGliskOptions): Promise<GliskDep
   const placeholderUri = options.placeholderUri ?? defaultPlaceholderUri;
   const mintPrice = options.mintPrice ?? defaultMintPrice;
 
-  const probe = createChainPublicClient({ rpcUrl: options.rpcUrl, pollingIntervalMs: 50 });
-  const chain = chainForId(await probe.getChainId());
-  const publicClient = createChainPublicClient({ rpcUrl: options.rpcUrl, chain, pollingIntervalMs: 50 });
-  const wallet = createChainWalletClient({
+  const { chain, publicClient, wallet } = await connectSigner({
     rpcUrl: options.rpcUrl,
-    chain,
     privateKey: deployer.privateKey,
     pollingIntervalMs: 50,
   });

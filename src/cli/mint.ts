@@ -12,12 +12,7 @@ import {
   type Hex,
 } from 'viem';
 import { ChainConfigError } from '../chain/rpc-endpoint.js';
-import {
-  chainForId,
-  createChainPublicClient,
-  createChainWalletClient,
-  parsePrivateKey,
-} from '../chain/client.js';
+import { connectSigner, parsePrivateKey } from '../chain/client.js';
 import { decodeContractRevert, type ContractRevert } from '../chain/contract-error.js';
 import { gliskS0Abi } from '../chain/glisk-s0.abi.js';
 import { devAccounts } from '../chain/local-chain.js';
@@ -169,16 +164,13 @@ function explainFailure(error: unknown, options: MintOptions, paid: bigint): str
 
 async function mint(options: MintOptions, stdout: CliOutput): Promise<void> {
   const endpoint = describeEndpoint(options.rpcUrl);
-  const probe = createChainPublicClient({ rpcUrl: options.rpcUrl, pollingIntervalMs: 250, timeoutMs: 5_000 });
-  const chainId = await probe.getChainId();
-  const chain = chainForId(chainId);
-  const publicClient = createChainPublicClient({ rpcUrl: options.rpcUrl, chain, pollingIntervalMs: 250 });
-  const wallet = createChainWalletClient({
+  const { chain, publicClient, wallet } = await connectSigner({
     rpcUrl: options.rpcUrl,
-    chain,
     privateKey: options.privateKey,
     pollingIntervalMs: 250,
+    probeTimeoutMs: 5_000,
   });
+  const chainId = chain.id;
   const code = await publicClient.getCode({ address: options.contract });
   if (code === undefined || code === '0x') {
     throw new MintFailure(`no contract at ${options.contract} on chain ${chainId} (${endpoint})`);
