@@ -1,4 +1,4 @@
-// The seven tables of season 0. This file is the single source of the TypeScript row types and of the SQL
+// The tables of season 0. This file is the single source of the TypeScript row types and of the SQL
 // migrations that drizzle-kit generates into drizzle/. Every invariant the pipeline relies on is a database
 // constraint, so that no code path (or operator with psql) can write a row the workers would misread.
 // Statuses are text + CHECK rather than pg enums: drizzle-kit cannot remove or rename enum values.
@@ -296,6 +296,55 @@ export const systemState = pgTable(
   (t) => [check('system_state_key_format', sql`${t.key} ~ '^[A-Za-z0-9_]+$'`)],
 );
 
+// Sign-in nonces (EIP-4361): issued by POST /api/auth/nonce, consumed (consumed_at set) in the same transaction
+// as the write a signed message authorises. The consuming UPDATE requires consumed_at IS NULL, so of two
+// concurrent uses the second waits for the first's row lock, re-reads the row and matches nothing.
+export const authNonces = pgTable(
+  'auth_nonces',
+  {
+    nonce: varchar('nonce', { length: 64 }).primaryKey(),
+    createdAt: createdAt(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    consumedAt: timestamptz('consumed_at'),
+  },
+  (t) => [
+    // EIP-4361: at least 8 alphanumeric characters.
+    check('auth_nonces_nonce_format', sql`${t.nonce} ~ '^[A-Za-z0-9]{8,64}$'`),
+    check('auth_nonces_expires_after_creation', sql`${t.expiresAt} > ${t.createdAt}`),
+    // Serves the purge of old nonces at each issuance.
+    index('auth_nonces_expires_at_idx').on(t.expiresAt),
+  ],
+);
+
+export const OAUTH_PROVIDERS = ['x'] as const;
+export type OAuthProvider = (typeof OAUTH_PROVIDERS)[number];
+
+// OAuth 2.0 authorization requests in flight (state + PKCE code verifier): in the database, not in one process's
+// memory, so any instance can finish a flow that another started. Single use, like nonces.
+export const oauthStates = pgTable(
+  'oauth_states',
+  {
+    state: varchar('state', { length: 128 }).primaryKey(),
+    provider: text('provider').$type<OAuthProvider>().notNull(),
+    authorId: uuid('author_id')
+      .notNull()
+      .references(() => authors.id, { onDelete: 'cascade' }),
+    codeVerifier: varchar('code_verifier', { length: 128 }).notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    consumedAt: timestamptz('consumed_at'),
+  },
+  (t) => [
+    check('oauth_states_provider_valid', oneOf('provider', OAUTH_PROVIDERS)),
+    check('oauth_states_state_format', sql`${t.state} ~ '^[A-Za-z0-9_-]{22,128}$'`),
+    // RFC 7636: 43..128 characters of the unreserved set.
+    check('oauth_states_code_verifier_format', sql`${t.codeVerifier} ~ '^[A-Za-z0-9._~-]{43,128}$'`),
+    check('oauth_states_expires_after_creation', sql`${t.expiresAt} > ${t.createdAt}`),
+    index('oauth_states_expires_at_idx').on(t.expiresAt),
+    index('oauth_states_author_id_idx').on(t.authorId),
+  ],
+);
+
 export type Author = typeof authors.$inferSelect;
 export type NewAuthor = typeof authors.$inferInsert;
 export type Token = typeof tokens.$inferSelect;
@@ -309,3 +358,6 @@ export type NewIpfsUploadRecord = typeof ipfsUploadRecords.$inferInsert;
 export type RevealTransaction = typeof revealTransactions.$inferSelect;
 export type NewRevealTransaction = typeof revealTransactions.$inferInsert;
 export type SystemStateRow = typeof systemState.$inferSelect;
+export type AuthNonce = typeof authNonces.$inferSelect;
+export type OAuthState = typeof oauthStates.$inferSelect;
+export type NewOAuthState = typeof oauthStates.$inferInsert;
