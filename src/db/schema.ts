@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   check,
+  foreignKey,
   index,
   integer,
   jsonb,
@@ -33,6 +34,13 @@ export type IpfsRecordStatus = (typeof IPFS_RECORD_STATUSES)[number];
 
 export const REVEAL_TX_STATUSES = ['pending', 'sent', 'confirmed', 'failed'] as const;
 export type RevealTxStatus = (typeof REVEAL_TX_STATUSES)[number];
+
+/**
+ * A signed reveal transaction's life on the node: `signed` (stored, maybe broadcast before a crash: it may land),
+ * `broadcast` (a node accepted it or already knew it), `rejected` (a node refused it for good: it cannot land).
+ */
+export const REVEAL_ATTEMPT_STATUSES = ['signed', 'broadcast', 'rejected'] as const;
+export type RevealAttemptStatus = (typeof REVEAL_ATTEMPT_STATUSES)[number];
 
 /** The largest batch the contract mints or reveals at once. */
 export const MAX_BATCH_SIZE = 50;
@@ -246,6 +254,8 @@ export const revealTransactions = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     // tokens_s0.id of every token in the batch (an array cannot carry a foreign key).
     tokenIds: uuid('token_ids').array().notNull(),
+    // The keeper wallet that signs the batch; null only on rows written before the reveal stage existed.
+    keeperAddress: varchar('keeper_address', { length: 42 }),
     // Null while pending: the row is written before the send, so a crash between send and record is visible.
     txHash: varchar('tx_hash', { length: 66 }),
     nonce: bigint('nonce', { mode: 'number' }),
@@ -278,11 +288,70 @@ export const revealTransactions = pgTable(
       sql`${t.gasPriceGwei} IS NULL OR ${t.gasPriceGwei} >= 0`,
     ),
     check('reveal_transactions_gas_used_non_negative', sql`${t.gasUsed} IS NULL OR ${t.gasUsed} >= 0`),
+    check(
+      'reveal_transactions_keeper_address_format',
+      sql.raw(`keeper_address IS NULL OR keeper_address ~ '^0x[0-9a-f]{40}$'`),
+    ),
+    // The target of reveal_attempts' (reveal_transaction_id, nonce) foreign key: every attempt of a batch is
+    // at the batch's one nonce, so a batch can never be signed again at a second nonce.
+    unique('reveal_transactions_id_nonce_uq').on(t.id, t.nonce),
+    // One batch in flight per keeper: its nonces are used one at a time, never raced (the advisory lock in
+    // src/db/lock-keys.ts serialises the senders; this makes a second in-flight row impossible anyway).
+    uniqueIndex('reveal_transactions_one_in_flight_per_keeper_uq')
+      .on(t.keeperAddress)
+      .where(sql`${t.status} IN ('pending', 'sent') AND ${t.keeperAddress} IS NOT NULL`),
     index('reveal_transactions_status_created_idx').on(t.status, t.createdAt),
     // The reveal claim skips tokens that an unfinished transaction may still reveal (token_id = ANY(token_ids)).
     index('reveal_transactions_in_flight_token_ids_idx')
       .using('gin', t.tokenIds)
       .where(sql`${t.status} IN ('pending', 'sent')`),
+  ],
+);
+
+/**
+ * Every signed transaction of a reveal batch: the first send and each fee-bumped replacement, all at the batch's
+ * nonce. Written BEFORE the bytes are broadcast, so that after a crash the exact bytes are sent again (same hash)
+ * rather than signed anew, and every hash that may land is known and polled.
+ */
+export const revealAttempts = pgTable(
+  'reveal_attempts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    revealTransactionId: uuid('reveal_transaction_id').notNull(),
+    // 0 for the first send, 1.. for each replacement.
+    bump: integer('bump').notNull(),
+    nonce: bigint('nonce', { mode: 'number' }).notNull(),
+    // The signed EIP-1559 transaction as 0x-prefixed lower-case hex, exactly what eth_sendRawTransaction gets.
+    rawTransaction: text('raw_transaction').notNull(),
+    txHash: varchar('tx_hash', { length: 66 }).notNull(),
+    maxFeePerGasWei: numeric('max_fee_per_gas_wei', { precision: 78, scale: 0 }).notNull(),
+    maxPriorityFeePerGasWei: numeric('max_priority_fee_per_gas_wei', { precision: 78, scale: 0 }).notNull(),
+    gasLimit: bigint('gas_limit', { mode: 'number' }).notNull(),
+    status: text('status').$type<RevealAttemptStatus>().notNull().default('signed'),
+    // The node's answer to the last broadcast, raw text kept (never contains the key: only signed bytes travel).
+    broadcastError: jsonb('broadcast_error').$type<ErrorData>(),
+    createdAt: createdAt(),
+    broadcastAt: timestamptz('broadcast_at'),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    foreignKey({
+      name: 'reveal_attempts_reveal_transaction_nonce_fk',
+      columns: [t.revealTransactionId, t.nonce],
+      foreignColumns: [revealTransactions.id, revealTransactions.nonce],
+    }).onDelete('cascade'),
+    unique('reveal_attempts_tx_hash_uq').on(t.txHash),
+    unique('reveal_attempts_reveal_transaction_bump_uq').on(t.revealTransactionId, t.bump),
+    check('reveal_attempts_bump_non_negative', sql`${t.bump} >= 0`),
+    check('reveal_attempts_nonce_non_negative', sql`${t.nonce} >= 0`),
+    check('reveal_attempts_tx_hash_format', sql.raw(`tx_hash ~ ${TX_HASH_RE}`)),
+    check('reveal_attempts_raw_transaction_format', sql`${t.rawTransaction} ~ '^0x02[0-9a-f]+$'`),
+    check(
+      'reveal_attempts_fees_valid',
+      sql`${t.maxPriorityFeePerGasWei} >= 0 AND ${t.maxFeePerGasWei} >= ${t.maxPriorityFeePerGasWei}`,
+    ),
+    check('reveal_attempts_gas_limit_positive', sql`${t.gasLimit} > 0`),
+    check('reveal_attempts_status_valid', oneOf('status', REVEAL_ATTEMPT_STATUSES)),
   ],
 );
 
@@ -357,6 +426,8 @@ export type IpfsUploadRecord = typeof ipfsUploadRecords.$inferSelect;
 export type NewIpfsUploadRecord = typeof ipfsUploadRecords.$inferInsert;
 export type RevealTransaction = typeof revealTransactions.$inferSelect;
 export type NewRevealTransaction = typeof revealTransactions.$inferInsert;
+export type RevealAttempt = typeof revealAttempts.$inferSelect;
+export type NewRevealAttempt = typeof revealAttempts.$inferInsert;
 export type SystemStateRow = typeof systemState.$inferSelect;
 export type AuthNonce = typeof authNonces.$inferSelect;
 export type OAuthState = typeof oauthStates.$inferSelect;

@@ -1,0 +1,4 @@
+ALTER TABLE "reveal_transactions" ADD COLUMN "keeper_address" varchar(42);--> statement-breakpoint
+CREATE UNIQUE INDEX "reveal_transactions_one_in_flight_per_keeper_uq" ON "reveal_transactions" USING btree ("keeper_address") WHERE "reveal_transactions"."status" IN ('pending', 'sent') AND "reveal_transactions"."keeper_address" IS NOT NULL;--> statement-breakpoint
+ALTER TABLE "reveal_transactions" ADD CONSTRAINT "reveal_transactions_id_nonce_uq" UNIQUE("id","nonce");--> statement-breakpoint
+ALTER TABLE "reveal_transactions" ADD CONSTRAINT "reveal_transactions_keeper_address_format" CHECK (keeper_address IS NULL OR keeper_address ~ '^0x[0-9a-f]{40}$');
