@@ -6,8 +6,8 @@
 // answers; the embedded PostgreSQL 17 from npm in a temp directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
-import { availableParallelism, constants } from 'node:os';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
@@ -18,6 +18,7 @@ import {
 } from '../src/db/embedded-postgres.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { databaseUrl, TEST_ENV } from '../tests/helpers/database.js';
+import { closingLine, type TestSummary } from './test-reporter.js';
 
 const HELP = `Usage: npm test [-- <file or folder>...] [-- <node --test flag>...]
 
@@ -31,16 +32,23 @@ PostgreSQL, first that works:
 Environment:
   TEST_CONCURRENCY     test files run at once (default: max(4, CPUs))
   TEST_DEBUG_POSTGRES  1 = print the embedded server's own log lines
+  TEST_VERBOSE         1 = print what test files write as they write it (default: only for failed files)
+
+Output: one line per test file as it finishes, then the failures with their errors, the skipped tests with
+their reasons, the slowest files, and last the line "tests: N passed, N failed, N skipped". Another
+reporter: -- --test-reporter=tap (or spec, dot, junit).
 
 Each test gets --test-timeout=120000 unless a --test-timeout flag is given.
 
 Examples:
   npm test
   npm test -- tests/db/migrate.test.ts
-  npm test -- tests/db --test-name-pattern=advisory`;
+  npm test -- tests/db --test-name-pattern=advisory
+  TEST_VERBOSE=1 npm test -- tests/http/health.test.ts`;
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const DEFAULT_TEST_TIMEOUT_MS = 120_000;
+const REPORTER = path.join(ROOT, 'scripts', 'test-reporter.mjs');
 
 type Server = { url: string; description: string; stop: () => Promise<void> };
 
@@ -53,7 +61,11 @@ async function main(): Promise<number> {
   const flags = args.filter((arg) => arg.startsWith('-'));
   const files = await testFiles(args.filter((arg) => !arg.startsWith('-')));
 
+  const summaryDir = await mkdtemp(path.join(tmpdir(), 'glisk-test-summary-'));
+  const summaryFile = path.join(summaryDir, 'summary.json');
+  let summary: TestSummary | undefined;
   const setupStarted = performance.now();
+  console.log(`test: ${files.length} test file${files.length === 1 ? '' : 's'}; starting PostgreSQL 17 ...`);
   let child: ChildProcess | undefined;
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -69,7 +81,10 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
 
-  const server = await startServer();
+  const server = await startServer().catch(async (error: unknown) => {
+    await rm(summaryDir, { recursive: true, force: true });
+    throw error;
+  });
 
   const prefix = `glisk_t_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const template = `${prefix}_template`;
@@ -83,6 +98,7 @@ async function main(): Promise<number> {
 
     // Most test time is spent waiting on PostgreSQL, the local chain or HTTP, so run more files than CPUs.
     const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(4, availableParallelism());
+    console.log(`test: running ${files.length} files, ${concurrency} at a time`);
     child = spawn(
       process.execPath,
       [
@@ -91,6 +107,7 @@ async function main(): Promise<number> {
         '--test',
         `--test-concurrency=${concurrency}`,
         ...timeoutFlag(flags),
+        ...reporterFlags(flags),
         ...flags,
         ...files,
       ],
@@ -102,12 +119,15 @@ async function main(): Promise<number> {
           [TEST_ENV.adminUrl]: server.url,
           [TEST_ENV.template]: template,
           [TEST_ENV.prefix]: prefix,
+          GLISK_TEST_SUMMARY: summaryFile,
+          GLISK_TEST_FILE_COUNT: String(files.length),
         },
       },
     );
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child?.once('exit', (code, signal) => resolve({ code, signal }));
     });
+    summary = await readSummary(summaryFile);
     if (interrupted) return 128 + signalNumber(interrupted);
     if (exit.signal) return 128 + signalNumber(exit.signal);
     return exit.code ?? 1;
@@ -119,6 +139,24 @@ async function main(): Promise<number> {
     await server.stop();
     const teardownMs = (performance.now() - teardownStarted).toFixed(0);
     console.log(`test.teardown: ${server.description}: cleaned up in ${teardownMs} ms`);
+    await rm(summaryDir, { recursive: true, force: true });
+    // Last, so that it is the closing line CI reads (the reporter left it to us for that).
+    if (summary) console.log(closingLine(summary));
+  }
+}
+
+/** Our reporter to stdout, unless the caller chose reporters of their own. */
+function reporterFlags(flags: string[]): string[] {
+  return flags.some((flag) => flag.startsWith('--test-reporter'))
+    ? []
+    : [`--test-reporter=${REPORTER}`, '--test-reporter-destination=stdout'];
+}
+
+async function readSummary(file: string): Promise<TestSummary | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as TestSummary;
+  } catch {
+    return undefined; // another reporter was chosen, or the run died before the end
   }
 }
 
