@@ -7,6 +7,7 @@ import {
   bigint,
   check,
   foreignKey,
+  customType,
   index,
   integer,
   jsonb,
@@ -355,6 +356,33 @@ export const revealAttempts = pgTable(
   ],
 );
 
+// bytea as a Node Buffer (postgres.js sends and returns Buffers for bytea).
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+/** Media types the content store accepts: the image formats providers return, and the metadata JSON. */
+export const CONTENT_MEDIA_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'application/json'] as const;
+export type ContentMediaType = (typeof CONTENT_MEDIA_TYPES)[number];
+
+// The content store: files handed from one stage to the next (generated images, metadata JSON) keyed by the CID
+// that `ipfs add` computes for them, so that any worker on any machine can pin them without a shared disk and the
+// local IPFS provider can serve them. Immutable: a CID names its bytes, so a row is written once and never updated.
+export const contentBlobs = pgTable(
+  'content_blobs',
+  {
+    // Canonical form: CIDv1 base32 (src/lib/cid.ts toCanonicalCid).
+    cid: text('cid').primaryKey(),
+    mediaType: text('media_type').$type<ContentMediaType>().notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    bytes: bytea('bytes').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check('content_blobs_cid_format', sql`${t.cid} ~ '^b[a-z2-7]{50,}$'`),
+    check('content_blobs_media_type_valid', oneOf('media_type', CONTENT_MEDIA_TYPES)),
+    check('content_blobs_size_matches', sql`${t.sizeBytes} = octet_length(${t.bytes})`),
+  ],
+);
+
 export const systemState = pgTable(
   'system_state',
   {
@@ -432,3 +460,5 @@ export type SystemStateRow = typeof systemState.$inferSelect;
 export type AuthNonce = typeof authNonces.$inferSelect;
 export type OAuthState = typeof oauthStates.$inferSelect;
 export type NewOAuthState = typeof oauthStates.$inferInsert;
+export type ContentBlob = typeof contentBlobs.$inferSelect;
+export type NewContentBlob = typeof contentBlobs.$inferInsert;
