@@ -3,13 +3,17 @@
 import type { Executor } from '../db/client.js';
 import { TOKEN_STATUSES, type ErrorData, type Token, type TokenStatus } from '../db/schema.js';
 import { ConflictError, NotFoundError } from '../errors.js';
+import * as tokenQueue from '../repositories/token-queue.repository.js';
+import type { TokenChanges } from '../repositories/token-queue.repository.js';
 import * as tokensRepository from '../repositories/tokens.repository.js';
-import type { TokenChanges } from '../repositories/tokens.repository.js';
+import { isStageName, STAGES, type StageDefinition } from './stages.js';
 
-// failed -> detected is deliberately absent: only an operator moves a failed token back (retryFailedToken).
+// failed -> anything is deliberately absent: only an operator moves a failed token back (retryFailedToken).
+// generating -> detected: a transient image failure (or a stopping worker) sends the token back to its stage's
+// start (src/domain/stages.ts); the other stages work in their start status.
 const TRANSITIONS: { readonly [S in TokenStatus]: readonly TokenStatus[] } = {
   detected: ['generating', 'failed'],
-  generating: ['uploading', 'failed'],
+  generating: ['uploading', 'detected', 'failed'],
   uploading: ['ready', 'failed'],
   ready: ['revealed', 'failed'],
   revealed: [],
@@ -128,7 +132,7 @@ export async function transitionToken(
   const from = options.from ?? token.status;
   if (!canTransition(from, to)) throw new InvalidStateTransition(token.tokenId, from, to);
   if (token.status !== from) throw new TransitionConflict(token.tokenId, from, token.status, to);
-  const moved = await tokensRepository.setStatusIf(tx, token.id, from, to, changes);
+  const moved = await tokenQueue.setStatusIf(tx, token.id, from, to, changes);
   return moved ?? lostRace(tx, token, to);
 }
 
@@ -142,29 +146,37 @@ export async function failToken(
   return transitionToken(tx, ref, 'failed', { ...options, changes: { errorData } });
 }
 
+/** The stage a failed token failed in (error_data.stage), or the image stage for a failure that names none. */
+export function failedStage(token: Pick<Token, 'errorData'>): StageDefinition {
+  const stage = token.errorData?.stage;
+  return isStageName(stage) ? STAGES[stage] : STAGES.image;
+}
+
 /**
- * The operator's retry, the only way out of `failed`: back to `detected` with attempts, backoff, lease and last
- * error reset, so the pipeline starts over. CIDs already recorded are kept.
+ * The operator's retry, the only way out of `failed`: back to the start of the stage it failed in
+ * (error_data.stage), with that stage's attempts, the backoff, the lease and the last error reset, claimable at
+ * once. Other stages' attempts and the CIDs already recorded are kept.
  */
 export async function retryFailedToken(tx: Executor, ref: TokenRef): Promise<Token> {
   const token = await load(tx, ref);
+  const stage = failedStage(token);
   if (token.status !== 'failed') {
     throw new InvalidStateTransition(
       token.tokenId,
       token.status,
-      'detected',
+      stage.start,
       'only a failed token can be retried',
     );
   }
-  const moved = await tokensRepository.setStatusIf(tx, token.id, 'failed', 'detected', {
-    generationAttempts: 0,
-    uploadAttempts: 0,
-    revealAttempts: 0,
+  const moved = await tokenQueue.setStatusIf(tx, token.id, 'failed', stage.start, {
+    [stage.attempts]: 0,
     nextAttemptAt: new Date(),
     errorData: null,
-    readyAt: null,
+    ...(stage.start === 'ready' ? {} : { readyAt: null }),
   });
-  return moved ?? lostRace(tx, token, 'detected');
+  if (moved === undefined) return lostRace(tx, token, stage.start);
+  await tokenQueue.notifyStatus(tx, stage.start);
+  return moved;
 }
 
 /**
@@ -179,5 +191,5 @@ export async function finishClaimedToken(
   changes: TokenChanges = {},
 ): Promise<Token | undefined> {
   if (!canTransition(token.status, to)) throw new InvalidStateTransition(token.tokenId, token.status, to);
-  return tokensRepository.completeClaim(tx, token, to, stamped(to, changes));
+  return tokenQueue.completeClaim(tx, token, to, stamped(to, changes));
 }

@@ -8,8 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { createDatabase, type Database, type Executor } from '../../src/db/client.js';
 import { tokens, type Author, type Token } from '../../src/db/schema.js';
+import { STAGES } from '../../src/domain/stages.js';
 import { finishClaimedToken, InvalidStateTransition } from '../../src/domain/token-state.js';
 import * as revealTransactionsRepository from '../../src/repositories/reveal-transactions.repository.js';
+import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
@@ -41,7 +43,7 @@ const tokenIds = (rows: readonly Token[]) => rows.map((row) => row.tokenId).sort
 
 /** Claims in its own committed transaction, as a worker does. */
 function claimImage(db: Executor, owner: string, limit: number, leaseSeconds = 60): Promise<Token[]> {
-  return db.transaction((tx) => tokensRepository.claimForImage(tx, { owner, leaseSeconds, limit }));
+  return db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.image, { owner, leaseSeconds, limit }));
 }
 
 describe('concurrent claimers', { timeout: 30_000 }, () => {
@@ -55,7 +57,7 @@ describe('concurrent claimers', { timeout: 30_000 }, () => {
         for (;;) {
           // Holding the claim transaction open a moment makes the others run into the locked rows.
           const batch = await claimer.db.transaction(async (tx) => {
-            const rows = await tokensRepository.claimForImage(tx, {
+            const rows = await tokenQueue.claimTokens(tx, STAGES.image, {
               owner: claimer.owner,
               leaseSeconds: 60,
               limit: 5,
@@ -99,7 +101,7 @@ describe('concurrent claimers', { timeout: 30_000 }, () => {
     const aHolding = new Promise<void>((resolve) => (aHolds = resolve));
     const aDone = a
       .transaction(async (tx) => {
-        aClaimed = await tokensRepository.claimForImage(tx, {
+        aClaimed = await tokenQueue.claimTokens(tx, STAGES.image, {
           owner: 'worker-a',
           leaseSeconds: 60,
           limit: 10,
@@ -133,10 +135,11 @@ describe('concurrent claimers', { timeout: 30_000 }, () => {
     // not used here: postgres.js 3.4.9 then throws an uncaught TypeError, porsager/postgres#1208.)
     const code = `
       const { createDatabase } = await import(${JSON.stringify(new URL('../../src/db/client.ts', import.meta.url).href)});
-      const tokens = await import(${JSON.stringify(new URL('../../src/repositories/tokens.repository.ts', import.meta.url).href)});
+      const queue = await import(${JSON.stringify(new URL('../../src/repositories/token-queue.repository.ts', import.meta.url).href)});
+      const { STAGES } = await import(${JSON.stringify(new URL('../../src/domain/stages.ts', import.meta.url).href)});
       const { db } = createDatabase(process.env.CLAIMER_URL, { max: 1, applicationName: 'claims-doomed' });
       await db.transaction(async (tx) => {
-        const rows = await tokens.claimForImage(tx, { owner: 'doomed', leaseSeconds: 60, limit: 10 });
+        const rows = await queue.claimTokens(tx, STAGES.image, { owner: 'doomed', leaseSeconds: 60, limit: 10 });
         process.stdout.write(JSON.stringify(rows.map((row) => row.tokenId)) + '\\n');
         await new Promise(() => setInterval(() => {}, 1000));
       });`;
@@ -210,12 +213,12 @@ describe('leases', { timeout: 30_000 }, () => {
     const [stale] = shortLived;
     assert.ok(stale);
     assert.equal(await finishClaimedToken(t.db, stale, 'uploading', { imageCid: cidOf(1) }), undefined);
-    assert.equal(await tokensRepository.releaseLease(t.db, stale), undefined);
+    assert.equal(await tokenQueue.releaseLease(t.db, stale), undefined);
     assert.equal(
-      await tokensRepository.scheduleRetry(t.db, stale, 0, { code: 'X', message: 'x' }),
+      await tokenQueue.scheduleRetry(t.db, stale, 'detected', 0, { code: 'X', message: 'x' }),
       undefined,
     );
-    assert.equal(await tokensRepository.extendLease(t.db, stale, 60), undefined);
+    assert.equal(await tokenQueue.extendLease(t.db, stale, 60), undefined);
     const after = await tokensRepository.getById(t.db, stale.id);
     assert.equal(after?.leaseOwner, 'worker-new');
     assert.equal(after?.status, 'generating');
@@ -234,7 +237,7 @@ describe('leases', { timeout: 30_000 }, () => {
     await insertTokens(t.db, author, [1]);
     const [claimed] = await claimImage(t.db, 'worker-a', 1, 0.3);
     assert.ok(claimed);
-    const extended = await tokensRepository.extendLease(t.db, claimed, 60);
+    const extended = await tokenQueue.extendLease(t.db, claimed, 60);
     assert.ok(extended?.leaseExpiresAt && claimed.leaseExpiresAt);
     assert.ok(extended.leaseExpiresAt.getTime() > claimed.leaseExpiresAt.getTime() + 30_000);
     await sleep(500);
@@ -245,16 +248,14 @@ describe('leases', { timeout: 30_000 }, () => {
     await insertTokens(t.db, author, [1, 2]);
     const [first, second] = (await claimImage(t.db, 'worker-a', 2)).sort((x, y) => x.tokenId - y.tokenId);
     assert.ok(first && second);
-    assert.equal(
-      await tokensRepository.releaseLease(t.db, { ...first, leaseOwner: 'someone-else' }),
-      undefined,
-    );
+    assert.equal(await tokenQueue.releaseLease(t.db, { ...first, leaseOwner: 'someone-else' }), undefined);
 
-    const released = await tokensRepository.releaseLease(t.db, first);
+    const released = await tokenQueue.releaseLease(t.db, first);
     assert.equal(released?.leaseOwner, null);
     assert.equal(released?.status, 'generating');
     const errorData = { code: 'RATE_LIMITED', message: '429', transient: true };
-    const delayed = await tokensRepository.scheduleRetry(t.db, second, 60, errorData);
+    const delayed = await tokenQueue.scheduleRetry(t.db, second, 'detected', 60, errorData);
+    assert.equal(delayed?.status, 'detected', 'back to the start of the stage');
     assert.deepEqual(delayed?.errorData, errorData);
     assert.equal(delayed?.leaseOwner, null);
     assert.ok(delayed && delayed.nextAttemptAt.getTime() > Date.now() + 30_000);
@@ -303,14 +304,14 @@ describe('stages', { timeout: 30_000 }, () => {
     });
     const options = { owner: 'stage-worker', leaseSeconds: 60, limit: 100 };
 
-    const uploads = await t.db.transaction((tx) => tokensRepository.claimForUpload(tx, options));
+    const uploads = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.ipfs, options));
     assert.deepEqual(tokenIds(uploads), [2]);
     assert.deepEqual(
       uploads.map((row) => [row.status, row.generationAttempts, row.uploadAttempts, row.revealAttempts]),
       [['uploading', 0, 1, 0]],
     );
 
-    const reveals = await t.db.transaction((tx) => tokensRepository.claimForReveal(tx, options));
+    const reveals = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.reveal, options));
     assert.deepEqual(tokenIds(reveals), [3, 7], 'the expired lease of token 7 included');
     for (const row of reveals) {
       assert.equal(row.status, 'ready');
@@ -319,7 +320,7 @@ describe('stages', { timeout: 30_000 }, () => {
       assert.equal(row.leaseOwner, 'stage-worker');
     }
 
-    const images = await t.db.transaction((tx) => tokensRepository.claimForImage(tx, options));
+    const images = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.image, options));
     assert.deepEqual(tokenIds(images), [1]);
     assert.equal(images[0]?.status, 'generating');
 
@@ -350,14 +351,14 @@ describe('stages', { timeout: 30_000 }, () => {
     });
     const options = { owner: 'revealer', leaseSeconds: 60, limit: 10 };
 
-    const first = await t.db.transaction((tx) => tokensRepository.claimForReveal(tx, options));
+    const first = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.reveal, options));
     assert.deepEqual(tokenIds(first), [3], 'tokens 1 and 2 may still be revealed by their transactions');
 
     // Settled transactions release their tokens: a failed one to be sent again, a confirmed one is irrelevant.
     await revealTransactionsRepository.update(t.db, pending.id, { status: 'failed' });
     await revealTransactionsRepository.update(t.db, sent.id, { status: 'confirmed' });
-    await tokensRepository.releaseLease(t.db, first[0] ?? three);
-    const second = await t.db.transaction((tx) => tokensRepository.claimForReveal(tx, options));
+    await tokenQueue.releaseLease(t.db, first[0] ?? three);
+    const second = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.reveal, options));
     assert.deepEqual(tokenIds(second), [1, 2, 3]);
   });
 

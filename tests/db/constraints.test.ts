@@ -7,6 +7,7 @@ import * as imageJobsRepository from '../../src/repositories/image-generation-jo
 import * as mintEventsRepository from '../../src/repositories/mint-events.repository.js';
 import * as revealTransactionsRepository from '../../src/repositories/reveal-transactions.repository.js';
 import * as systemStateRepository from '../../src/repositories/system-state.repository.js';
+import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
@@ -162,11 +163,11 @@ describe('checks', { timeout: 30_000 }, () => {
     const [uploading] = await insertTokens(t.db, author, [401], { status: 'uploading', imageCid: cidOf(1) });
     assert.ok(uploading);
     await assert.rejects(
-      tokensRepository.setStatusIf(t.db, uploading.id, 'uploading', 'ready'),
+      tokenQueue.setStatusIf(t.db, uploading.id, 'uploading', 'ready'),
       (error: unknown) => postgresErrorOf(error)?.constraint_name === 'tokens_s0_ready_has_cids',
     );
     assert.equal((await tokensRepository.getById(t.db, uploading.id))?.status, 'uploading');
-    const ready = await tokensRepository.setStatusIf(t.db, uploading.id, 'uploading', 'ready', {
+    const ready = await tokenQueue.setStatusIf(t.db, uploading.id, 'uploading', 'ready', {
       metadataCid: cidOf(2),
     });
     assert.equal(ready?.status, 'ready');

@@ -20,6 +20,8 @@ import {
   transitionToken,
 } from '../../src/domain/token-state.js';
 import { ConflictError, NotFoundError } from '../../src/errors.js';
+import { STAGES } from '../../src/domain/stages.js';
+import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens, txHashOf } from '../helpers/db-fixtures.js';
@@ -29,6 +31,8 @@ const ALLOWED = new Set([
   'detected>generating',
   'detected>failed',
   'generating>uploading',
+  // A transient image failure, or a stopping worker, sends the token back to the image stage's start.
+  'generating>detected',
   'generating>failed',
   'uploading>ready',
   'uploading>failed',
@@ -43,6 +47,29 @@ describe('canTransition (pure table)', { timeout: 30_000 }, () => {
         assert.equal(canTransition(from, to), ALLOWED.has(`${from}>${to}`), `${from} -> ${to}`);
       }
     }
+  });
+
+  it('allows every move the stage table makes: claim, finish, retry at the start, fail', () => {
+    for (const stage of Object.values(STAGES)) {
+      const moves = [
+        [stage.start, stage.working],
+        [stage.working, stage.next],
+        [stage.working, stage.start],
+        [stage.working, 'failed'],
+      ] as const;
+      for (const [from, to] of moves) {
+        if (from === to) continue;
+        assert.ok(canTransition(from, to), `${stage.name}: ${from} -> ${to}`);
+      }
+    }
+    assert.deepEqual(
+      Object.values(STAGES).map((stage) => [stage.start, stage.working, stage.next]),
+      [
+        ['detected', 'generating', 'uploading'],
+        ['uploading', 'uploading', 'ready'],
+        ['ready', 'ready', 'revealed'],
+      ],
+    );
   });
 
   it('has revealed and failed as the only terminal statuses', () => {
@@ -131,7 +158,8 @@ describe('token transitions in the database', { timeout: 30_000 }, () => {
     ['detected', 'revealed'],
     ['detected', 'detected'],
     ['generating', 'ready'],
-    ['generating', 'detected'],
+    ['generating', 'generating'],
+    ['uploading', 'detected'],
     ['uploading', 'generating'],
     ['uploading', 'revealed'],
     ['ready', 'uploading'],
@@ -204,7 +232,7 @@ describe('token transitions in the database', { timeout: 30_000 }, () => {
     assert.equal(await statusOf(token), 'revealed');
   });
 
-  it('lets failed leave only through the operator retry, which resets attempts, backoff, lease and error', async () => {
+  it('lets failed leave only through the operator retry, which resets its stage attempts, backoff, lease and error', async () => {
     const token = await tokenIn('failed', {
       errorData: { code: 'OLD', message: 'old error' },
       generationAttempts: 3,
@@ -227,7 +255,8 @@ describe('token transitions in the database', { timeout: 30_000 }, () => {
 
     const retried = await retryFailedToken(t.db, { tokenId: token.tokenId });
     assert.equal(retried.status, 'detected');
-    assert.deepEqual([retried.generationAttempts, retried.uploadAttempts, retried.revealAttempts], [0, 0, 0]);
+    // The error names no stage: the image stage, whose attempts alone are reset.
+    assert.deepEqual([retried.generationAttempts, retried.uploadAttempts, retried.revealAttempts], [0, 2, 1]);
     assert.equal(retried.errorData, null);
     assert.equal(retried.leaseOwner, null);
     assert.equal(retried.leaseExpiresAt, null);
@@ -297,7 +326,7 @@ describe('token transitions in the database', { timeout: 30_000 }, () => {
         await tx.execute(sql`select 1 from tokens_s0 where id = ${token.id} for update`);
         lockTaken();
         await winnerHolds;
-        await tokensRepository.setStatusIf(tx, token.id, 'detected', 'failed', {
+        await tokenQueue.setStatusIf(tx, token.id, 'detected', 'failed', {
           errorData: { code: 'OPERATOR', message: 'cancelled' },
         });
       });
