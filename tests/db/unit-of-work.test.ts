@@ -73,11 +73,13 @@ describe('withUnitOfWork', { timeout: 30_000 }, () => {
     await withUnitOfWork(t.db, async (uow) => {
       assert.deepEqual(Object.keys(uow).sort(), [
         'authors',
+        'contentBlobs',
         'imageJobs',
         'ipfsRecords',
         'mintEvents',
         'revealTransactions',
         'systemState',
+        'tokenQueue',
         'tokens',
         'tx',
       ]);
