@@ -1,7 +1,7 @@
 // `npm run bench:chain`: how long a test file waits for its chain (start, deploy, keeper grant), and how long
 // a 50-token mint takes on it. Prints figures; asserts nothing.
 import { parseArgs } from 'node:util';
-import { deployGlisk, startLocalChain } from '../src/chain/local-chain.js';
+import { deployGlisk, startLocalChain } from '../src/dev/local-chain.js';
 import { startTestChain } from '../tests/helpers/chain.js';
 
 const HELP = `Usage: npm run bench:chain [-- --runs N]

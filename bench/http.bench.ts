@@ -9,7 +9,7 @@ import autocannon, { type Result } from 'autocannon';
 import express from 'express';
 import { childProcessEnv, ConfigError, loadConfig, useUtcTimezone } from '../src/config.js';
 import { createDatabase } from '../src/db/client.js';
-import { openLocalDatabase, type LocalDatabase } from '../src/db/local-database.js';
+import { openLocalDatabase, type LocalDatabase } from '../src/dev/local-database.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createApp } from '../src/http/app.js';
 import { listen } from '../src/http/server.js';

@@ -3,7 +3,8 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import postgres from 'postgres';
-import { createTemporaryDirectory, startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
+import { createTemporaryDirectory } from '../src/dev/temporary-directory.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 
 const HELP = `Usage: npm run bench:migrate [-- --runs N]

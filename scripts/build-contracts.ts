@@ -15,7 +15,7 @@ import {
 const usage = `Usage: tsx scripts/build-contracts.ts [--check]
 
 Compiles ${sourceName} offline with the solc npm package.
-  (default)  write contracts/build/GliskS0.json and src/chain/glisk-s0.abi.ts
+  (default)  write contracts/build/GliskS0.json and src/providers/chain/glisk-s0.abi.ts
   --check    recompile in memory; exit 1 when the committed files differ from the source
   --help     show this help`;
 

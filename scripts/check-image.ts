@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { childProcessEnv } from '../src/config.js';
-import { createTemporaryDirectory, startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
+import { createTemporaryDirectory } from '../src/dev/temporary-directory.js';
 
 const HELP = `Usage: npm run check:image
 

@@ -1,5 +1,5 @@
 // Offline compilation of the GLISK test contract with the solc npm package, and the rendering of its committed
-// artefacts (contracts/build/GliskS0.json and src/chain/glisk-s0.abi.ts). `hardhat compile` would download a
+// artefacts (contracts/build/GliskS0.json and src/providers/chain/glisk-s0.abi.ts). `hardhat compile` would download a
 // compiler, so it cannot run here; the pinned solc package carries its own wasm build.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 export const contractName = 'GliskS0';
 export const sourceName = 'contracts/GliskS0.sol';
 export const artefactJsonPath = path.join(projectRoot, 'contracts/build/GliskS0.json');
-export const abiModulePath = path.join(projectRoot, 'src/chain/glisk-s0.abi.ts');
+export const abiModulePath = path.join(projectRoot, 'src/providers/chain/glisk-s0.abi.ts');
 
 // Pinned explicitly: solc 0.8.30 defaults to prague, and the local hardhat node runs cancun (as does Base for the
 // opcodes this contract uses); both sides name the same fork so bytecode and node always agree.

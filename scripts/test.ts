@@ -11,11 +11,8 @@ import { availableParallelism, constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
-import {
-  createTemporaryDirectory,
-  startEmbeddedPostgres,
-  type EmbeddedPostgres,
-} from '../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/dev/embedded-postgres.js';
+import { createTemporaryDirectory } from '../src/dev/temporary-directory.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { databaseUrl, TEST_ENV } from '../tests/helpers/database.js';
 import { closingLine, type TestSummary } from './test-reporter.js';

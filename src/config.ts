@@ -6,7 +6,12 @@ import { parse as parseDotenv } from 'dotenv';
 import { bool, cleanEnv, makeValidator, str } from 'envalid';
 import type { Address } from 'viem';
 import { getAddress, isAddress } from 'viem/utils';
-import { ChainConfigError, NETWORKS, resolveRpcEndpoint, type Network } from './chain/rpc-endpoint.js';
+import {
+  ChainConfigError,
+  NETWORKS,
+  resolveRpcEndpoint,
+  type Network,
+} from './providers/chain/rpc-endpoint.js';
 
 export const APP_ENVS = ['development', 'production', 'test'] as const;
 export type AppEnv = (typeof APP_ENVS)[number];

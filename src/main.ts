@@ -2,8 +2,8 @@
 // the embedded PostgreSQL in .data/), migrate, listen, start the workers; on SIGINT/SIGTERM close in reverse.
 import { ConfigError, loadConfig, useUtcTimezone, type Config } from './config.js';
 import { createDatabase, type Database } from './db/client.js';
-import { EMBEDDED_POSTGRES_PASSWORD, EMBEDDED_POSTGRES_USER } from './db/embedded-postgres.js';
-import { openLocalDatabase, type LocalDatabase } from './db/local-database.js';
+import { EMBEDDED_POSTGRES_PASSWORD, EMBEDDED_POSTGRES_USER } from './dev/embedded-postgres.js';
+import { openLocalDatabase, type LocalDatabase } from './dev/local-database.js';
 import { migrateDatabase } from './db/migrate.js';
 import { createApp } from './http/app.js';
 import { listen, type RunningServer } from './http/server.js';

@@ -1,6 +1,6 @@
 // `npm run chain`: a local GLISK chain for development, running until Ctrl-C.
 import { parseArgs } from 'node:util';
-import { deployGlisk, localChainId, startLocalChain, type LocalChain } from '../chain/local-chain.js';
+import { deployGlisk, localChainId, startLocalChain, type LocalChain } from '../dev/local-chain.js';
 
 const HELP = `Usage: npm run chain [-- --port 8545] [--host 127.0.0.1] [--chain-id 31337]
 

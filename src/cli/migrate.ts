@@ -1,6 +1,6 @@
 // `npm run db:migrate`: applies the committed migrations in drizzle/ under the migration advisory lock.
 import { ConfigError, loadConfig } from '../config.js';
-import { openLocalDatabase, type LocalDatabase } from '../db/local-database.js';
+import { openLocalDatabase, type LocalDatabase } from '../dev/local-database.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { printLine, runCli, type CliIo } from './run.js';
 

@@ -11,11 +11,11 @@ import {
   type Address,
   type Hex,
 } from 'viem';
-import { ChainConfigError } from '../chain/rpc-endpoint.js';
-import { connectSigner, parsePrivateKey } from '../chain/client.js';
-import { decodeContractRevert, type ContractRevert } from '../chain/contract-error.js';
-import { gliskS0Abi } from '../chain/glisk-s0.abi.js';
-import { devAccounts } from '../chain/local-chain.js';
+import { ChainConfigError } from '../providers/chain/rpc-endpoint.js';
+import { connectSigner, parsePrivateKey } from '../providers/chain/client.js';
+import { decodeContractRevert, type ContractRevert } from '../providers/chain/contract-error.js';
+import { gliskS0Abi } from '../providers/chain/glisk-s0.abi.js';
+import { devAccounts } from '../dev/local-chain.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { printLine, runCli, type CliIo, type CliOutput } from './run.js';
 

@@ -2,11 +2,11 @@
 // them with --dry-run) rather than at the next GAP_SCAN_INTERVAL_SECONDS.
 import { PassThrough } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { createChainPublicClient } from '../chain/client.js';
+import { createChainPublicClient } from '../providers/chain/client.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { createDatabase, type Database } from '../db/client.js';
-import { openLocalDatabase, type LocalDatabase } from '../db/local-database.js';
-import { scanGaps, type GapScanProgress, type GapScanReport } from '../detection/gap-scan.js';
+import { openLocalDatabase, type LocalDatabase } from '../dev/local-database.js';
+import { scanGaps, type GapScanProgress, type GapScanReport } from '../stages/detection/gap-scan.js';
 import { createLogger } from '../logger.js';
 import { printLine, runCli, type CliIo, type CliOutput } from './run.js';
 

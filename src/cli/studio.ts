@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { childProcessEnv, ConfigError, loadConfig } from '../config.js';
-import { openLocalDatabase, REPO_ROOT, type LocalDatabase } from '../db/local-database.js';
+import { openLocalDatabase, REPO_ROOT, type LocalDatabase } from '../dev/local-database.js';
 import { redactUrl } from '../logger.js';
 
 const HELP = `Usage: npm run db:studio [-- --port <port>] [-- --host <host>]

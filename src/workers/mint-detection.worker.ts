@@ -1,9 +1,9 @@
 // The two background mint-detection loops: the log follower (for deployments without the Alchemy webhook) and
 // the gap scan (at start and every GAP_SCAN_INTERVAL_SECONDS, whatever else runs). Both need an RPC endpoint and
 // the contract address; without them they stay off. Failures back off in startWorkers' loop.
-import { createChainPublicClient } from '../chain/client.js';
-import { scanGaps } from '../detection/gap-scan.js';
-import { LogFollower } from '../detection/log-follower.js';
+import { createChainPublicClient } from '../providers/chain/client.js';
+import { scanGaps } from '../stages/detection/gap-scan.js';
+import { LogFollower } from '../stages/detection/log-follower.js';
 import type { WorkerFactory } from './index.js';
 
 export const logFollowerWorker: WorkerFactory = ({ config, logger, database }) => {

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getAddress, isHash, keccak256, toHex, type Address } from 'viem';
-import { createChainPublicClient } from '../../src/chain/client.js';
-import { gliskS0Abi } from '../../src/chain/glisk-s0.abi.js';
+import { createChainPublicClient } from '../../src/providers/chain/client.js';
+import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import { main as mintMain } from '../../src/cli/mint.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 

@@ -14,7 +14,7 @@ import {
   sourceName,
   type RenderedArtefacts,
 } from '../../scripts/contract-build.js';
-import { gliskS0Abi, gliskS0Bytecode } from '../../src/chain/glisk-s0.abi.js';
+import { gliskS0Abi, gliskS0Bytecode } from '../../src/providers/chain/glisk-s0.abi.js';
 
 const source = readFileSync(path.join(projectRoot, sourceName), 'utf8');
 const committed = {
@@ -38,7 +38,7 @@ describe('contracts:check comparison', () => {
     const mismatches = compareArtefacts(await renderArtefacts(compileGliskS0(changed)), committed);
     assert.deepEqual(
       mismatches.map((m) => m.file),
-      ['contracts/build/GliskS0.json', 'src/chain/glisk-s0.abi.ts'],
+      ['contracts/build/GliskS0.json', 'src/providers/chain/glisk-s0.abi.ts'],
     );
   });
 
@@ -47,7 +47,7 @@ describe('contracts:check comparison', () => {
     assert.notEqual(edited.abiModule, committed.abiModule);
     const mismatches = compareArtefacts(fromSource, edited);
     assert.equal(mismatches.length, 1);
-    assert.equal(mismatches[0]?.file, 'src/chain/glisk-s0.abi.ts');
+    assert.equal(mismatches[0]?.file, 'src/providers/chain/glisk-s0.abi.ts');
     assert.match(mismatches[0]?.reason ?? '', /^differs from the compiled source at line \d+$/);
     assert.deepEqual(compareArtefacts(fromSource, { ...committed, json: undefined }), [
       { file: 'contracts/build/GliskS0.json', reason: 'missing' },

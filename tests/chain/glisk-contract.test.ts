@@ -11,9 +11,9 @@ import {
   type Address,
   type Hex,
 } from 'viem';
-import { createChainWalletClient } from '../../src/chain/client.js';
-import { decodeContractRevert } from '../../src/chain/contract-error.js';
-import { gliskS0Abi } from '../../src/chain/glisk-s0.abi.js';
+import { createChainWalletClient } from '../../src/providers/chain/client.js';
+import { decodeContractRevert } from '../../src/providers/chain/contract-error.js';
+import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import { startTestChain, type DevAccount, type TestChain } from '../helpers/chain.js';
 
 let chain: TestChain;

@@ -6,11 +6,9 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
-import {
-  createTemporaryDirectory,
-  isPostmasterAlive,
-  startEmbeddedPostgres,
-} from '../../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../../src/dev/embedded-postgres.js';
+import { isPostmasterAlive } from '../../src/dev/postmaster.js';
+import { createTemporaryDirectory } from '../../src/dev/temporary-directory.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 

@@ -7,13 +7,10 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import {
-  createTemporaryDirectory,
-  findFreePort,
-  isPostmasterAlive,
-  readPostmasterPidSync,
-} from '../../src/db/embedded-postgres.js';
-import { openLocalDatabase } from '../../src/db/local-database.js';
+import { findFreePort } from '../../src/dev/ports.js';
+import { isPostmasterAlive, readPostmasterPidSync } from '../../src/dev/postmaster.js';
+import { createTemporaryDirectory } from '../../src/dev/temporary-directory.js';
+import { openLocalDatabase } from '../../src/dev/local-database.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FIXTURE = 'tests/db/fixtures/local-database-user.ts';

@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getAddress, type Address, type Hex } from 'viem';
-import { alchemyWebhookSchema } from '../../src/detection/alchemy-payload.js';
-import { signAlchemyBody, verifyAlchemySignature } from '../../src/detection/alchemy-signature.js';
+import { alchemyWebhookSchema } from '../../src/stages/detection/alchemy-payload.js';
+import { signAlchemyBody, verifyAlchemySignature } from '../../src/stages/detection/alchemy-signature.js';
 import {
   BATCH_MINTED_TOPIC,
   decodeBatchMinted,
   mintsFromAlchemyPayload,
   mintsFromRpcLogs,
-} from '../../src/detection/batch-minted.js';
+} from '../../src/stages/detection/batch-minted.js';
 import { alchemyPayload, batchMintedLog, type PayloadLog } from '../helpers/alchemy-webhook.js';
 
 const SECRET = 'whsec_unit_test';

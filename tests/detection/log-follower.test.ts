@@ -4,13 +4,13 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
-import { createChainPublicClient } from '../../src/chain/client.js';
+import { createChainPublicClient } from '../../src/providers/chain/client.js';
 import { createDatabase } from '../../src/db/client.js';
 import {
   LAST_PROCESSED_BLOCK_KEY,
   LogFollower,
   type LogFollowerOptions,
-} from '../../src/detection/log-follower.js';
+} from '../../src/stages/detection/log-follower.js';
 import { createLogger } from '../../src/logger.js';
 import * as systemState from '../../src/repositories/system-state.repository.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { getAddress, type Address, type Hex } from 'viem';
-import { ingestMints, type DecodedMint } from '../../src/domain/mint-ingest.js';
+import { ingestMints, type DecodedMint } from '../../src/stages/detection/mint-ingest.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, txHashOf } from '../helpers/db-fixtures.js';
 import { countRows, tokenRows } from '../helpers/mint-scenario.js';

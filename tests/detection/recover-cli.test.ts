@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { encodeFunctionData } from 'viem';
-import { gliskS0Abi } from '../../src/chain/glisk-s0.abi.js';
+import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import { main } from '../../src/cli/recover.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';

@@ -2,8 +2,8 @@
 // them the way Alchemy does.
 import { request, type Agent } from 'node:http';
 import { encodeAbiParameters, encodeEventTopics, type Address, type Hex } from 'viem';
-import { gliskS0Abi } from '../../src/chain/glisk-s0.abi.js';
-import { signAlchemyBody } from '../../src/detection/alchemy-signature.js';
+import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
+import { signAlchemyBody } from '../../src/stages/detection/alchemy-signature.js';
 
 export type PayloadLog = {
   account: { address: string };

@@ -12,17 +12,21 @@ import {
   type TransactionReceipt,
   type Transport,
 } from 'viem';
-import { chainForId, createChainPublicClient, createChainWalletClient } from '../../src/chain/client.js';
-import { gliskS0Abi } from '../../src/chain/glisk-s0.abi.js';
+import {
+  chainForId,
+  createChainPublicClient,
+  createChainWalletClient,
+} from '../../src/providers/chain/client.js';
+import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import {
   deployGlisk,
   startLocalChain,
   type DevAccount,
   type DevAccounts,
   type LocalChain,
-} from '../../src/chain/local-chain.js';
+} from '../../src/dev/local-chain.js';
 
-export type { DevAccount } from '../../src/chain/local-chain.js';
+export type { DevAccount } from '../../src/dev/local-chain.js';
 
 export interface TestMintInput {
   from: DevAccount;

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
 import { createTestClient, getAddress, http, type Address, type Hash, type TransactionReceipt } from 'viem';
-import { createChainWalletClient } from '../../src/chain/client.js';
-import { gliskS0Abi } from '../../src/chain/glisk-s0.abi.js';
+import { createChainWalletClient } from '../../src/providers/chain/client.js';
+import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import type { Executor } from '../../src/db/client.js';
 import type { PayloadBlock } from './alchemy-webhook.js';
 import type { TestChain } from './chain.js';

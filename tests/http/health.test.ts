@@ -2,11 +2,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  createTemporaryDirectory,
-  startEmbeddedPostgres,
-  type EmbeddedPostgres,
-} from '../../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/dev/embedded-postgres.js';
+import { createTemporaryDirectory } from '../../src/dev/temporary-directory.js';
 import { closedPort, startSilentServer, startTestApp, type TestApp } from '../helpers/http.js';
 
 type Unhealthy = { status: 'unhealthy'; error: { type: string; message: string } };

@@ -3,10 +3,13 @@
 // transaction; replays and concurrent duplicates create nothing twice (the ingest is idempotent).
 import type { Address } from 'viem';
 import { z } from 'zod';
-import { alchemyWebhookSchema } from '../../detection/alchemy-payload.js';
-import { ALCHEMY_SIGNATURE_HEADER, verifyAlchemySignature } from '../../detection/alchemy-signature.js';
-import { mintsFromAlchemyPayload } from '../../detection/batch-minted.js';
-import { ingestMints } from '../../domain/mint-ingest.js';
+import { alchemyWebhookSchema } from '../../stages/detection/alchemy-payload.js';
+import {
+  ALCHEMY_SIGNATURE_HEADER,
+  verifyAlchemySignature,
+} from '../../stages/detection/alchemy-signature.js';
+import { mintsFromAlchemyPayload } from '../../stages/detection/batch-minted.js';
+import { ingestMints } from '../../stages/detection/mint-ingest.js';
 import { AppError, ServiceUnavailableError, ValidationError } from '../../errors.js';
 import { defineRoute, type RouteFactory } from '../route.js';
 

@@ -1,12 +1,12 @@
 // The one write that every detection path (webhook, log follower, gap scan) converges on. Idempotent: a mint
 // seen twice, concurrently or partly, creates each mint event, author and token exactly once.
 import { getAddress, type Address, type Hex } from 'viem';
-import type { Executor } from '../db/client.js';
-import type { NewMintEvent } from '../db/schema.js';
-import * as authorsRepository from '../repositories/authors.repository.js';
-import * as mintEventsRepository from '../repositories/mint-events.repository.js';
-import * as tokensRepository from '../repositories/tokens.repository.js';
-import type { DetectedToken } from '../repositories/tokens.repository.js';
+import type { Executor } from '../../db/client.js';
+import type { NewMintEvent } from '../../db/schema.js';
+import * as authorsRepository from '../../repositories/authors.repository.js';
+import * as mintEventsRepository from '../../repositories/mint-events.repository.js';
+import * as tokensRepository from '../../repositories/tokens.repository.js';
+import type { DetectedToken } from '../../repositories/tokens.repository.js';
 
 /** One BatchMinted event: ids startTokenId .. startTokenId + quantity - 1 minted by `minter` for `author`. */
 export type DecodedMint = {

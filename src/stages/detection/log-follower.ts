@@ -3,12 +3,12 @@
 // the same transaction, so a crash anywhere re-reads at most the chunk it was in (and the ingest is idempotent).
 import { sql } from 'drizzle-orm';
 import { HttpRequestError, RpcRequestError, type Address, type BaseError, type PublicClient } from 'viem';
-import type { Executor } from '../db/client.js';
-import { ingestMints, type DecodedMint } from '../domain/mint-ingest.js';
-import type { Logger } from '../logger.js';
-import * as systemStateRepository from '../repositories/system-state.repository.js';
+import type { Executor } from '../../db/client.js';
+import { ingestMints, type DecodedMint } from './mint-ingest.js';
+import type { Logger } from '../../logger.js';
+import * as systemStateRepository from '../../repositories/system-state.repository.js';
 import { batchMintedEvent, mintsFromRpcLogs, type RpcLog } from './batch-minted.js';
-import { mapAll } from './bounded-concurrency.js';
+import { mapAll } from '../../lib/bounded-concurrency.js';
 
 export const LAST_PROCESSED_BLOCK_KEY = 'last_processed_block';
 

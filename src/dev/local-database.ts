@@ -35,14 +35,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   embeddedPostgresUrl,
-  isPortFree,
-  isPostmasterAlive,
-  readPostmasterPidSync,
-  registerExitCleanup,
   startEmbeddedPostgres,
-  stopPostmaster,
   type EmbeddedPostgresLogLevel,
 } from './embedded-postgres.js';
+import { registerExitCleanup } from './exit-cleanup.js';
+import { isPortFree } from './ports.js';
+import { isPostmasterAlive, readPostmasterPidSync, stopPostmaster } from './postmaster.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LOCAL_DATA_DIR = path.join(REPO_ROOT, '.data', 'postgres');

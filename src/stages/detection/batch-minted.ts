@@ -2,9 +2,9 @@
 // viem and the contract ABI; the only checks done here by hand are the ones the ABI cannot express (exact
 // topic count and data size, address padding, the id range the database can hold).
 import { decodeEventLog, getAbiItem, getAddress, toEventSelector, type Address, type Hex } from 'viem';
-import { gliskS0Abi } from '../chain/glisk-s0.abi.js';
-import { MAX_BATCH_SIZE } from '../db/schema.js';
-import type { DecodedMint } from '../domain/mint-ingest.js';
+import { gliskS0Abi } from '../../providers/chain/glisk-s0.abi.js';
+import { MAX_BATCH_SIZE } from '../../db/schema.js';
+import type { DecodedMint } from './mint-ingest.js';
 import type { AlchemyWebhook } from './alchemy-payload.js';
 
 export const batchMintedEvent = getAbiItem({ abi: gliskS0Abi, name: 'BatchMinted' });

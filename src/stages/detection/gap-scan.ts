@@ -8,13 +8,13 @@
 // log gives the batch, its minter, its mint event and the block time. One search serves the whole batch. An id
 // that cannot be traced (a pruned node, a log that does not cover it) is reported as failed, never invented.
 import { BaseError, ContractFunctionZeroDataError, zeroAddress, type Address, type PublicClient } from 'viem';
-import { gliskS0Abi } from '../chain/glisk-s0.abi.js';
-import type { Executor } from '../db/client.js';
-import { ingestMints, type DecodedMint } from '../domain/mint-ingest.js';
-import type { Logger } from '../logger.js';
-import * as tokensRepository from '../repositories/tokens.repository.js';
+import { gliskS0Abi } from '../../providers/chain/glisk-s0.abi.js';
+import type { Executor } from '../../db/client.js';
+import { ingestMints, type DecodedMint } from './mint-ingest.js';
+import type { Logger } from '../../logger.js';
+import * as tokensRepository from '../../repositories/tokens.repository.js';
 import { batchMintedEvent, mintsFromRpcLogs } from './batch-minted.js';
-import { mapSettled } from './bounded-concurrency.js';
+import { mapSettled } from '../../lib/bounded-concurrency.js';
 
 // CIDv1 base32 or CIDv0, as tokens_s0.metadata_cid accepts them.
 const IPFS_URI_RE = /^ipfs:\/\/(?:ipfs\/)?(b[a-z2-7]{50,}|Qm[1-9A-HJ-NP-Za-km-z]{44})$/;

@@ -14,8 +14,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getAddress, toHex, type Address, type Hex, type PrivateKeyAccount } from 'viem';
 import { HDKey, hdKeyToAccount, privateKeyToAccount } from 'viem/accounts';
-import { connectSigner } from './client.js';
-import { gliskS0Abi, gliskS0Bytecode } from './glisk-s0.abi.js';
+import { connectSigner } from '../providers/chain/client.js';
+import { gliskS0Abi, gliskS0Bytecode } from '../providers/chain/glisk-s0.abi.js';
 
 /** The standard hardhat/anvil development mnemonic: its keys are public, never use them on a real network. */
 export const devMnemonic = 'test test test test test test test test test test test junk';
