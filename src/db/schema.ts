@@ -232,6 +232,11 @@ export const ipfsUploadRecords = pgTable(
       .notNull()
       .references(() => tokens.id, { onDelete: 'cascade' }),
     recordType: text('record_type').$type<IpfsRecordType>().notNull(),
+    // Which provider the attempt went to (IPFS_PROVIDER at the time); null only on rows older than the column.
+    provider: text('provider'),
+    // The CID computed here from the bytes; `cid` is the one the provider answered (and that was kept).
+    // They differ only when the provider lays the file out differently: both are recorded.
+    computedCid: text('computed_cid'),
     cid: text('cid'),
     status: text('status').$type<IpfsRecordStatus>().notNull().default('pending'),
     retryCount: integer('retry_count').notNull().default(0),
@@ -244,6 +249,14 @@ export const ipfsUploadRecords = pgTable(
     check('ipfs_upload_records_status_valid', oneOf('status', IPFS_RECORD_STATUSES)),
     check('ipfs_upload_records_retry_count_non_negative', sql`${t.retryCount} >= 0`),
     check('ipfs_upload_records_cid_format', sql.raw(`cid IS NULL OR cid ~ ${CID_RE}`)),
+    check(
+      'ipfs_upload_records_computed_cid_format',
+      sql.raw(`computed_cid IS NULL OR computed_cid ~ ${CID_RE}`),
+    ),
+    check(
+      'ipfs_upload_records_provider_valid',
+      sql`${t.provider} IS NULL OR ${t.provider} IN ('local', 'kubo', 'pinata')`,
+    ),
     check('ipfs_upload_records_completed_has_cid', sql`${t.status} <> 'completed' OR ${t.cid} IS NOT NULL`),
     index('ipfs_upload_records_token_created_idx').on(t.tokenId, t.createdAt),
   ],
@@ -383,6 +396,18 @@ export const contentBlobs = pgTable(
   ],
 );
 
+// One row per rate limit shared by every worker process (the Pinata API's requests per minute): the next free
+// request slot. Reserving a slot is one UPDATE under the row lock, so processes on any machine take turns.
+export const rateLimits = pgTable(
+  'rate_limits',
+  {
+    key: varchar('key', { length: 100 }).primaryKey(),
+    nextSlotAt: timestamptz('next_slot_at').notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check('rate_limits_key_format', sql`${t.key} ~ '^[a-z0-9_:.-]+$'`)],
+);
+
 export const systemState = pgTable(
   'system_state',
   {
@@ -462,3 +487,4 @@ export type OAuthState = typeof oauthStates.$inferSelect;
 export type NewOAuthState = typeof oauthStates.$inferInsert;
 export type ContentBlob = typeof contentBlobs.$inferSelect;
 export type NewContentBlob = typeof contentBlobs.$inferInsert;
+export type RateLimitRow = typeof rateLimits.$inferSelect;
