@@ -12,6 +12,7 @@ import {
   resolveRpcEndpoint,
   type Network,
 } from './providers/chain/rpc-endpoint.js';
+import { IPFS_PROVIDERS, type IpfsProviderName } from './providers/ipfs/ipfs-provider.js';
 
 export const APP_ENVS = ['development', 'production', 'test'] as const;
 export type AppEnv = (typeof APP_ENVS)[number];
@@ -58,6 +59,21 @@ export type Config = Readonly<{
     pollIntervalMs: number;
     gapScanEnabled: boolean;
     gapScanIntervalMs: number;
+  }>;
+  ipfs: Readonly<{
+    /** Where the IPFS stage pins: the content store in PostgreSQL (local), a Kubo node, or Pinata. */
+    provider: IpfsProviderName;
+    /** Kubo RPC address (required for kubo). */
+    kuboApiUrl: string | undefined;
+    /** Pinata JWT (required for pinata; secret). */
+    pinataJwt: string;
+    pinataApiUrl: string;
+    /** Requests per minute to Pinata, shared by every worker of every process through PostgreSQL. */
+    pinataMaxRequestsPerMinute: number;
+    /** One upload request's limit, answer included. */
+    uploadTimeoutMs: number;
+    /** With a remote provider, stored bytes of revealed tokens are dropped this long after the reveal. */
+    localRetentionHours: number;
   }>;
   /** Values that must never appear in a log line; the logger redacts them wherever they occur. */
   secrets: readonly string[];
@@ -209,6 +225,13 @@ const specs = {
   POLL_INTERVAL_SECONDS: positiveNumber({ default: 5, desc: 'seconds' }),
   GAP_SCAN_ENABLED: bool({ default: true, desc: 'true or false' }),
   GAP_SCAN_INTERVAL_SECONDS: positiveNumber({ default: 300, desc: 'seconds' }),
+  IPFS_PROVIDER: str({ choices: IPFS_PROVIDERS, default: 'local', desc: IPFS_PROVIDERS.join(', ') }),
+  KUBO_API_URL: httpUrl({ default: undefined, desc: 'the RPC address of a Kubo node' }),
+  PINATA_JWT: str({ default: '', desc: 'a Pinata API JWT' }),
+  PINATA_API_URL: httpUrl({ default: 'https://api.pinata.cloud', desc: 'the Pinata API base URL' }),
+  PINATA_MAX_REQUESTS_PER_MINUTE: intIn(1, 100_000)({ default: 150, desc: 'requests per minute' }),
+  IPFS_UPLOAD_TIMEOUT_SECONDS: positiveNumber({ default: 60, desc: 'seconds' }),
+  IPFS_LOCAL_RETENTION_HOURS: positiveNumber({ default: 168, desc: 'hours' }),
 };
 
 /** Every variable loadConfig reads (each is documented in .env.example; a test checks it). */
@@ -285,12 +308,19 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
     if (!(error instanceof ChainConfigError)) throw error;
     problems.push(error.message);
   }
+  if (e.IPFS_PROVIDER === 'kubo' && e.KUBO_API_URL === undefined) {
+    problems.push('KUBO_API_URL: required when IPFS_PROVIDER=kubo');
+  }
+  if (e.IPFS_PROVIDER === 'pinata' && e.PINATA_JWT === '') {
+    problems.push('PINATA_JWT: required when IPFS_PROVIDER=pinata');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   // Short or dictionary values are left to the logger's key- and URL-based redaction: masking every "postgres"
   // (the embedded server's password) would garble every line that names the database.
   const secrets = [
     e.ALCHEMY_WEBHOOK_SECRET,
     e.ALCHEMY_API_KEY,
+    e.PINATA_JWT,
     databasePassword(databaseUrl),
     ...urlSecrets(e.RPC_URL),
   ].filter(
@@ -330,6 +360,15 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       pollIntervalMs: Math.round(e.POLL_INTERVAL_SECONDS * 1000),
       gapScanEnabled: e.GAP_SCAN_ENABLED,
       gapScanIntervalMs: Math.round(e.GAP_SCAN_INTERVAL_SECONDS * 1000),
+    },
+    ipfs: {
+      provider: e.IPFS_PROVIDER,
+      kuboApiUrl: e.KUBO_API_URL,
+      pinataJwt: e.PINATA_JWT,
+      pinataApiUrl: e.PINATA_API_URL,
+      pinataMaxRequestsPerMinute: e.PINATA_MAX_REQUESTS_PER_MINUTE,
+      uploadTimeoutMs: Math.round(e.IPFS_UPLOAD_TIMEOUT_SECONDS * 1000),
+      localRetentionHours: e.IPFS_LOCAL_RETENTION_HOURS,
     },
     secrets,
   });

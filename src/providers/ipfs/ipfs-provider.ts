@@ -1,0 +1,81 @@
+// What the IPFS stage needs from a pinning service: pin these exact bytes as one UnixFS file, answer its CID.
+// Three implementations, chosen by IPFS_PROVIDER in createIpfsProvider (./index.ts): local (the content store in
+// PostgreSQL is the pin), kubo (a self-hosted node's RPC API) and pinata (its pinning API).
+import type { CidLayout } from '../../lib/cid.js';
+
+export const IPFS_PROVIDERS = ['local', 'kubo', 'pinata'] as const;
+export type IpfsProviderName = (typeof IPFS_PROVIDERS)[number];
+
+/** One file to pin: the bytes exactly as they must be served, with the CID computed here from them. */
+export type IpfsFile = {
+  bytes: Uint8Array;
+  mediaType: string;
+  /** `s0-token-<id>.<ext>` or `s0-token-<id>-metadata.json`. */
+  fileName: string;
+  /** raw-leaves = `ipfs add --cid-version=1` (images), dag-pb = `--cid-version=0` (metadata). */
+  layout: CidLayout;
+  /** computeCid(bytes, layout), canonical form: what the provider should answer. */
+  cid: string;
+  /** The on-chain token id, for the provider's own bookkeeping (Pinata keyvalues). */
+  tokenId: number;
+};
+
+export type PinResult = {
+  /** The CID the provider answered, in canonical form (it may differ from IpfsFile.cid: the caller decides). */
+  cid: string;
+};
+
+export interface IpfsProvider {
+  readonly name: IpfsProviderName;
+  /** true when the pin lives outside PostgreSQL, so that stored bytes may be dropped after the reveal. */
+  readonly remote: boolean;
+  /** Pins the file; throws IpfsProviderError (transient or not) on failure. Honours `signal`. */
+  pin(file: IpfsFile, signal?: AbortSignal): Promise<PinResult>;
+}
+
+export type IpfsErrorClass = 'transient' | 'permanent';
+
+/**
+ * A failed pin, classified: transient (timeouts, 429, 5xx, connection errors, an answer without a CID) is
+ * retried with backoff; permanent (401/403, a refused request) fails the token at once.
+ */
+export class IpfsProviderError extends Error {
+  constructor(
+    readonly provider: IpfsProviderName,
+    readonly errorClass: IpfsErrorClass,
+    readonly code: string,
+    message: string,
+    readonly details: { httpStatus?: number; retryAfterMs?: number } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'IpfsProviderError';
+  }
+
+  get transient(): boolean {
+    return this.errorClass === 'transient';
+  }
+}
+
+/** `s0-token-<id>.<ext>` for an image of this media type. */
+export function imageFileName(tokenId: number, mediaType: string): string {
+  return `s0-token-${tokenId}.${extensionOf(mediaType)}`;
+}
+
+export function metadataFileName(tokenId: number): string {
+  return `s0-token-${tokenId}-metadata.json`;
+}
+
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/webp': 'webp',
+  'image/gif': 'gif',
+  'image/svg+xml': 'svg',
+  'application/json': 'json',
+};
+
+function extensionOf(mediaType: string): string {
+  const base = mediaType.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return EXTENSIONS[base] ?? 'bin';
+}

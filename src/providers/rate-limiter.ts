@@ -1,0 +1,38 @@
+// A requests-per-minute limit held across every worker of every process: each request reserves its own slot
+// in PostgreSQL (rate-limits.repository), slots 60000 / maxPerMinute ms apart, and waits for it. No burst: at
+// most one request starts per interval, so no minute ever sees more than the limit.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Executor } from '../db/client.js';
+import * as rateLimitsRepository from '../repositories/rate-limits.repository.js';
+
+export interface RateLimiter {
+  /** Milliseconds between two slots. */
+  readonly intervalMs: number;
+  /** Resolves when the caller may send its request; rejects with the signal's reason when it aborts. */
+  acquire(signal?: AbortSignal): Promise<void>;
+  /** No slot starts before `delayMs` from now, for any caller (a 429 with Retry-After). */
+  pauseFor(delayMs: number): Promise<void>;
+}
+
+export type SharedRateLimiterOptions = {
+  db: Executor;
+  /** The limit's name in rate_limits (`pinata`). */
+  key: string;
+  maxPerMinute: number;
+};
+
+export function createSharedRateLimiter(options: SharedRateLimiterOptions): RateLimiter {
+  if (!(options.maxPerMinute > 0)) throw new RangeError('maxPerMinute must be > 0');
+  const intervalMs = 60_000 / options.maxPerMinute;
+  return {
+    intervalMs,
+    async acquire(signal) {
+      signal?.throwIfAborted();
+      const waitMs = await rateLimitsRepository.reserveSlot(options.db, options.key, intervalMs);
+      if (waitMs > 0) await sleep(waitMs, undefined, { signal });
+    },
+    async pauseFor(delayMs) {
+      await rateLimitsRepository.pushBack(options.db, options.key, Math.max(0, delayMs));
+    },
+  };
+}
