@@ -34,7 +34,25 @@ export class ValidationError extends AppError {
 }
 
 export class ServiceUnavailableError extends AppError {
-  constructor(code: string, message: string, details?: unknown) {
+  constructor(
+    code: string,
+    message: string,
+    details?: unknown,
+    /** Sent as Retry-After: when a retry can be expected to succeed (the outage or the overload is passing). */
+    readonly retryAfterSeconds?: number,
+  ) {
     super(503, code, message, details);
+  }
+}
+
+/** The database is not reachable, or the connection was lost under the request: retry in a moment. */
+export class DatabaseUnavailableError extends ServiceUnavailableError {
+  constructor(cause?: string) {
+    super(
+      'DATABASE_UNAVAILABLE',
+      'The database is not reachable right now; retry later',
+      cause === undefined ? undefined : { cause },
+      1,
+    );
   }
 }

@@ -7,6 +7,7 @@ import { openLocalDatabase, type LocalDatabase } from './dev/local-database.js';
 import { migrateDatabase } from './db/migrate.js';
 import { createApp } from './http/app.js';
 import { listen, type RunningServer } from './http/server.js';
+import { installProcessGuards } from './lib/process-guards.js';
 import { createLoggerFromConfig, redactUrl, type Logger } from './logger.js';
 import { startWorkers, type RunningWorkers } from './workers/index.js';
 
@@ -52,6 +53,7 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   const logger = createLoggerFromConfig(config);
+  installProcessGuards(logger);
   const running: Running = {};
   const shutdown = installSignalHandlers(logger, (signal) => stop(running, config, logger, signal));
 

@@ -13,8 +13,44 @@ export type Executor = PgDatabase<PostgresJsQueryResultHKT, Schema>;
 export type Database = {
   db: PostgresJsDatabase<Schema>;
   sql: postgres.Sql;
+  /** What the last attempt to use a connection said about the server (see DatabaseAvailability). */
+  availability: DatabaseAvailability;
   close: (timeoutSeconds?: number) => Promise<void>;
 };
+
+/**
+ * Whether the database looked reachable the last time anyone tried: requests wait less for a connection while
+ * it does not (an outage answers 503 DATABASE_UNAVAILABLE at once instead of after DB_POOL_TIMEOUT_MS).
+ */
+export class DatabaseAvailability {
+  private lastFailure = -Infinity;
+  private lastSuccess = 0;
+  private failureCode: string | undefined;
+
+  /** A connection was obtained and answered. */
+  reportSuccess(): void {
+    this.lastSuccess = performance.now();
+  }
+
+  /** Obtaining or using a connection failed with a connection-level error (`code`). */
+  reportFailure(code: string): void {
+    this.lastFailure = performance.now();
+    this.failureCode = code;
+  }
+
+  /** The code of the last failure when it is more recent than the last success; undefined when reachable. */
+  unavailableBecause(): string | undefined {
+    return this.lastFailure > this.lastSuccess ? this.failureCode : undefined;
+  }
+}
+
+// postgres.js waits between reconnects with a backoff shared by the whole pool that grows to 20 s: during an
+// outage every request waited that long for its turn, and after the database came back the pool still slept.
+// Reconnect at most half a second apart (jittered), so an outage answers fast and its end is noticed at once.
+export const MAX_RECONNECT_DELAY_SECONDS = 0.5;
+export function reconnectDelaySeconds(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.02 * 2 ** retries, MAX_RECONNECT_DELAY_SECONDS);
+}
 
 export type DatabaseOptions = {
   /** Pool size (DB_POOL_SIZE). */
@@ -34,7 +70,13 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Data
     // Every session runs in UTC whatever the server or the process says.
     connection: { TimeZone: 'UTC', application_name: options.applicationName ?? 'glisk-backend' },
     onnotice: () => {},
+    backoff: reconnectDelaySeconds,
   });
   const db = drizzle(sql, { schema });
-  return { db, sql, close: (timeout = 5) => sql.end({ timeout }) };
+  return {
+    db,
+    sql,
+    availability: new DatabaseAvailability(),
+    close: (timeout = 5) => sql.end({ timeout }),
+  };
 }

@@ -218,6 +218,7 @@ function wrap(route: Route, deps: AppDeps): RequestHandler {
       poolTimeoutMs: config.database.poolTimeoutMs,
       log: requestLog,
       debugEnabled,
+      availability: database.availability,
     });
     try {
       const params = route.params ? validate(route.params, req.params, 'path') : undefined;

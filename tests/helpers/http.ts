@@ -132,6 +132,10 @@ export type TcpProxy = {
   resume: () => void;
   /** Chunks held back since pause(): > 0 means a client is waiting on the database. */
   held: () => number;
+  /** The database goes away: open connections are cut and new ones refused (ECONNREFUSED) until accept(). */
+  refuse: () => Promise<void>;
+  /** The database is back: the proxy listens again on the same port. */
+  accept: () => Promise<void>;
   close: () => Promise<void>;
 };
 
@@ -192,9 +196,21 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
         release();
       }
     },
-    close: () => {
+    refuse: () => {
       for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
+    },
+    accept: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
     },
   };
 }

@@ -2,7 +2,8 @@
 // Typed AppErrors keep their status and code; body-parser's errors get theirs; anything else is a 500 whose
 // stack goes to the log and whose answer says nothing about internals.
 import type { NextFunction, Request, Response } from 'express';
-import { AppError, NotFoundError } from '../../errors.js';
+import { connectionFailureCode } from '../../db/connection-errors.js';
+import { AppError, DatabaseUnavailableError, NotFoundError, ServiceUnavailableError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 
 export class MethodNotAllowedError extends AppError {
@@ -67,6 +68,10 @@ export function errorHandler(logger: Logger) {
       next(error);
       return;
     }
+    // A connection lost under the request (terminated backend, database restarting) is an outage, not a bug:
+    // 503 with Retry-After, so that clients (and Alchemy) retry on a fresh connection.
+    const lostConnection = error instanceof AppError ? undefined : connectionFailureCode(error);
+    if (lostConnection !== undefined) error = new DatabaseUnavailableError(lostConnection);
     const answer = toAnswer(error);
     if (answer.status >= 500 && !(error instanceof AppError)) {
       logger.error('http.unhandled_error', {
@@ -83,6 +88,9 @@ export function errorHandler(logger: Logger) {
       });
     }
     if (error instanceof MethodNotAllowedError) res.setHeader('Allow', error.allow.join(', '));
+    if (error instanceof ServiceUnavailableError && error.retryAfterSeconds !== undefined) {
+      res.setHeader('Retry-After', String(error.retryAfterSeconds));
+    }
     const body: Record<string, unknown> = {
       error:
         answer.details === undefined

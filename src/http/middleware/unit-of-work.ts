@@ -3,9 +3,10 @@
 // Built on the data layer's db.transaction + bindRepositories; the transaction callback is held open until the
 // wrapper says how it ends.
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import type { Schema } from '../../db/client.js';
+import type { DatabaseAvailability, Schema } from '../../db/client.js';
+import { connectionFailureCode } from '../../db/connection-errors.js';
 import { bindRepositories, type UnitOfWork } from '../../db/unit-of-work.js';
-import { ServiceUnavailableError } from '../../errors.js';
+import { DatabaseUnavailableError, ServiceUnavailableError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 
 type Outcome = 'commit' | 'rollback';
@@ -24,7 +25,12 @@ export type RequestUnitOfWorkOptions = {
   log: () => Logger;
   /** Whether debug lines (commit/rollback) are logged at all. */
   debugEnabled: boolean;
+  /** Shared by the requests of one pool: told how each BEGIN went, it shortens the wait during an outage. */
+  availability?: DatabaseAvailability;
 };
+
+/** While the database is known to be unreachable, a request waits at most this long for a connection. */
+export const OUTAGE_WAIT_MS = 800;
 
 export class RequestUnitOfWork {
   private opened: Promise<UnitOfWork> | undefined;
@@ -48,22 +54,30 @@ export class RequestUnitOfWork {
   private begin(): Promise<UnitOfWork> {
     return new Promise<UnitOfWork>((resolveOpen, rejectOpen) => {
       let abandoned = false;
-      const { poolTimeoutMs } = this.options;
+      const { poolTimeoutMs, availability } = this.options;
+      // During an outage the wait is short and its end says so: DB_POOL_EXHAUSTED means a busy pool only.
+      const down = availability?.unavailableBecause();
+      const waitMs = down === undefined ? poolTimeoutMs : Math.min(poolTimeoutMs, OUTAGE_WAIT_MS);
       const timer = setTimeout(() => {
         abandoned = true;
+        const cause = availability?.unavailableBecause();
         rejectOpen(
-          new ServiceUnavailableError(
-            'DB_POOL_EXHAUSTED',
-            `No database connection became free within ${poolTimeoutMs} ms; the service is overloaded, retry later`,
-            { waitedMs: poolTimeoutMs },
-          ),
+          cause !== undefined
+            ? new DatabaseUnavailableError(cause)
+            : new ServiceUnavailableError(
+                'DB_POOL_EXHAUSTED',
+                `No database connection became free within ${poolTimeoutMs} ms; the service is overloaded, retry later`,
+                { waitedMs: poolTimeoutMs },
+                1,
+              ),
         );
-      }, poolTimeoutMs);
+      }, waitMs);
       const started = performance.now();
       this.transaction = this.db.transaction(async (tx) => {
         // The connection came after the request gave up waiting: hand it straight back.
         if (abandoned) throw new EndTransaction('abandoned');
         clearTimeout(timer);
+        availability?.reportSuccess();
         this.openedAt = performance.now();
         const outcome = await new Promise<Outcome>((resolveOutcome) => {
           this.finish = resolveOutcome;
@@ -79,8 +93,13 @@ export class RequestUnitOfWork {
           }
           return;
         }
+        const code = connectionFailureCode(error);
+        if (code !== undefined) availability?.reportFailure(code);
         // Failing before the callback ran means no connection or no BEGIN: the database is not there.
-        if (this.finish === undefined && !abandoned) rejectOpen(databaseUnavailable(error));
+        if (this.finish === undefined && !abandoned) {
+          const cause = code ?? (error as { code?: unknown } | null)?.code;
+          rejectOpen(new DatabaseUnavailableError(typeof cause === 'string' ? cause : undefined));
+        }
       });
     });
   }
@@ -140,13 +159,4 @@ export class RequestUnitOfWork {
   private elapsedMs(): number {
     return Math.round((performance.now() - this.openedAt) * 100) / 100;
   }
-}
-
-function databaseUnavailable(error: unknown): ServiceUnavailableError {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return new ServiceUnavailableError(
-    'DATABASE_UNAVAILABLE',
-    'The database is not reachable right now; retry later',
-    typeof code === 'string' ? { cause: code } : undefined,
-  );
 }

@@ -2,6 +2,7 @@
 // HEALTH_TIMEOUT_MS, else 503 {"status":"unhealthy","error":{"type","message"}}. It never waits longer than
 // the timeout, whatever state the pool or the server is in.
 import { z } from 'zod';
+import { connectionFailureCode } from '../../db/connection-errors.js';
 import { redactUrl } from '../../logger.js';
 import { defineRoute, type RouteFactory } from '../route.js';
 
@@ -36,8 +37,15 @@ export const healthRoutes: RouteFactory = ({ database, config }) => {
       );
     });
     const query = database.sql`select 1`.then(
-      (): Probe => ({ ok: true }),
-      (error: unknown): Probe => ({ ok: false, ...describe(error) }),
+      (): Probe => {
+        database.availability.reportSuccess();
+        return { ok: true };
+      },
+      (error: unknown): Probe => {
+        const code = connectionFailureCode(error);
+        if (code !== undefined) database.availability.reportFailure(code);
+        return { ok: false, ...describe(error) };
+      },
     );
     try {
       return await Promise.race([query, timeout]);
