@@ -64,13 +64,15 @@ describe('database outage', () => {
     assert.equal((await timedGet(`${app.url}/api/tokens`)).status, 200);
 
     await proxy.refuse();
+    // The mechanism answers within 0.8 s (the outage wait) and reconnects within 0.5 s; the bounds below leave
+    // room for a loaded machine and still fail without it (unpatched, the backoff reaches 10-20 s).
     // Enough requests for postgres.js's own backoff (3^n / 100 s, up to 20 s) to have grown past a second.
     for (let i = 0; i < 12; i += 1) {
       const answer = await timedGet(`${app.url}/api/tokens`);
       assert.equal(answer.status, 503, JSON.stringify(answer));
       assert.equal(answer.code, 'DATABASE_UNAVAILABLE', JSON.stringify(answer));
       assert.equal(answer.retryAfter, '1');
-      assert.ok(answer.ms < 1_000, `request ${i} took ${Math.round(answer.ms)} ms`);
+      assert.ok(answer.ms < 1_500, `request ${i} took ${Math.round(answer.ms)} ms`);
     }
 
     await proxy.accept();
