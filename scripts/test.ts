@@ -37,6 +37,9 @@ reporter: -- --test-reporter=tap (or spec, dot, junit).
 
 Each test gets --test-timeout=120000 unless a --test-timeout flag is given.
 
+npm run test:coverage [-- the same arguments]: the same run under c8, a statement/branch/function/line
+summary in the terminal and an HTML report in coverage/index.html (settings: .c8rc.json).
+
 Examples:
   npm test
   npm test -- tests/db/migrate.test.ts
@@ -95,7 +98,9 @@ async function main(): Promise<number> {
 
     // Most test time is spent waiting on PostgreSQL, the local chain or HTTP, so run more files than CPUs.
     const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(4, availableParallelism());
-    console.log(`test: running ${files.length} files, ${concurrency} at a time`);
+    console.log(
+      `test: running ${files.length} file${files.length === 1 ? '' : 's'}, ${concurrency} at a time`,
+    );
     child = spawn(
       process.execPath,
       [
