@@ -32,6 +32,13 @@ function log(overrides: Partial<Parameters<typeof batchMintedLog>[0]> = {}): Pay
   });
 }
 
+/** Lower-case, upper-case and checksummed spellings of one address: three different strings. */
+function spellings(address: Address): string[] {
+  const forms = [address.toLowerCase(), `0x${address.slice(2).toUpperCase()}`, getAddress(address)];
+  assert.equal(new Set(forms).size, 3, `${address} has three distinct spellings`);
+  return forms;
+}
+
 function parse(logs: PayloadLog[]) {
   return alchemyWebhookSchema.parse(alchemyPayload({ number: 12, timestamp: 1_760_000_000, logs }));
 }
@@ -144,6 +151,23 @@ describe('mintsFromAlchemyPayload', () => {
     assert.equal(first?.txHash, TX);
   });
 
+  it('matches the contract address in any case on either side', () => {
+    const forms = spellings(CONTRACT);
+    for (const configured of forms) {
+      for (const sent of forms) {
+        const result = mintsFromAlchemyPayload(
+          parse([{ ...log(), account: { address: sent } }]),
+          configured as Address,
+        );
+        assert.equal(
+          result.ok && result.mints.length,
+          1,
+          `log of ${sent}, contract configured as ${configured}`,
+        );
+      }
+    }
+  });
+
   it('refuses a matching log whose topics or data do not decode, naming it', () => {
     const truncatedTopics = { ...log(), topics: log().topics.slice(0, 3) };
     const shortData = { ...log(), data: `0x${'00'.repeat(32)}` };
@@ -179,6 +203,46 @@ describe('decodeBatchMinted and mintsFromRpcLogs', () => {
       ok: true,
       args: { minter: MINTER, author: AUTHOR, startTokenId: 7, quantity: 50, totalPaid: 3_000n },
     });
+  });
+
+  it('accepts a batch ending exactly at the largest id the database holds, refuses one past it', () => {
+    // tokens_s0.token_id is a PostgreSQL integer: the last id of a batch may be 2^31 - 1, not 2^31.
+    const max = 2n ** 31n - 1n;
+    const atEdge = log({ startTokenId: max - 2n, quantity: 3n });
+    const accepted = decodeBatchMinted(atEdge.topics as Hex[], atEdge.data as Hex);
+    assert.equal(accepted.ok, true, accepted.ok ? '' : accepted.reason);
+    assert.equal(accepted.ok && accepted.args.startTokenId + accepted.args.quantity - 1, Number(max));
+    const pastEdge = log({ startTokenId: max - 1n, quantity: 3n });
+    const refused = decodeBatchMinted(pastEdge.topics as Hex[], pastEdge.data as Hex);
+    assert.deepEqual(refused.ok === false && [refused.field, refused.reason], [
+      'topics',
+      `token ids ${max - 1n}+3 are outside 1..${max}`,
+    ]);
+    const zero = log({ startTokenId: 0n, quantity: 1n });
+    assert.equal(decodeBatchMinted(zero.topics as Hex[], zero.data as Hex).ok, false, 'id 0 is never minted');
+  });
+
+  it('matches the contract address of eth_getLogs results in any case on either side', () => {
+    const entry = log();
+    for (const configured of spellings(CONTRACT)) {
+      for (const returned of spellings(CONTRACT)) {
+        const mints = mintsFromRpcLogs(
+          [
+            {
+              address: returned as Address,
+              topics: entry.topics as Hex[],
+              data: entry.data as Hex,
+              blockNumber: 3n,
+              transactionHash: TX,
+              logIndex: 0,
+              removed: false,
+            },
+          ],
+          configured as Address,
+        );
+        assert.equal(mints.length, 1, `log of ${returned}, contract configured as ${configured}`);
+      }
+    }
   });
 
   it('keeps the contract BatchMinted logs that were not removed', () => {

@@ -89,15 +89,33 @@ describe('ingestMints', () => {
   });
 
   it('matches an existing author case-insensitively', async () => {
-    await reset();
-    await t.db.execute(
-      sql`INSERT INTO authors (wallet_address, prompt_text) VALUES (${WALLET_1.toUpperCase().replace('0X', '0x')}, 'kept')`,
-    );
-    await t.db.transaction((tx) => ingestMints(tx, [mint(1, 1, 2, WALLET_1)]));
-    const [row] = await t.db.execute<{ n: number; prompt_text: string }>(
-      sql`SELECT count(*)::int AS n, max(prompt_text) AS prompt_text FROM authors`,
-    );
-    assert.deepEqual(row, { n: 1, prompt_text: 'kept' });
+    // Lower, upper and checksummed spellings all differ, so only a case-insensitive lookup finds the row.
+    const lower = '0xabcdefabcdefabcdefabcdefabcdefabcdefabcd';
+    const upper = `0x${lower.slice(2).toUpperCase()}`;
+    assert.equal(new Set([lower, upper, getAddress(lower)]).size, 3);
+    for (const [stored, sent] of [
+      [upper, lower],
+      [lower, upper],
+    ] as const) {
+      await reset();
+      const [kept] = await t.db.execute<{ id: string }>(
+        sql`INSERT INTO authors (wallet_address, prompt_text) VALUES (${stored}, 'kept') RETURNING id`,
+      );
+      // mint() lower-cases the author and the ingest checksums it: send the spelling as given.
+      const result = await t.db.transaction((tx) =>
+        ingestMints(tx, [{ ...mint(1, 1, 2, lower), author: sent as Address }]),
+      );
+      assert.deepEqual(result.created, [1, 2]);
+      const [row] = await t.db.execute<{ n: number; prompt_text: string; wallet: string }>(
+        sql`SELECT count(*)::int AS n, max(prompt_text) AS prompt_text, max(wallet_address) AS wallet FROM authors`,
+      );
+      assert.deepEqual(row, { n: 1, prompt_text: 'kept', wallet: stored }, `stored ${stored}, sent ${sent}`);
+      const owners = await t.db.execute<{ author_id: string }>(sql`SELECT DISTINCT author_id FROM tokens_s0`);
+      assert.deepEqual(
+        [...owners].map((o) => o.author_id),
+        [kept?.id],
+      );
+    }
   });
 
   it('10 concurrent deliveries of the same new mints create each row once', async () => {
