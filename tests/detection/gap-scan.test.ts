@@ -1,5 +1,6 @@
 // The gap scan alone, against the local chain: recovers deleted tokens (a revealed one as revealed with its CID)
-// with their real minter, block time and mint event; a dry run writes nothing; one failing id loses no other.
+// with their real minter, block time and mint event; a dry run writes nothing; one failing id or batch loses no
+// other; nothing above head - confirmations is read. Each test has its own database.
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -8,18 +9,23 @@ import { encodeFunctionData } from 'viem';
 import { createChainPublicClient } from '../../src/providers/chain/client.js';
 import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import { scanGaps, type GapScanOptions } from '../../src/stages/detection/gap-scan.js';
+import { ingestMints } from '../../src/stages/detection/mint-ingest.js';
 import { createLogger } from '../../src/logger.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf } from '../helpers/db-fixtures.js';
 import {
+  AUTHOR_A,
   assertScenarioRecorded,
   countRows,
   mintScenario,
+  scenarioMints,
   tokenRows,
   type Scenario,
 } from '../helpers/mint-scenario.js';
 import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.js';
+
+const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 // hardhat_mine with n > 1 reserves blocks whose historical state eth_call does not see (the contract reads as
 // absent there); one block per call keeps every block real, as on a live chain.
@@ -31,7 +37,7 @@ describe('gap scan', () => {
   let chain: TestChain;
   let proxy: RpcProxy;
   let scenario: Scenario;
-  let t: TestDatabase;
+  const databases: TestDatabase[] = [];
   const revealed = new Map([
     [3, cidOf(3)],
     [52, cidOf(52)],
@@ -40,7 +46,6 @@ describe('gap scan', () => {
   before(async () => {
     chain = await startTestChain();
     proxy = await startRpcProxy(chain.rpcUrl);
-    t = await createTestDatabase();
     // Some history before the scenario so the trace has blocks to search through.
     await mineOneByOne(chain, 40);
     scenario = await mintScenario(chain);
@@ -52,12 +57,23 @@ describe('gap scan', () => {
     await mineOneByOne(chain, 3);
   });
   after(async () => {
-    await t?.drop();
+    await Promise.all(databases.map((d) => d.drop()));
     await proxy?.stop();
     await chain?.stop();
   });
 
-  const scan = (overrides: Partial<GapScanOptions> = {}) =>
+  /** Each test its own database: empty, or holding the scenario as the other paths would have recorded it. */
+  async function database(contents: 'empty' | 'recorded'): Promise<TestDatabase> {
+    const t = await createTestDatabase();
+    databases.push(t);
+    if (contents === 'recorded') {
+      await t.db.transaction((tx) => ingestMints(tx, scenarioMints(scenario, chain), { revealed }));
+      await assertScenarioRecorded(t.db, scenario, { revealed });
+    }
+    return t;
+  }
+
+  const scan = (t: TestDatabase, overrides: Partial<GapScanOptions> = {}) =>
     scanGaps({
       db: t.db,
       client: createChainPublicClient({ rpcUrl: proxy.url, chain: chain.chain, cacheTimeMs: 0 }),
@@ -69,53 +85,54 @@ describe('gap scan', () => {
     });
 
   it('recovers every token of an empty database from the chain alone', async () => {
+    const t = await database('empty');
     const progress: string[] = [];
-    const report = await scan({ onProgress: (p) => progress.push(p.phase) });
+    const report = await scan(t, { onProgress: (p) => progress.push(p.phase) });
     assert.equal(report.nextTokenId, 59);
     assert.deepEqual(report.failed, []);
-    assert.deepEqual(
-      report.created,
-      Array.from({ length: 58 }, (_, i) => i + 1),
-    );
+    assert.deepEqual(report.created, ids(1, 58));
     assert.deepEqual(
       report.revealed.sort((a, b) => a - b),
       [3, 52],
     );
-    assert.deepEqual(report.failed, []);
     await assertScenarioRecorded(t.db, scenario, { revealed });
     assert.ok(progress.includes('read') && progress.includes('trace') && progress.includes('write'));
   });
 
   it('recreates exactly the deleted rows, revealed one included; a second scan finds nothing', async () => {
+    const t = await database('recorded');
     await t.db.execute(sql`DELETE FROM tokens_s0 WHERE token_id BETWEEN 2 AND 11 OR token_id IN (52, 58)`);
     await t.db.execute(sql`DELETE FROM mint_events WHERE token_id = 52`);
-    const report = await scan();
+    const report = await scan(t);
     assert.deepEqual(report.missing, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 52, 58]);
     assert.deepEqual(report.created, report.missing);
     await assertScenarioRecorded(t.db, scenario, { revealed });
-    const again = await scan();
+    const again = await scan(t);
     assert.deepEqual(again.missing, []);
     assert.deepEqual(await countRows(t.db), { tokens: 58, events: 3, authors: 2 });
   });
 
   it('a dry run reports and writes nothing; --limit takes the lowest ids', async () => {
+    const t = await database('recorded');
     await t.db.execute(sql`DELETE FROM tokens_s0 WHERE token_id >= 40`);
-    const dry = await scan({ dryRun: true, limit: 5 });
+    const dry = await scan(t, { dryRun: true, limit: 5 });
     assert.deepEqual(dry.missing, [40, 41, 42, 43, 44]);
     assert.deepEqual(dry.recovered, [40, 41, 42, 43, 44]);
     assert.deepEqual(dry.created, []);
     assert.equal((await countRows(t.db)).tokens, 39);
-    const limited = await scan({ limit: 5 });
+    const limited = await scan(t, { limit: 5 });
     assert.deepEqual(limited.created, [40, 41, 42, 43, 44]);
     assert.equal((await countRows(t.db)).tokens, 44);
   });
 
   it('one id whose reads fail is reported; every other id is recovered', async () => {
+    const t = await database('recorded');
+    await t.db.execute(sql`DELETE FROM tokens_s0 WHERE token_id >= 45`);
     const failing = encodeFunctionData({ abi: gliskS0Abi, functionName: 'tokenPromptAuthor', args: [50n] });
     proxy.refuse = (request) =>
       request.method === 'eth_call' && JSON.stringify(request.params ?? []).includes(failing);
     try {
-      const report = await scan();
+      const report = await scan(t);
       assert.deepEqual(
         report.failed.map((f) => f.tokenId),
         [50],
@@ -128,8 +145,70 @@ describe('gap scan', () => {
     const rows = await tokenRows(t.db);
     assert.equal(rows.length, 57);
     assert.equal(rows.find((r) => r.token_id === 52)?.status, 'revealed');
-    const report = await scan();
+    const report = await scan(t);
     assert.deepEqual(report.created, [50]);
     await assertScenarioRecorded(t.db, scenario, { revealed });
+  });
+
+  it('a batch whose mint cannot be traced is reported; the batches before and after it are recovered', async () => {
+    const t = await database('recorded');
+    // One missing id in each of the three batches (1, 2..51, 52..58); traced in ascending order, one
+    // eth_getLogs each: the second one, batch 2..51's, is refused.
+    await t.db.execute(sql`DELETE FROM tokens_s0 WHERE token_id IN (1, 20, 55)`);
+    let getLogsCalls = 0;
+    proxy.refuse = (request) => request.method === 'eth_getLogs' && ++getLogsCalls === 2;
+    try {
+      const report = await scan(t);
+      assert.deepEqual(report.missing, [1, 20, 55]);
+      assert.deepEqual(
+        report.failed.map((f) => f.tokenId),
+        [20],
+      );
+      assert.match(report.failed[0]?.error ?? '', /execution aborted/);
+      assert.deepEqual(report.created, [1, 55]);
+    } finally {
+      proxy.refuse = undefined;
+    }
+    assert.deepEqual((await scan(t)).created, [20]);
+    await assertScenarioRecorded(t.db, scenario, { revealed });
+  });
+});
+
+describe('gap scan below the confirmations', () => {
+  let chain: TestChain;
+  let t: TestDatabase;
+  before(async () => {
+    chain = await startTestChain();
+    t = await createTestDatabase();
+    await mineOneByOne(chain, 5);
+  });
+  after(async () => {
+    await t?.drop();
+    await chain?.stop();
+  });
+
+  it('reads at head - confirmations: a mint fewer blocks deep is neither missing nor created until it is deep enough', async () => {
+    const scan = () =>
+      scanGaps({
+        db: t.db,
+        client: chain.publicClient,
+        contractAddress: chain.contractAddress,
+        confirmations: 3,
+        logger: createLogger({ level: 'error', format: 'json', stream: new PassThrough() }),
+      });
+    const minted = await chain.mint({ from: chain.accounts.deployer, author: AUTHOR_A, quantity: 2 });
+    await mineOneByOne(chain, 2);
+    const head = await chain.publicClient.getBlockNumber();
+    assert.equal(head, minted.blockNumber + 2n);
+    const early = await scan();
+    assert.equal(early.atBlock, head - 3n);
+    assert.equal(early.nextTokenId, 1, 'nextTokenId as of head - 3');
+    assert.deepEqual([early.missing, early.created], [[], []]);
+    assert.equal((await countRows(t.db)).tokens, 0);
+
+    await mineOneByOne(chain, 1);
+    const deep = await scan();
+    assert.equal(deep.atBlock, minted.blockNumber);
+    assert.deepEqual(deep.created, [1, 2]);
   });
 });

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { createChainPublicClient } from '../../src/providers/chain/client.js';
+import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import { createDatabase } from '../../src/db/client.js';
 import {
   LAST_PROCESSED_BLOCK_KEY,
@@ -167,6 +168,32 @@ describe('log follower', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('stores no checkpoint when its chunk fails after the logs were read; the next pass records every token', async () => {
+    const t = await freshDatabase();
+    await chain.mine(2);
+    // The block timestamps are read after eth_getLogs and before the ingest and the checkpoint.
+    proxy.refuse = (request) => request.method === 'eth_getBlockByNumber';
+    try {
+      await assert.rejects(follower(t).catchUp(), /execution aborted/);
+    } finally {
+      proxy.refuse = undefined;
+    }
+    assert.equal(await systemState.get(t.db, LAST_PROCESSED_BLOCK_KEY), undefined, 'no checkpoint');
+    assert.equal((await countRows(t.db)).tokens, 0);
+
+    const head = await chain.publicClient.getBlockNumber();
+    const minted = await chain.publicClient.readContract({
+      address: chain.contractAddress,
+      abi: gliskS0Abi,
+      functionName: 'nextTokenId',
+      blockNumber: head - 2n,
+    });
+    const result = await follower(t).catchUp();
+    assert.equal(result.created, Number(minted) - 1, 'every token minted up to the safe head');
+    assert.equal((await countRows(t.db)).tokens, Number(minted) - 1);
+    assert.equal((await systemState.get(t.db, LAST_PROCESSED_BLOCK_KEY))?.stateValue, Number(head - 2n));
   });
 
   it('a refused single block is an error, not an endless halving', async () => {

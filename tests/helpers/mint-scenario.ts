@@ -6,7 +6,10 @@ import { createTestClient, getAddress, http, type Address, type Hash, type Trans
 import { createChainWalletClient } from '../../src/providers/chain/client.js';
 import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import type { Executor } from '../../src/db/client.js';
-import type { PayloadBlock } from './alchemy-webhook.js';
+import { alchemyWebhookSchema } from '../../src/stages/detection/alchemy-payload.js';
+import { mintsFromAlchemyPayload } from '../../src/stages/detection/batch-minted.js';
+import type { DecodedMint } from '../../src/stages/detection/mint-ingest.js';
+import { alchemyPayload, type PayloadBlock } from './alchemy-webhook.js';
 import type { TestChain } from './chain.js';
 
 export const AUTHOR_A: Address = getAddress('0xa11ce00000000000000000000000000000000a11');
@@ -106,6 +109,14 @@ export async function mintScenario(chain: TestChain): Promise<Scenario> {
     blockTimestamp: new Date(Number(block.timestamp) * 1000),
     payloadBlock: { number: Number(blockNumber), timestamp: Number(block.timestamp), logs },
   };
+}
+
+/** The scenario's three mints as every detection path decodes them, e.g. to record them with ingestMints. */
+export function scenarioMints(scenario: Scenario, chain: Pick<TestChain, 'contractAddress'>): DecodedMint[] {
+  const payload = alchemyWebhookSchema.parse(alchemyPayload(scenario.payloadBlock));
+  const result = mintsFromAlchemyPayload(payload, chain.contractAddress);
+  if (!result.ok || result.mints.length !== 3) throw new Error('the scenario block holds three mints');
+  return result.mints;
 }
 
 export type TokenRow = {
