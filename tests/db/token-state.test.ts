@@ -12,6 +12,7 @@ import {
 import {
   canTransition,
   failToken,
+  finishClaimedToken,
   InvalidStateTransition,
   isTerminal,
   NON_TERMINAL_STATUSES,
@@ -139,7 +140,38 @@ describe('token transitions in the database', { timeout: 30_000 }, () => {
     assert.equal(stored?.status, 'revealed');
     assert.equal(stored?.imageCid, cidOf(900));
     assert.equal(stored?.metadataCid, cidOf(901));
-    assert.ok(stored.updatedAt.getTime() >= token.updatedAt.getTime());
+  });
+
+  /** now() of a transaction of its own, as text: the database's microsecond precision, not a Date's millisecond. */
+  async function databaseNow(): Promise<string> {
+    const [row] = await t.sql<{ now: string }[]>`select now()::text as now`;
+    assert.ok(row);
+    return row.now;
+  }
+
+  it('stamps updated_at on every status change, strictly later than the moment before it', async () => {
+    const token = await tokenIn('detected');
+    const claimed = await tokenIn('generating', {
+      leaseOwner: 'worker-c',
+      leaseExpiresAt: new Date(Date.now() + 60_000),
+    });
+    const moves: [Token, string, () => Promise<unknown>][] = [
+      [token, 'transition', () => transitionToken(t.db, { tokenId: token.tokenId }, 'generating')],
+      [token, 'fail', () => failToken(t.db, { tokenId: token.tokenId }, { code: 'X', message: 'x' })],
+      [token, 'retry', () => retryFailedToken(t.db, { tokenId: token.tokenId })],
+      [
+        claimed,
+        'finish a claim',
+        () => finishClaimedToken(t.db, claimed, 'uploading', { imageCid: cidOf(5) }),
+      ],
+    ];
+    for (const [moved, what, move] of moves) {
+      const before = await databaseNow();
+      await move();
+      const [row] = await t.sql<{ later: boolean; updated_at: string }[]>`
+        select updated_at > ${before}::timestamptz as later, updated_at::text from tokens_s0 where id = ${moved.id}`;
+      assert.equal(row?.later, true, `${what}: updated_at ${row?.updated_at} is not after ${before}`);
+    }
   });
 
   it('drops the lease of whoever held the token when it moves', async () => {

@@ -1,5 +1,6 @@
 // Pure parts of detection: the signature check, the payload schema, BatchMinted filtering and decoding.
 import assert from 'node:assert/strict';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { describe, it } from 'node:test';
 import { getAddress, type Address, type Hex } from 'viem';
 import { alchemyWebhookSchema } from '../../src/stages/detection/alchemy-payload.js';
@@ -12,6 +13,7 @@ import {
 } from '../../src/stages/detection/batch-minted.js';
 import { alchemyPayload, batchMintedLog, type PayloadLog } from '../helpers/alchemy-webhook.js';
 
+const require = createRequire(import.meta.url);
 const SECRET = 'whsec_unit_test';
 const CONTRACT = getAddress('0x5fbdb2315678afecb367f032d93f642f64180aa3');
 const MINTER = getAddress('0x70997970c51812dc3a010c7d01b50e0d17dc79c8');
@@ -47,6 +49,19 @@ describe('verifyAlchemySignature', () => {
   const body = Buffer.from('{"hello":"world"}');
   const good = signAlchemyBody(body, SECRET);
 
+  it('signs and verifies the HMAC-SHA256 that another implementation computes for a fixed body', () => {
+    // Written literally, computed with OpenSSL rather than node:crypto:
+    //   printf '%s' "$BODY" | openssl dgst -sha256 -hmac 'whsec_unit_test'
+    const fixed =
+      '{"webhookId":"wh_glisk","id":"whevt_1","type":"GRAPHQL","event":{"data":{"block":{"number":1,"logs":[]}}}}';
+    const openssl = '3e84dad71b2bdf1f969772e5901b7e071501413480c6616890dc149ebcbcc318';
+    assert.equal(signAlchemyBody(fixed, SECRET), openssl);
+    assert.deepEqual(verifyAlchemySignature(Buffer.from(fixed, 'utf8'), openssl, SECRET), { ok: true });
+    // The raw bytes are signed, UTF-8: printf '%s' 'ünïcode ✓' | openssl dgst -sha256 -hmac 'whsec_unit_test'
+    const unicode = '780472d914d2b1b5a1552a8bca58e293768046f43acafe7b5c9e8811540a7f8e';
+    assert.deepEqual(verifyAlchemySignature(Buffer.from('ünïcode ✓', 'utf8'), unicode, SECRET), { ok: true });
+  });
+
   it('accepts the lower-case hex HMAC-SHA256 of the raw body', () => {
     assert.match(good, /^[0-9a-f]{64}$/);
     assert.deepEqual(verifyAlchemySignature(body, good, SECRET), { ok: true });
@@ -79,6 +94,34 @@ describe('verifyAlchemySignature', () => {
   it('refuses a body changed after signing, even by one byte', () => {
     const changed = Buffer.from('{"hello":"World"}');
     assert.equal(verifyAlchemySignature(changed, good, SECRET).ok, false);
+  });
+
+  it('compares in constant time: every well-formed signature goes through crypto.timingSafeEqual', () => {
+    // A plain === gives the same answers, so only the call itself shows the difference. The spy replaces the
+    // function on node:crypto and syncBuiltinESMExports carries it to the module's `import { timingSafeEqual }`.
+    const crypto = require('node:crypto') as typeof import('node:crypto');
+    const original = crypto.timingSafeEqual;
+    const calls: string[][] = [];
+    crypto.timingSafeEqual = (a, b) => {
+      calls.push([
+        Buffer.from(a as Uint8Array).toString('hex'),
+        Buffer.from(b as Uint8Array).toString('hex'),
+      ]);
+      return original(a, b);
+    };
+    syncBuiltinESMExports();
+    const wrong = signAlchemyBody(body, `${SECRET}x`);
+    try {
+      assert.equal(verifyAlchemySignature(body, good, SECRET).ok, true);
+      assert.equal(verifyAlchemySignature(body, wrong, SECRET).ok, false);
+    } finally {
+      crypto.timingSafeEqual = original;
+      syncBuiltinESMExports();
+    }
+    assert.deepEqual(calls, [
+      [good, good],
+      [wrong, good],
+    ]);
   });
 
   it('never runs with an empty secret', () => {
