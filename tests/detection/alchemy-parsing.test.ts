@@ -1,5 +1,6 @@
 // Pure parts of detection: the signature check, the payload schema, BatchMinted filtering and decoding.
 import assert from 'node:assert/strict';
+import type * as nodeCrypto from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { describe, it } from 'node:test';
 import { getAddress, type Address, type Hex } from 'viem';
@@ -99,7 +100,7 @@ describe('verifyAlchemySignature', () => {
   it('compares in constant time: every well-formed signature goes through crypto.timingSafeEqual', () => {
     // A plain === gives the same answers, so only the call itself shows the difference. The spy replaces the
     // function on node:crypto and syncBuiltinESMExports carries it to the module's `import { timingSafeEqual }`.
-    const crypto = require('node:crypto') as typeof import('node:crypto');
+    const crypto = require('node:crypto') as typeof nodeCrypto;
     const original = crypto.timingSafeEqual;
     const calls: string[][] = [];
     crypto.timingSafeEqual = (a, b) => {
