@@ -75,6 +75,14 @@ export type Config = Readonly<{
     /** With a remote provider, stored bytes of revealed tokens are dropped this long after the reveal. */
     localRetentionHours: number;
   }>;
+  metrics: Readonly<{
+    /** Empty: GET /metrics is open (bind the port to a private network); set: Bearer token required. */
+    token: string;
+    /** Longest age of the pipeline gauges read from PostgreSQL. */
+    refreshMs: number;
+    /** The glisk_instance label of this process's series. */
+    instance: string | undefined;
+  }>;
   /** Values that must never appear in a log line; the logger redacts them wherever they occur. */
   secrets: readonly string[];
 }>;
@@ -232,6 +240,12 @@ const specs = {
   PINATA_MAX_REQUESTS_PER_MINUTE: intIn(1, 100_000)({ default: 150, desc: 'requests per minute' }),
   IPFS_UPLOAD_TIMEOUT_SECONDS: positiveNumber({ default: 60, desc: 'seconds' }),
   IPFS_LOCAL_RETENTION_HOURS: positiveNumber({ default: 168, desc: 'hours' }),
+  METRICS_TOKEN: str({ default: '', desc: 'a bearer token for GET /metrics (empty: open)' }),
+  METRICS_REFRESH_SECONDS: positiveNumber({ default: 5, desc: 'seconds' }),
+  METRICS_INSTANCE: str({
+    default: undefined,
+    desc: 'the instance label of this process (default host:pid)',
+  }),
 };
 
 /** Every variable loadConfig reads (each is documented in .env.example; a test checks it). */
@@ -321,6 +335,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
     e.ALCHEMY_WEBHOOK_SECRET,
     e.ALCHEMY_API_KEY,
     e.PINATA_JWT,
+    e.METRICS_TOKEN,
     databasePassword(databaseUrl),
     ...urlSecrets(e.RPC_URL),
   ].filter(
@@ -369,6 +384,11 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       pinataMaxRequestsPerMinute: e.PINATA_MAX_REQUESTS_PER_MINUTE,
       uploadTimeoutMs: Math.round(e.IPFS_UPLOAD_TIMEOUT_SECONDS * 1000),
       localRetentionHours: e.IPFS_LOCAL_RETENTION_HOURS,
+    },
+    metrics: {
+      token: e.METRICS_TOKEN,
+      refreshMs: Math.round(e.METRICS_REFRESH_SECONDS * 1000),
+      instance: e.METRICS_INSTANCE,
     },
     secrets,
   });

@@ -7,6 +7,9 @@ import { errorHandler, methodNotAllowed, notFound } from './middleware/error-han
 import { REQUEST_ID_HEADER, requestId } from './middleware/request-id.js';
 import { requestLog } from './middleware/request-log.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { httpMetrics, METRICS_PATH, mountMetrics } from '../metrics/http-metrics.js';
+import { registerPipelineGauges } from '../metrics/pipeline-gauges.js';
+import { initMetrics } from '../metrics/registry.js';
 import { routeHandlers, type AppDeps, type Route } from './route.js';
 import { routeFactories } from './routes/index.js';
 
@@ -32,6 +35,7 @@ export function createApp(deps: AppDeps, options: CreateAppOptions = {}): Expres
 
   app.use(requestId);
   app.use(requestLog(logger));
+  app.use(httpMetrics);
   const origins = config.http.corsOrigins;
   app.use(
     cors({
@@ -56,6 +60,10 @@ export function createApp(deps: AppDeps, options: CreateAppOptions = {}): Expres
   });
   mountDocs(app, document);
   for (const [path, methods] of Object.entries(DOCS_PATHS)) methodsByPath.set(path, [...methods]);
+  initMetrics(config.metrics.instance);
+  registerPipelineGauges(deps.database, { refreshMs: config.metrics.refreshMs });
+  mountMetrics(app, { token: config.metrics.token || undefined });
+  methodsByPath.set(METRICS_PATH, ['get']);
 
   // After every route: a known path under another method is a 405 with Allow, not a 404.
   for (const [path, methods] of methodsByPath) app.all(path, methodNotAllowed(methods));
