@@ -39,6 +39,8 @@ export type Config = Readonly<{
     poolSize: number;
     /** How long a request waits for a pool connection before it is answered 503. */
     poolTimeoutMs: number;
+    /** How long start-up waits for a first working connection before it gives up (exit 1). */
+    connectTimeoutMs: number;
     migrateOnStart: boolean;
   }>;
   chain: Readonly<{
@@ -220,6 +222,7 @@ const specs = {
   DATABASE_URL: postgresUrl({ default: undefined, desc: 'postgres://user:password@host:5432/database' }),
   DB_POOL_SIZE: intIn(1, 10_000)({ default: 200, desc: 'connections' }),
   DB_POOL_TIMEOUT_MS: intIn(1, 600_000)({ default: 5000, desc: 'milliseconds' }),
+  DB_CONNECT_TIMEOUT_SECONDS: positiveNumber({ default: 10, desc: 'seconds' }),
   MIGRATE_ON_START: bool({ default: true, desc: 'true or false' }),
   ALCHEMY_WEBHOOK_SECRET: str({ default: '', desc: 'the signing key of the Alchemy webhook' }),
   ALCHEMY_API_KEY: str({ default: '', desc: 'an Alchemy API key' }),
@@ -253,6 +256,45 @@ export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(spe
 
 // Passwords the seed's examples used; a production database behind one of them is as good as open.
 const PLACEHOLDER_PASSWORDS = new Set(['changeme', 'password', 'postgres', 'glisk']);
+
+/** Production refuses shorter secrets: a short key is guessed, a short password brute-forced. */
+export const MIN_PRODUCTION_SECRET_LENGTH = { databasePassword: 12, webhookSecret: 16 } as const;
+
+// Every placeholder value that the documentation hands out (.env.example, compose.yaml, README; a test reads
+// .env.example and checks each of its example secrets is refused), and the shapes placeholders take.
+const EXAMPLE_SECRETS = new Set([
+  ...PLACEHOLDER_PASSWORDS,
+  'change-this-password',
+  'a-strong-password',
+  'secret',
+  'whsec_test',
+]);
+const PLACEHOLDER_SHAPES = [
+  /change[-_ .]?(me|this|it)/i,
+  /example/i,
+  /placeholder/i,
+  /^your[-_ ]/i,
+  /^<.*>$/,
+  /^(x+|\*+|\.+|0+)$/i,
+  /^(.)\1*$/,
+];
+
+/** Whether `value` is a documented example or looks like a placeholder rather than a real secret. */
+export function isPlaceholderSecret(value: string): boolean {
+  const lower = value.trim().toLowerCase();
+  return EXAMPLE_SECRETS.has(lower) || PLACEHOLDER_SHAPES.some((shape) => shape.test(lower));
+}
+
+/** Why production refuses `value` as the secret `name`, or undefined when it is acceptable. */
+function weakSecretProblem(name: string, what: string, value: string, minLength: number): string | undefined {
+  if (value.length < minLength) {
+    return `${name}: production needs a ${what} of at least ${minLength} characters (got ${value.length})`;
+  }
+  if (isPlaceholderSecret(value)) {
+    return `${name}: production refuses a placeholder or example ${what} (such as the ones in .env.example)`;
+  }
+  return undefined;
+}
 
 /** Secret values shorter than this are not masked by value (only by field name and inside URLs). */
 const MIN_SECRET_LENGTH = 8;
@@ -289,14 +331,30 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       );
     } else {
       const password = decodeURIComponent(new URL(databaseUrl).password);
-      if (password === '' || PLACEHOLDER_PASSWORDS.has(password.toLowerCase())) {
+      if (password === '') {
         problems.push('DATABASE_URL: production needs a real password, not an empty or placeholder one');
+      } else {
+        const weak = weakSecretProblem(
+          'DATABASE_URL',
+          'password',
+          password,
+          MIN_PRODUCTION_SECRET_LENGTH.databasePassword,
+        );
+        if (weak !== undefined) problems.push(weak);
       }
     }
     if (e.ALCHEMY_WEBHOOK_SECRET === '') {
       problems.push(
         'ALCHEMY_WEBHOOK_SECRET: required when APP_ENV=production (an unsigned webhook can be forged)',
       );
+    } else {
+      const weak = weakSecretProblem(
+        'ALCHEMY_WEBHOOK_SECRET',
+        'signing key',
+        e.ALCHEMY_WEBHOOK_SECRET,
+        MIN_PRODUCTION_SECRET_LENGTH.webhookSecret,
+      );
+      if (weak !== undefined) problems.push(weak);
     }
     if (cleaned.CORS_ORIGINS === undefined) {
       problems.push(
@@ -358,6 +416,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       url: databaseUrl,
       poolSize: e.DB_POOL_SIZE,
       poolTimeoutMs: e.DB_POOL_TIMEOUT_MS,
+      connectTimeoutMs: Math.round(e.DB_CONNECT_TIMEOUT_SECONDS * 1000),
       migrateOnStart: e.MIGRATE_ON_START,
     },
     chain: {

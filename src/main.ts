@@ -1,7 +1,7 @@
 // `npm start`: the service. All side effects live here: read the config, open the database (DATABASE_URL or
 // the embedded PostgreSQL in .data/), migrate, listen, start the workers; on SIGINT/SIGTERM close in reverse.
 import { ConfigError, loadConfig, useUtcTimezone, type Config } from './config.js';
-import { createDatabase, type Database } from './db/client.js';
+import { checkDatabaseReachable, createDatabase, type Database } from './db/client.js';
 import { EMBEDDED_POSTGRES_PASSWORD, EMBEDDED_POSTGRES_USER } from './dev/embedded-postgres.js';
 import { openLocalDatabase, type LocalDatabase } from './dev/local-database.js';
 import { migrateDatabase } from './db/migrate.js';
@@ -73,6 +73,8 @@ async function main(args: string[]): Promise<void> {
     } else {
       logger.info('database.external', { url: redactUrl(running.local.url) });
     }
+    if (shutdown.requested()) return;
+    await checkDatabaseReachable(running.local.url, config.database.connectTimeoutMs);
     if (shutdown.requested()) return;
 
     if (config.database.migrateOnStart) {
@@ -183,6 +185,17 @@ function startFailure(error: unknown, config: Config): string {
     return `port ${config.http.port} on ${config.http.host} is already in use: stop the other process or set PORT`;
   }
   if (code === 'EACCES') return `not allowed to listen on ${config.http.host}:${config.http.port}`;
+  if (code === 'DATABASE_CONNECT_TIMEOUT') {
+    const seconds = config.database.connectTimeoutMs / 1000;
+    const last = (error as { lastError?: unknown }).lastError;
+    return (
+      `no working PostgreSQL connection at ${redactUrl(config.database.url ?? 'the embedded database')} within ` +
+      `${seconds} s (DB_CONNECT_TIMEOUT_SECONDS): is PostgreSQL running there and DATABASE_URL right?` +
+      (last instanceof Error
+        ? ` Last error: ${redactUrl(last.message)}`
+        : ' It never answered like PostgreSQL.')
+    );
+  }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'CONNECT_TIMEOUT') {
     return 'cannot reach the database at DATABASE_URL: is PostgreSQL running and the URL right?';
   }

@@ -80,3 +80,48 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Data
     close: (timeout = 5) => sql.end({ timeout }),
   };
 }
+
+/** Start-up could not get one working connection within its time limit. */
+export class DatabaseConnectTimeoutError extends Error {
+  readonly code = 'DATABASE_CONNECT_TIMEOUT';
+  constructor(
+    readonly timeoutMs: number,
+    readonly lastError: unknown,
+  ) {
+    const last = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
+    super(`no working PostgreSQL connection within ${timeoutMs / 1000} s${last}`);
+    this.name = 'DatabaseConnectTimeoutError';
+  }
+}
+
+/**
+ * Opens one connection and runs `select 1`, giving up after `timeoutMs` however the server behaves. postgres.js
+ * alone can retry forever: a server that answers something other than PostgreSQL's protocol and hangs up makes
+ * it reconnect at once, and every reconnect restarts its connect_timeout.
+ */
+export async function checkDatabaseReachable(url: string, timeoutMs: number): Promise<void> {
+  let lastError: unknown;
+  const sql = postgres(url, {
+    max: 1,
+    connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    connection: { application_name: 'glisk-startup-check' },
+    onnotice: () => {},
+    fetch_types: false,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseConnectTimeoutError(timeoutMs, lastError)), timeoutMs);
+  });
+  try {
+    await Promise.race([
+      sql`select 1`.catch((error: unknown) => {
+        lastError = error;
+        throw error;
+      }),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    await sql.end({ timeout: 0 });
+  }
+}

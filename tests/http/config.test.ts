@@ -42,6 +42,7 @@ describe('loadConfig', () => {
       url: undefined,
       poolSize: 200,
       poolTimeoutMs: 5000,
+      connectTimeoutMs: 10_000,
       migrateOnStart: true,
     });
     assert.equal(config.chain.network, 'BASE_SEPOLIA');
@@ -257,5 +258,65 @@ describe('npm start with a bad environment', () => {
     } finally {
       await service.kill();
     }
+  });
+});
+
+// Issue 13.8: weak and example secrets, read from .env.example itself so that a new placeholder there cannot
+// slip through.
+describe('production secrets', () => {
+  const exampleSecrets = (): string[] => {
+    const text = readFileSync(path.join(REPO_ROOT, '.env.example'), 'utf8');
+    const values = new Set<string>();
+    for (const line of text.split('\n')) {
+      // Assignments, commented out or not, of variables whose name says secret, and passwords inside URLs.
+      const assignment = /^#?\s*([A-Z0-9_]*(?:PASSWORD|SECRET|KEY|JWT|TOKEN)[A-Z0-9_]*)=(\S+)/.exec(line);
+      if (assignment?.[2] !== undefined) values.add(assignment[2]);
+      for (const url of line.matchAll(/[a-z]+:\/\/[^:\s/]+:([^@\s]+)@/g)) if (url[1]) values.add(url[1]);
+    }
+    return [...values];
+  };
+
+  it('.env.example has example secrets to check (the parser finds them)', () => {
+    const found = exampleSecrets();
+    assert.ok(found.includes('change-this-password'), JSON.stringify(found));
+    assert.ok(found.length >= 2, JSON.stringify(found));
+  });
+
+  it('refuses every example secret of .env.example as the database password and as the webhook key', () => {
+    for (const value of exampleSecrets()) {
+      const asPassword = problemsOf({
+        ...GOOD_PRODUCTION,
+        DATABASE_URL: `postgres://glisk:${encodeURIComponent(value)}@db.internal:5432/glisk`,
+      });
+      assert.ok(
+        asPassword.some((p) => p.startsWith('DATABASE_URL:')),
+        `${value}: ${asPassword.join('; ')}`,
+      );
+      const asKey = problemsOf({ ...GOOD_PRODUCTION, ALCHEMY_WEBHOOK_SECRET: value });
+      assert.ok(
+        asKey.some((p) => p.startsWith('ALCHEMY_WEBHOOK_SECRET:')),
+        `${value}: ${asKey.join('; ')}`,
+      );
+    }
+  });
+
+  it('refuses short secrets: webhook key "a", database password "123"', () => {
+    assert.deepEqual(problemsOf({ ...GOOD_PRODUCTION, ALCHEMY_WEBHOOK_SECRET: 'a' }), [
+      'ALCHEMY_WEBHOOK_SECRET: production needs a signing key of at least 16 characters (got 1)',
+    ]);
+    assert.deepEqual(
+      problemsOf({ ...GOOD_PRODUCTION, DATABASE_URL: 'postgres://glisk:123@db.internal:5432/glisk' }),
+      ['DATABASE_URL: production needs a password of at least 12 characters (got 3)'],
+    );
+    // Long but a placeholder shape, and long random values that are accepted.
+    assert.equal(problemsOf({ ...GOOD_PRODUCTION, ALCHEMY_WEBHOOK_SECRET: 'x'.repeat(40) }).length, 1);
+    assert.equal(
+      loadConfig({ ...GOOD_PRODUCTION, ALCHEMY_WEBHOOK_SECRET: 'whsec_q8Zr4Lm2Tn7Vb1Xc' }).appEnv,
+      'production',
+    );
+  });
+
+  it('development accepts short secrets (only production refuses them)', () => {
+    assert.equal(loadConfig({ ALCHEMY_WEBHOOK_SECRET: 'a' }).detection.webhookSecret, 'a');
   });
 });
