@@ -180,7 +180,7 @@ export const mintEvents = pgTable(
     blockNumber: bigint('block_number', { mode: 'number' }).notNull(),
     blockTimestamp: timestamptz('block_timestamp').notNull(),
     // First id of the batch; the batch is token_id .. token_id + quantity - 1.
-    tokenId: integer('token_id').notNull(),
+    startTokenId: integer('token_id').notNull(),
     quantity: integer('quantity').notNull(),
     minterAddress: varchar('minter_address', { length: 42 }).notNull(),
     authorWallet: varchar('author_wallet', { length: 42 }).notNull(),
@@ -193,7 +193,7 @@ export const mintEvents = pgTable(
     check('mint_events_tx_hash_format', sql.raw(`tx_hash ~ ${TX_HASH_RE}`)),
     check('mint_events_log_index_non_negative', sql`${t.logIndex} >= 0`),
     check('mint_events_block_number_positive', sql`${t.blockNumber} > 0`),
-    check('mint_events_token_id_positive', sql`${t.tokenId} >= 1`),
+    check('mint_events_token_id_positive', sql`${t.startTokenId} >= 1`),
     check('mint_events_quantity_range', sql.raw(`quantity BETWEEN 1 AND ${MAX_BATCH_SIZE}`)),
     check('mint_events_minter_address_format', sql.raw(`minter_address ~ ${ADDRESS_RE}`)),
     check('mint_events_author_wallet_format', sql.raw(`author_wallet ~ ${ADDRESS_RE}`)),
@@ -206,7 +206,7 @@ export const imageGenerationJobs = pgTable(
   'image_generation_jobs',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    tokenId: uuid('token_id')
+    tokenRowId: uuid('token_id')
       .notNull()
       .references(() => tokens.id, { onDelete: 'cascade' }),
     service: text('service').notNull(),
@@ -220,7 +220,7 @@ export const imageGenerationJobs = pgTable(
   (t) => [
     check('image_generation_jobs_status_valid', oneOf('status', IMAGE_JOB_STATUSES)),
     check('image_generation_jobs_retry_count_non_negative', sql`${t.retryCount} >= 0`),
-    index('image_generation_jobs_token_created_idx').on(t.tokenId, t.createdAt),
+    index('image_generation_jobs_token_created_idx').on(t.tokenRowId, t.createdAt),
   ],
 );
 
@@ -228,7 +228,7 @@ export const ipfsUploadRecords = pgTable(
   'ipfs_upload_records',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    tokenId: uuid('token_id')
+    tokenRowId: uuid('token_id')
       .notNull()
       .references(() => tokens.id, { onDelete: 'cascade' }),
     recordType: text('record_type').$type<IpfsRecordType>().notNull(),
@@ -258,7 +258,7 @@ export const ipfsUploadRecords = pgTable(
       sql`${t.provider} IS NULL OR ${t.provider} IN ('local', 'kubo', 'pinata')`,
     ),
     check('ipfs_upload_records_completed_has_cid', sql`${t.status} <> 'completed' OR ${t.cid} IS NOT NULL`),
-    index('ipfs_upload_records_token_created_idx').on(t.tokenId, t.createdAt),
+    index('ipfs_upload_records_token_created_idx').on(t.tokenRowId, t.createdAt),
   ],
 );
 
@@ -267,7 +267,7 @@ export const revealTransactions = pgTable(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     // tokens_s0.id of every token in the batch (an array cannot carry a foreign key).
-    tokenIds: uuid('token_ids').array().notNull(),
+    tokenRowIds: uuid('token_ids').array().notNull(),
     // The keeper wallet that signs the batch; null only on rows written before the reveal stage existed.
     keeperAddress: varchar('keeper_address', { length: 42 }),
     // Null while pending: the row is written before the send, so a crash between send and record is visible.
@@ -317,7 +317,7 @@ export const revealTransactions = pgTable(
     index('reveal_transactions_status_created_idx').on(t.status, t.createdAt),
     // The reveal claim skips tokens that an unfinished transaction may still reveal (token_id = ANY(token_ids)).
     index('reveal_transactions_in_flight_token_ids_idx')
-      .using('gin', t.tokenIds)
+      .using('gin', t.tokenRowIds)
       .where(sql`${t.status} IN ('pending', 'sent')`),
   ],
 );

@@ -18,22 +18,22 @@ export async function getById(tx: Executor, id: string): Promise<ImageGeneration
 }
 
 /** Every attempt for a token (tokens_s0.id), oldest first. */
-export async function listByToken(tx: Executor, tokenUuid: string): Promise<ImageGenerationJob[]> {
+export async function listByToken(tx: Executor, tokenRowId: string): Promise<ImageGenerationJob[]> {
   return tx
     .select()
     .from(imageGenerationJobs)
-    .where(eq(imageGenerationJobs.tokenId, tokenUuid))
+    .where(eq(imageGenerationJobs.tokenRowId, tokenRowId))
     .orderBy(asc(imageGenerationJobs.createdAt), asc(imageGenerationJobs.id));
 }
 
 export async function getLatestByToken(
   tx: Executor,
-  tokenUuid: string,
+  tokenRowId: string,
 ): Promise<ImageGenerationJob | undefined> {
   const [row] = await tx
     .select()
     .from(imageGenerationJobs)
-    .where(eq(imageGenerationJobs.tokenId, tokenUuid))
+    .where(eq(imageGenerationJobs.tokenRowId, tokenRowId))
     .orderBy(desc(imageGenerationJobs.createdAt), desc(imageGenerationJobs.id))
     .limit(1);
   return row;

@@ -22,34 +22,34 @@ export async function getById(tx: Executor, id: string): Promise<IpfsUploadRecor
   return row;
 }
 
-const ofToken = (tokenUuid: string, recordType?: IpfsRecordType): SQL | undefined =>
+const ofToken = (tokenRowId: string, recordType?: IpfsRecordType): SQL | undefined =>
   and(
-    eq(ipfsUploadRecords.tokenId, tokenUuid),
+    eq(ipfsUploadRecords.tokenRowId, tokenRowId),
     recordType === undefined ? undefined : eq(ipfsUploadRecords.recordType, recordType),
   );
 
 /** Every upload attempt for a token (tokens_s0.id), oldest first, optionally of one record type. */
 export async function listByToken(
   tx: Executor,
-  tokenUuid: string,
+  tokenRowId: string,
   recordType?: IpfsRecordType,
 ): Promise<IpfsUploadRecord[]> {
   return tx
     .select()
     .from(ipfsUploadRecords)
-    .where(ofToken(tokenUuid, recordType))
+    .where(ofToken(tokenRowId, recordType))
     .orderBy(asc(ipfsUploadRecords.createdAt), asc(ipfsUploadRecords.id));
 }
 
 export async function getLatestByToken(
   tx: Executor,
-  tokenUuid: string,
+  tokenRowId: string,
   recordType?: IpfsRecordType,
 ): Promise<IpfsUploadRecord | undefined> {
   const [row] = await tx
     .select()
     .from(ipfsUploadRecords)
-    .where(ofToken(tokenUuid, recordType))
+    .where(ofToken(tokenRowId, recordType))
     .orderBy(desc(ipfsUploadRecords.createdAt), desc(ipfsUploadRecords.id))
     .limit(1);
   return row;

@@ -70,7 +70,7 @@ function claimable(stage: ClaimableStage): SQL {
   // stay out of every new batch until the transaction is settled (confirmed or failed), and are never sent twice.
   return sql`(${waiting} AND NOT EXISTS (
     SELECT 1 FROM ${revealTransactions}
-    WHERE ${revealTransactions.status} IN ('pending', 'sent') AND ${revealTransactions.tokenIds} @> ARRAY[${tokens.id}]
+    WHERE ${revealTransactions.status} IN ('pending', 'sent') AND ${revealTransactions.tokenRowIds} @> ARRAY[${tokens.id}]
   ))`;
 }
 

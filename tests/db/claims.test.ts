@@ -343,9 +343,12 @@ describe('stages', { timeout: 30_000 }, () => {
     const ready = { status: 'ready' as const, imageCid: cidOf(1), metadataCid: cidOf(2) };
     const [one, two, three] = await insertTokens(t.db, author, [1, 2, 3], ready);
     assert.ok(one && two && three);
-    const pending = await revealTransactionsRepository.add(t.db, { tokenIds: [one.id], status: 'pending' });
+    const pending = await revealTransactionsRepository.add(t.db, {
+      tokenRowIds: [one.id],
+      status: 'pending',
+    });
     const sent = await revealTransactionsRepository.add(t.db, {
-      tokenIds: [two.id],
+      tokenRowIds: [two.id],
       status: 'sent',
       txHash: `0x${'ab'.repeat(32)}`,
     });

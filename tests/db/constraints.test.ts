@@ -60,7 +60,7 @@ function mintEvent(overrides: Partial<NewMintEvent> = {}): NewMintEvent {
     logIndex: 5,
     blockNumber: 10,
     blockTimestamp: new Date('2026-01-01T00:00:00Z'),
-    tokenId: 1,
+    startTokenId: 1,
     quantity: 1,
     minterAddress: walletOf(1),
     authorWallet: walletOf(2),
@@ -72,7 +72,7 @@ describe('unique keys', { timeout: 30_000 }, () => {
   it('refuses a second mint event with the same (tx_hash, log_index)', async () => {
     await mintEventsRepository.add(t.db, mintEvent());
     await refusedBy('mint_events', 'mint_events_tx_hash_log_index_uq', UNIQUE, () =>
-      mintEventsRepository.add(t.db, mintEvent({ blockNumber: 11, tokenId: 9 })),
+      mintEventsRepository.add(t.db, mintEvent({ blockNumber: 11, startTokenId: 9 })),
     );
     await mintEventsRepository.add(t.db, mintEvent({ logIndex: 6 }));
   });
@@ -109,17 +109,17 @@ describe('checks', { timeout: 30_000 }, () => {
     );
     const ids = tokens.map((token) => token.id);
     await refusedBy('reveal_transactions', 'reveal_transactions_token_ids_size', CHECK, () =>
-      revealTransactionsRepository.add(t.db, { tokenIds: [] }),
+      revealTransactionsRepository.add(t.db, { tokenRowIds: [] }),
     );
     await refusedBy('reveal_transactions', 'reveal_transactions_token_ids_size', CHECK, () =>
-      revealTransactionsRepository.add(t.db, { tokenIds: ids }),
+      revealTransactionsRepository.add(t.db, { tokenRowIds: ids }),
     );
     assert.equal(
-      (await revealTransactionsRepository.add(t.db, { tokenIds: ids.slice(0, 50) })).tokenIds.length,
+      (await revealTransactionsRepository.add(t.db, { tokenRowIds: ids.slice(0, 50) })).tokenRowIds.length,
       50,
     );
     assert.equal(
-      (await revealTransactionsRepository.add(t.db, { tokenIds: ids.slice(0, 1) })).tokenIds.length,
+      (await revealTransactionsRepository.add(t.db, { tokenRowIds: ids.slice(0, 1) })).tokenRowIds.length,
       1,
     );
   });
@@ -203,7 +203,7 @@ describe('foreign keys', { timeout: 30_000 }, () => {
     const owner = await insertAuthor(t.db, 0x600);
     const [token] = await insertTokens(t.db, owner, [600]);
     assert.ok(token);
-    await imageJobsRepository.add(t.db, { tokenId: token.id, service: 'replicate' });
+    await imageJobsRepository.add(t.db, { tokenRowId: token.id, service: 'replicate' });
     await refusedBy(
       'authors',
       'tokens_s0_author_id_authors_id_fk',
@@ -216,7 +216,7 @@ describe('foreign keys', { timeout: 30_000 }, () => {
       'image_generation_jobs',
       'image_generation_jobs_token_id_tokens_s0_id_fk',
       FOREIGN_KEY,
-      () => imageJobsRepository.add(t.db, { tokenId: token.id, service: 'replicate' }),
+      () => imageJobsRepository.add(t.db, { tokenRowId: token.id, service: 'replicate' }),
     );
   });
 });

@@ -31,7 +31,7 @@ function mintEvent(n: number, overrides: Partial<NewMintEvent> = {}): NewMintEve
     logIndex: 0,
     blockNumber: 1000 + n,
     blockTimestamp: new Date('2026-01-01T00:00:00Z'),
-    tokenId: n,
+    startTokenId: n,
     quantity: 1,
     minterAddress: walletOf(1),
     authorWallet: walletOf(2),
@@ -359,18 +359,18 @@ describe('image jobs and IPFS records', { timeout: 30_000 }, () => {
     assert.equal(await imageJobsRepository.getLatestByToken(t.db, token.id), undefined);
 
     const first = await imageJobsRepository.add(t.db, {
-      tokenId: token.id,
+      tokenRowId: token.id,
       service: 'replicate',
       status: 'failed',
     });
     await sleep(2);
     const second = await imageJobsRepository.add(t.db, {
-      tokenId: token.id,
+      tokenRowId: token.id,
       service: 'replicate',
       status: 'running',
       retryCount: 1,
     });
-    await imageJobsRepository.add(t.db, { tokenId: otherToken.id, service: 'replicate' });
+    await imageJobsRepository.add(t.db, { tokenRowId: otherToken.id, service: 'replicate' });
     assert.deepEqual(
       (await imageJobsRepository.listByToken(t.db, token.id)).map((row) => row.id),
       [first.id, second.id],
@@ -390,13 +390,13 @@ describe('image jobs and IPFS records', { timeout: 30_000 }, () => {
 
     assert.equal(await ipfsRecordsRepository.getLatestByToken(t.db, token.id), undefined);
     const image = await ipfsRecordsRepository.add(t.db, {
-      tokenId: token.id,
+      tokenRowId: token.id,
       recordType: 'image',
       status: 'completed',
       cid: cidOf(1),
     });
     await sleep(2);
-    const metadata = await ipfsRecordsRepository.add(t.db, { tokenId: token.id, recordType: 'metadata' });
+    const metadata = await ipfsRecordsRepository.add(t.db, { tokenRowId: token.id, recordType: 'metadata' });
     assert.deepEqual(
       (await ipfsRecordsRepository.listByToken(t.db, token.id)).map((row) => row.id),
       [image.id, metadata.id],
@@ -418,12 +418,12 @@ describe('reveal transactions', { timeout: 30_000 }, () => {
     const author = await insertAuthor(t.db, 0x9201);
     const tokens = await insertTokens(t.db, author, [7001, 7002, 7003]);
     const ids = tokens.map((token) => token.id);
-    const written = await revealTransactionsRepository.add(t.db, { tokenIds: ids });
+    const written = await revealTransactionsRepository.add(t.db, { tokenRowIds: ids });
     assert.equal(written.status, 'pending');
-    assert.deepEqual(written.tokenIds, ids);
+    assert.deepEqual(written.tokenRowIds, ids);
     await sleep(2);
     const sent = await revealTransactionsRepository.add(t.db, {
-      tokenIds: ids.slice(0, 1),
+      tokenRowIds: ids.slice(0, 1),
       txHash: txHashOf(0xabc),
       nonce: 7,
       gasPriceGwei: '0.123456789',
@@ -431,12 +431,12 @@ describe('reveal transactions', { timeout: 30_000 }, () => {
       sentAt: new Date(),
     });
     await revealTransactionsRepository.add(t.db, {
-      tokenIds: ids.slice(1),
+      tokenRowIds: ids.slice(1),
       txHash: txHashOf(0xabd),
       status: 'confirmed',
     });
     await revealTransactionsRepository.add(t.db, {
-      tokenIds: ids.slice(2),
+      tokenRowIds: ids.slice(2),
       status: 'failed',
       errorData: { code: 'REVERTED', message: 'AlreadyRevealed(7003)' },
     });

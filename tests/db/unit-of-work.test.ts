@@ -30,7 +30,7 @@ function mintEvent(n: number) {
     logIndex: 0,
     blockNumber: n,
     blockTimestamp: new Date('2026-01-01T00:00:00Z'),
-    tokenId: n,
+    startTokenId: n,
     quantity: 1,
     minterAddress: walletOf(1),
     authorWallet: walletOf(n),
@@ -90,9 +90,15 @@ describe('withUnitOfWork', { timeout: 30_000 }, () => {
       assert.ok(token);
       assert.equal((await uow.tokens.getByTokenId(300))?.id, token.id);
       assert.equal((await uow.tokens.getWithAuthorByTokenId(300))?.authorWallet, walletOf(0x300));
-      assert.equal((await uow.imageJobs.add({ tokenId: token.id, service: 'replicate' })).tokenId, token.id);
-      assert.equal((await uow.ipfsRecords.add({ tokenId: token.id, recordType: 'image' })).tokenId, token.id);
-      assert.equal((await uow.revealTransactions.add({ tokenIds: [token.id] })).status, 'pending');
+      assert.equal(
+        (await uow.imageJobs.add({ tokenRowId: token.id, service: 'replicate' })).tokenRowId,
+        token.id,
+      );
+      assert.equal(
+        (await uow.ipfsRecords.add({ tokenRowId: token.id, recordType: 'image' })).tokenRowId,
+        token.id,
+      );
+      assert.equal((await uow.revealTransactions.add({ tokenRowIds: [token.id] })).status, 'pending');
       assert.equal((await uow.mintEvents.addMany([mintEvent(300)])).length, 1);
       assert.equal(await uow.mintEvents.exists(txHashOf(300), 0), true);
       assert.equal((await uow.systemState.set('uow_access', true)).stateValue, true);
@@ -114,7 +120,7 @@ describe('withUnitOfWork', { timeout: 30_000 }, () => {
           minterAddress: walletOf(1),
           mintTimestamp: new Date(),
         });
-        await uow.imageJobs.add({ tokenId: token.id, service: 'replicate' });
+        await uow.imageJobs.add({ tokenRowId: token.id, service: 'replicate' });
         await uow.systemState.set('uow_atomic', 400);
         await uow.mintEvents.add(mintEvent(401));
         await uow.mintEvents.add(mintEvent(400));

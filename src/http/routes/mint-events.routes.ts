@@ -36,7 +36,7 @@ function toMintEventResponse(row: MintEvent): z.input<typeof MintEventSchema> {
     logIndex: row.logIndex,
     blockNumber: row.blockNumber,
     blockTimestamp: row.blockTimestamp.toISOString(),
-    startTokenId: row.tokenId,
+    startTokenId: row.startTokenId,
     quantity: row.quantity,
     minterAddress: row.minterAddress,
     authorWallet: row.authorWallet,

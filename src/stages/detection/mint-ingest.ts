@@ -78,7 +78,7 @@ export async function ingestMints(
       logIndex: mint.logIndex,
       blockNumber: mint.blockNumber,
       blockTimestamp: mint.blockTimestamp,
-      tokenId: mint.startTokenId,
+      startTokenId: mint.startTokenId,
       quantity: mint.quantity,
       minterAddress: getAddress(mint.minter),
       authorWallet: getAddress(mint.author),
