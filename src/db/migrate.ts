@@ -7,12 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { LOCK_KEYS } from './lock-keys.js';
 
-/**
- * Session-level advisory lock key held while migrating: the ASCII bytes of "gliskmig" as a bigint.
- * Other advisory locks of this project must use other keys.
- */
-export const MIGRATION_LOCK_KEY = BigInt('0x676c69736b6d6967');
+// Session-level advisory lock held while migrating (registered in lock-keys.ts).
+const MIGRATION_LOCK_KEY = LOCK_KEYS.migration;
 
 export const DEFAULT_MIGRATIONS_FOLDER = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),

@@ -7,7 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getTableName } from 'drizzle-orm';
 import { main as migrateMain } from '../../src/cli/migrate.js';
 import { tokens } from '../../src/db/schema.js';
-import { DEFAULT_MIGRATIONS_FOLDER, MIGRATION_LOCK_KEY, migrateDatabase } from '../../src/db/migrate.js';
+import { LOCK_KEYS } from '../../src/db/lock-keys.js';
+import { DEFAULT_MIGRATIONS_FOLDER, migrateDatabase } from '../../src/db/migrate.js';
+
+const MIGRATION_LOCK_KEY = LOCK_KEYS.migration;
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { HttpRequestError, RpcRequestError, type Address, type BaseError, type PublicClient } from 'viem';
 import type { Executor } from '../../db/client.js';
+import { LOCK_KEYS } from '../../db/lock-keys.js';
 import { ingestMints, type DecodedMint } from './mint-ingest.js';
 import type { Logger } from '../../logger.js';
 import * as systemStateRepository from '../../repositories/system-state.repository.js';
@@ -12,9 +13,8 @@ import { mapAll } from '../../lib/bounded-concurrency.js';
 
 export const LAST_PROCESSED_BLOCK_KEY = 'last_processed_block';
 
-// pg advisory lock key of the follower (any constant unique in this database; "GLSKFOLW" in ASCII). Transaction
-// scoped: a follower that dies mid-chunk loses the lock with its connection, and the chunk rolls back with it.
-const FOLLOWER_LOCK_KEY = 0x474c534b464f4c57n;
+// Transaction scoped: a follower that dies mid-chunk loses the lock with its connection, and the chunk rolls back.
+const FOLLOWER_LOCK_KEY = LOCK_KEYS.logFollower;
 
 // After this many chunks in a row without a refusal, try a range twice as wide again (up to the maximum): a
 // provider's limit may have been a momentary one (response size rather than block count).

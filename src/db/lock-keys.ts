@@ -1,0 +1,19 @@
+// The one registry of PostgreSQL advisory lock keys of this project. Advisory locks share one key space per
+// database, so a key picked elsewhere could silently serialise (or never exclude) two unrelated jobs: add new
+// keys here, where tests/db/lock-keys.test.ts checks that they are distinct and fit PostgreSQL's bigint.
+// Channels of NOTIFY have their own registry: channels.ts.
+
+export const LOCK_KEYS = {
+  /**
+   * Session-level lock held while migrating (src/db/migrate.ts): the ASCII bytes of "gliskmig" as a bigint.
+   * Several processes starting together apply each migration once.
+   */
+  migration: 0x676c69736b6d6967n,
+  /**
+   * Transaction-level lock of the log follower (src/stages/detection/log-follower.ts): "GLSKFOLW" in ASCII.
+   * A follower that dies mid-chunk loses the lock with its connection, and the chunk rolls back with it.
+   */
+  logFollower: 0x474c534b464f4c57n,
+} as const satisfies Record<string, bigint>;
+
+export type LockName = keyof typeof LOCK_KEYS;
