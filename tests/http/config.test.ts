@@ -194,7 +194,13 @@ describe('.env.example', () => {
   });
 
   it('sets nothing the service does not read, except the compose variables', () => {
-    const composeOnly = ['POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB', 'API_BIND_ADDRESS'];
+    const composeOnly = [
+      'POSTGRES_USER',
+      'POSTGRES_PASSWORD',
+      'POSTGRES_DB',
+      'API_BIND_ADDRESS',
+      'GRAFANA_ADMIN_PASSWORD',
+    ];
     const unknown = Object.keys(parseDotenv(text)).filter(
       (name) => !CONFIG_VARIABLES.includes(name) && !composeOnly.includes(name),
     );
