@@ -13,6 +13,7 @@ import {
   type Network,
 } from './providers/chain/rpc-endpoint.js';
 import { IPFS_PROVIDERS, type IpfsProviderName } from './providers/ipfs/ipfs-provider.js';
+import { STAGE_NAMES, type StageName } from './domain/stages.js';
 
 export const APP_ENVS = ['development', 'production', 'test'] as const;
 export type AppEnv = (typeof APP_ENVS)[number];
@@ -85,9 +86,31 @@ export type Config = Readonly<{
     /** The glisk_instance label of this process's series. */
     instance: string | undefined;
   }>;
+  /** The stage runtime (src/workers/stage-runner.ts), shared by every stage. */
+  pipeline: Readonly<{
+    /** Stages this process runs (WORKERS); empty for `none`. */
+    stages: readonly StageName[];
+    batchSize: number;
+    leaseSeconds: number;
+    pollIntervalMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    concurrency: Readonly<Record<StageName, number>>;
+    maxAttempts: Readonly<Record<StageName, number>>;
+  }>;
+  image: Readonly<{
+    provider: ImageProviderName;
+    /** The prompt of a token whose author has not written one yet. */
+    defaultPrompt: string;
+    /** Sent once in place of a prompt the provider refused on content policy. */
+    fallbackPrompt: string;
+  }>;
   /** Values that must never appear in a log line; the logger redacts them wherever they occur. */
   secrets: readonly string[];
 }>;
+
+export const IMAGE_PROVIDERS = ['local'] as const;
+export type ImageProviderName = (typeof IMAGE_PROVIDERS)[number];
 
 /** A bad environment: every problem, each naming its variable and what it expects. */
 export class ConfigError extends Error {
@@ -209,6 +232,24 @@ const contractAddress = makeValidator<Address>((input) => {
   return getAddress(trimmed);
 });
 
+const stageList = makeValidator<readonly StageName[]>((input) => {
+  const items = input
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
+  if (items.length === 1 && items[0] === 'none') return [];
+  const unknown = items.filter((item) => !(STAGE_NAMES as readonly string[]).includes(item));
+  if (items.length === 0 || unknown.length > 0) {
+    throw new Error(`expected none or a comma-separated list of ${STAGE_NAMES.join(', ')}, got "${input}"`);
+  }
+  return STAGE_NAMES.filter((name) => items.includes(name));
+});
+
+const UPSTREAM_DEFAULT_PROMPT =
+  "Geometric patterns and vibrant colors with text saying 'No prompt yet - author still thinking...'";
+const UPSTREAM_FALLBACK_PROMPT =
+  "Cute kittens and flowers in a peaceful garden, with text overlay saying 'Original prompt was censored by AI service'";
+
 const specs = {
   APP_ENV: str({ choices: APP_ENVS, default: 'development', desc: 'development, production or test' }),
   LOG_LEVEL: logLevel({ default: 'info', desc: `one of ${LOG_LEVELS.join(', ')}` }),
@@ -249,6 +290,20 @@ const specs = {
     default: undefined,
     desc: 'the instance label of this process (default host:pid)',
   }),
+  WORKERS: stageList({ default: STAGE_NAMES, desc: `none or a list of ${STAGE_NAMES.join(', ')}` }),
+  WORKER_BATCH_SIZE: intIn(1, 1000)({ default: 10, desc: 'tokens per claim' }),
+  WORKER_LEASE_SECONDS: positiveNumber({ default: 60, desc: 'seconds' }),
+  RETRY_BASE_SECONDS: positiveNumber({ default: 5, desc: 'seconds' }),
+  RETRY_MAX_SECONDS: positiveNumber({ default: 600, desc: 'seconds' }),
+  IMAGE_CONCURRENCY: intIn(1, 1000)({ default: 4, desc: 'tokens in flight per process' }),
+  IPFS_CONCURRENCY: intIn(1, 1000)({ default: 8, desc: 'tokens in flight per process' }),
+  REVEAL_CONCURRENCY: intIn(1, 100)({ default: 1, desc: 'batches in flight per process' }),
+  MAX_ATTEMPTS_IMAGE: intIn(1, 100)({ default: 5, desc: 'attempts' }),
+  MAX_ATTEMPTS_IPFS: intIn(1, 100)({ default: 5, desc: 'attempts' }),
+  MAX_ATTEMPTS_REVEAL: intIn(1, 100)({ default: 5, desc: 'attempts' }),
+  IMAGE_PROVIDER: str({ choices: IMAGE_PROVIDERS, default: 'local', desc: IMAGE_PROVIDERS.join(' or ') }),
+  DEFAULT_PROMPT: str({ default: UPSTREAM_DEFAULT_PROMPT, desc: 'a prompt' }),
+  FALLBACK_CENSORED_PROMPT: str({ default: UPSTREAM_FALLBACK_PROMPT, desc: 'a prompt' }),
 };
 
 /** Every variable loadConfig reads (each is documented in .env.example; a test checks it). */
@@ -386,6 +441,9 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   if (e.IPFS_PROVIDER === 'pinata' && e.PINATA_JWT === '') {
     problems.push('PINATA_JWT: required when IPFS_PROVIDER=pinata');
   }
+  if (e.RETRY_MAX_SECONDS < e.RETRY_BASE_SECONDS) {
+    problems.push('RETRY_MAX_SECONDS: must be at least RETRY_BASE_SECONDS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   // Short or dictionary values are left to the logger's key- and URL-based redaction: masking every "postgres"
   // (the embedded server's password) would garble every line that names the database.
@@ -448,6 +506,21 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       token: e.METRICS_TOKEN,
       refreshMs: Math.round(e.METRICS_REFRESH_SECONDS * 1000),
       instance: e.METRICS_INSTANCE,
+    },
+    pipeline: {
+      stages: e.WORKERS,
+      batchSize: e.WORKER_BATCH_SIZE,
+      leaseSeconds: e.WORKER_LEASE_SECONDS,
+      pollIntervalMs: Math.round(e.POLL_INTERVAL_SECONDS * 1000),
+      retryBaseMs: Math.round(e.RETRY_BASE_SECONDS * 1000),
+      retryMaxMs: Math.round(e.RETRY_MAX_SECONDS * 1000),
+      concurrency: { image: e.IMAGE_CONCURRENCY, ipfs: e.IPFS_CONCURRENCY, reveal: e.REVEAL_CONCURRENCY },
+      maxAttempts: { image: e.MAX_ATTEMPTS_IMAGE, ipfs: e.MAX_ATTEMPTS_IPFS, reveal: e.MAX_ATTEMPTS_REVEAL },
+    },
+    image: {
+      provider: e.IMAGE_PROVIDER,
+      defaultPrompt: e.DEFAULT_PROMPT.trim(),
+      fallbackPrompt: e.FALLBACK_CENSORED_PROMPT.trim(),
     },
     secrets,
   });

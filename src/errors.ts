@@ -56,3 +56,49 @@ export class DatabaseUnavailableError extends ServiceUnavailableError {
     );
   }
 }
+
+/** How a stage failure is retried: transient ones come back after a backoff, permanent ones fail the token. */
+export type StageErrorClass = 'transient' | 'permanent';
+
+export type StageErrorOptions = {
+  /** The provider's HTTP status, when there was an answer. */
+  providerStatus?: number;
+  /** The provider asked for this much patience (429 Retry-After); the backoff waits at least this long. */
+  retryAfterMs?: number;
+  cause?: unknown;
+};
+
+/**
+ * A pipeline stage's failure with its class. Providers and stages throw the two subclasses; the stage runtime
+ * (src/workers/stage-runner.ts) turns them into a retry or a `failed` token with error_data. Any other error a
+ * stage throws counts as transient (code UNEXPECTED), bounded by MAX_ATTEMPTS_<STAGE>.
+ */
+export class StageError extends Error {
+  readonly providerStatus: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  constructor(
+    readonly errorClass: StageErrorClass,
+    readonly code: string,
+    message: string,
+    options: StageErrorOptions = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.providerStatus = options.providerStatus;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Worth another try later: timeouts, 429, 5xx, connection errors. */
+export class TransientStageError extends StageError {
+  constructor(code: string, message: string, options: StageErrorOptions = {}) {
+    super('transient', code, message, options);
+  }
+}
+
+/** Another try cannot succeed: 401/403, invalid input, a refusal that the fallback did not get past. */
+export class PermanentStageError extends StageError {
+  constructor(code: string, message: string, options: StageErrorOptions = {}) {
+    super('permanent', code, message, options);
+  }
+}

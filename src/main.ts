@@ -10,6 +10,7 @@ import { listen, type RunningServer } from './http/server.js';
 import { installProcessGuards } from './lib/process-guards.js';
 import { createLoggerFromConfig, redactUrl, type Logger } from './logger.js';
 import { startWorkers, type RunningWorkers } from './workers/index.js';
+import { startPipeline, type RunningPipeline } from './workers/pipeline.js';
 
 const HELP = `Usage: npm start [-- --help]
 
@@ -27,6 +28,7 @@ type Running = {
   database?: Database;
   server?: RunningServer;
   workers?: RunningWorkers;
+  pipeline?: RunningPipeline;
 };
 
 async function main(args: string[]): Promise<void> {
@@ -100,6 +102,10 @@ async function main(args: string[]): Promise<void> {
       startup_ms: Math.round(performance.now() - started),
     });
     running.workers = startWorkers({ config, logger, database: running.database });
+    running.pipeline = await startPipeline(
+      { config, logger, database: running.database },
+      { listenUrl: running.local.url },
+    );
   } catch (error) {
     logger.error('service.start_failed', { reason: startFailure(error, config), error });
     process.exitCode = 1;
@@ -149,7 +155,7 @@ function stop(
     try {
       // Stop accepting at once; workers stop while the requests in flight finish; both bounded.
       const draining = running.server?.close(timeoutMs);
-      if (running.workers) await running.workers.stop(timeoutMs);
+      await Promise.all([running.workers?.stop(timeoutMs), running.pipeline?.stop(timeoutMs)]);
       if (draining) {
         const { forced } = await draining;
         if (forced) logger.warn('http.close_forced', { timeout_ms: timeoutMs });

@@ -51,3 +51,23 @@ export async function update(
     .returning();
   return row;
 }
+
+/** One `running` attempt row per claimed token, in one statement; returns the new ids by tokens_s0.id. */
+export async function addRunning(
+  tx: Executor,
+  rows: readonly { tokenRowId: string; service: string; retryCount: number }[],
+): Promise<Map<string, string>> {
+  if (rows.length === 0) return new Map();
+  const inserted = await tx
+    .insert(imageGenerationJobs)
+    .values(
+      rows.map((row) => ({
+        tokenId: row.tokenRowId,
+        service: row.service,
+        status: 'running' as const,
+        retryCount: row.retryCount,
+      })),
+    )
+    .returning({ id: imageGenerationJobs.id, tokenRowId: imageGenerationJobs.tokenId });
+  return new Map(inserted.map((row) => [row.tokenRowId, row.id]));
+}

@@ -115,17 +115,20 @@ export async function claimTokens(
 }
 
 /**
- * When the stage's next waiting token becomes due (a retry's backoff), or undefined when none waits: an idle
- * worker sleeps until then rather than a whole poll interval. Read from the same claim indexes.
+ * Seconds until the stage's next waiting token becomes due (0 when one is due now), or undefined when none waits:
+ * an idle worker sleeps until then rather than a whole poll interval. Computed by the database's clock, the one
+ * the claim compares with. Read from the same claim indexes.
  */
-export async function nextDueAt(tx: Executor, stage: ClaimableStage): Promise<Date | undefined> {
+export async function secondsUntilNextDue(tx: Executor, stage: ClaimableStage): Promise<number | undefined> {
   const [row] = await tx
-    .select({ at: tokens.nextAttemptAt })
+    .select({
+      seconds: sql<number>`greatest(0, extract(epoch from ${tokens.nextAttemptAt} - now()))::float8`,
+    })
     .from(tokens)
     .where(claimable(stage))
     .orderBy(asc(tokens.nextAttemptAt))
     .limit(1);
-  return row?.at;
+  return row === undefined ? undefined : Number(row.seconds);
 }
 
 // Every write on a claimed token is a compare-and-set on (id, lease_owner, status): if the lease expired and

@@ -166,3 +166,16 @@ export async function listPage(tx: Executor, query: TokenPageQuery): Promise<Tok
     .orderBy(desc(tokens.tokenId))
     .limit(query.limit);
 }
+
+/**
+ * The prompt of a token's author: the text, null while the author has written none, undefined when the token
+ * does not exist.
+ */
+export async function getAuthorPrompt(tx: Executor, tokenRowId: string): Promise<string | null | undefined> {
+  const [row] = await tx
+    .select({ promptText: authors.promptText })
+    .from(tokens)
+    .innerJoin(authors, eq(authors.id, tokens.authorId))
+    .where(eq(tokens.id, tokenRowId));
+  return row === undefined ? undefined : row.promptText;
+}

@@ -5,6 +5,7 @@ import type { Executor } from '../../db/client.js';
 import type { NewMintEvent } from '../../db/schema.js';
 import * as authorsRepository from '../../repositories/authors.repository.js';
 import * as mintEventsRepository from '../../repositories/mint-events.repository.js';
+import * as tokenQueue from '../../repositories/token-queue.repository.js';
 import * as tokensRepository from '../../repositories/tokens.repository.js';
 import type { DetectedToken } from '../../repositories/tokens.repository.js';
 
@@ -120,6 +121,10 @@ export async function ingestMints(
   }
   const ordered = [...tokenRows.values()].sort((a, b) => a.tokenId - b.tokenId);
   const createdSet = new Set(await tokensRepository.addManyDetected(tx, ordered));
+  // Idle image workers claim the new tokens as soon as this transaction commits (NOTIFY is delivered at commit).
+  if (ordered.some((row) => row.status === 'detected' && createdSet.has(row.tokenId))) {
+    await tokenQueue.notifyStatus(tx, 'detected');
+  }
   const created: number[] = [];
   const skipped: number[] = [];
   for (const row of ordered) (createdSet.has(row.tokenId) ? created : skipped).push(row.tokenId);

@@ -1,0 +1,114 @@
+// The image stage: a detected token's prompt -> image bytes from the configured provider -> the content store
+// (content_blobs, keyed by the CID `ipfs add --cid-version=1` gives them) -> the token moves to `uploading` with
+// its image_cid. Runs on the stage runtime (src/workers/stage-runner.ts), which claims, retries and records.
+import type { Database, Executor } from '../../db/client.js';
+import type { Token } from '../../db/schema.js';
+import { STAGES } from '../../domain/stages.js';
+import { TransientStageError } from '../../errors.js';
+import { computeCid } from '../../lib/cid.js';
+import { sniffImageMediaType } from '../../lib/media-type.js';
+import {
+  ContentPolicyError,
+  type GeneratedImage,
+  type ImageProvider,
+} from '../../providers/image/image-provider.js';
+import * as contentBlobs from '../../repositories/content-blobs.repository.js';
+import * as imageJobs from '../../repositories/image-generation-jobs.repository.js';
+import * as tokensRepository from '../../repositories/tokens.repository.js';
+import type { AttemptRecorder, StageSettings, TokenStage, WorkContext } from '../../workers/stage-runner.js';
+
+export type ImageStageDeps = {
+  database: Pick<Database, 'db'>;
+  provider: ImageProvider;
+  settings: StageSettings;
+  /** DEFAULT_PROMPT and FALLBACK_CENSORED_PROMPT. */
+  prompts: { defaultPrompt: string; fallbackPrompt: string };
+};
+
+/** The author's prompt, trimmed, or the default while there is none. */
+export function resolvePrompt(authorPrompt: string | null | undefined, defaultPrompt: string): string {
+  const trimmed = authorPrompt?.trim() ?? '';
+  return trimmed === '' ? defaultPrompt : trimmed;
+}
+
+/** image_generation_jobs: one row per attempt, `running` from the claim, then `completed` or `failed`. */
+export function imageAttemptRecorder(service: string): AttemptRecorder {
+  return {
+    begin: (db: Executor, tokens: readonly Token[]) =>
+      imageJobs.addRunning(
+        db,
+        tokens.map((token) => ({
+          tokenRowId: token.id,
+          service,
+          retryCount: Math.max(0, token.generationAttempts - 1),
+        })),
+      ),
+    end: async (tx, attemptId, outcome) => {
+      const externalJobId =
+        typeof outcome.details.externalJobId === 'string' ? outcome.details.externalJobId : null;
+      // A refused prompt that the fallback got past is a success, recorded with what happened.
+      const errorData =
+        outcome.errorData ??
+        (outcome.details.fallbackPrompt === true
+          ? {
+              code: 'CONTENT_POLICY_FALLBACK',
+              message: 'the prompt was refused on content policy; generated from FALLBACK_CENSORED_PROMPT',
+              fallbackPrompt: true,
+            }
+          : null);
+      await imageJobs.update(tx, attemptId, {
+        status: outcome.status,
+        externalJobId,
+        errorData,
+        completedAt: new Date(),
+      });
+    },
+  };
+}
+
+export function createImageStage(deps: ImageStageDeps): TokenStage {
+  const { provider, prompts } = deps;
+  const db = deps.database.db;
+
+  async function generate(token: Token, ctx: WorkContext): Promise<GeneratedImage> {
+    const authorPrompt = await tokensRepository.getAuthorPrompt(db, token.id);
+    // Prompts are private: logged by source and length only, never in full.
+    const prompt = resolvePrompt(authorPrompt, prompts.defaultPrompt);
+    ctx.note({ promptSource: prompt === prompts.defaultPrompt ? 'default' : 'author' });
+    try {
+      return await provider.generate({ prompt, tokenId: token.tokenId, signal: ctx.signal });
+    } catch (error) {
+      if (!(error instanceof ContentPolicyError)) throw error;
+      // Once, with the fallback prompt; a second refusal fails the token (ContentPolicyError is permanent).
+      ctx.log.warn('image.content_policy_refused', { promptLength: prompt.length, retry: 'fallback prompt' });
+      ctx.note({ fallbackPrompt: true });
+      return provider.generate({
+        prompt: prompts.fallbackPrompt,
+        tokenId: token.tokenId,
+        signal: ctx.signal,
+      });
+    }
+  }
+
+  return {
+    mode: 'token',
+    definition: STAGES.image,
+    settings: deps.settings,
+    attempts: imageAttemptRecorder(provider.name),
+    work: async (token, ctx) => {
+      const image = await generate(token, ctx);
+      if (image.externalJobId !== undefined) ctx.note({ externalJobId: image.externalJobId });
+      const mediaType = sniffImageMediaType(image.bytes);
+      if (mediaType === undefined) {
+        throw new TransientStageError(
+          'INVALID_IMAGE',
+          `${provider.name} returned ${image.bytes.byteLength} bytes that are neither PNG, JPEG nor WebP`,
+        );
+      }
+      const cid = await computeCid(image.bytes, 'raw-leaves');
+      await contentBlobs.put(db, { cid, mediaType, bytes: image.bytes });
+      ctx.log.debug('image.generated', { cid, mediaType, sizeBytes: image.bytes.byteLength });
+      return { imageCid: cid };
+    },
+  };
+}

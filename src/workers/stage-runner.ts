@@ -1,0 +1,546 @@
+// The stage runtime: one loop per stage and process that claims tokens, works on them outside any transaction,
+// and finishes each with a compare-and-set write. Every pipeline stage runs on it:
+//   - per-token stages (image, ipfs): `mode: 'token'`, `work(token)` returns the columns to write on success;
+//   - batch stages (reveal): `mode: 'batch'`, one claim of up to WORKER_BATCH_SIZE tokens handled as one unit,
+//     `work(tokens)` returns one result per token.
+// What the runtime does for every stage, so that no stage does it itself:
+//   claim  up to WORKER_BATCH_SIZE tokens (never more than free slots) in ONE committed statement that stamps a
+//          lease (token-queue.repository claimTokens); at most `concurrency` units in flight;
+//   lease  renewed for every token in flight every leaseSeconds/3 in one statement; a token whose renewal finds
+//          another owner is lost: its work is aborted and its result discarded (logged);
+//   finish success -> the stage's next status with the work's columns, NOTIFY of that status (same transaction);
+//          transient failure -> back to the stage's start after an exponential, jittered, capped backoff
+//          (at least the provider's Retry-After); permanent failure, or maxAttempts reached -> failed with
+//          error_data {stage, class, code, message, attempts, providerStatus}; every write checks status and
+//          lease owner;
+//   record one attempts row per attempt through the stage's AttemptRecorder (image_generation_jobs for the image);
+//   wake   at once on a NOTIFY of the stage's start status (wake()), else when the next backoff is due, else every
+//          pollIntervalMs;
+//   stop   stop claiming, let the units in flight finish within the timeout, then abort them and release their
+//          leases (back to the start, claimable at once).
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Database, Executor } from '../db/client.js';
+import type { ErrorData, Token } from '../db/schema.js';
+import type { StageDefinition } from '../domain/stages.js';
+import { finishClaimedToken } from '../domain/token-state.js';
+import { StageError, type StageErrorClass } from '../errors.js';
+import { backoffDelayMs } from '../lib/backoff.js';
+import type { Logger } from '../logger.js';
+import * as tokenQueue from '../repositories/token-queue.repository.js';
+import type { TokenChanges } from '../repositories/token-queue.repository.js';
+
+export type StageSettings = Readonly<{
+  /** Most tokens one claim takes (WORKER_BATCH_SIZE); for a batch stage, the batch size. */
+  batchSize: number;
+  /** Units in flight at once (<STAGE>_CONCURRENCY): tokens for a per-token stage, batches for a batch stage. */
+  concurrency: number;
+  /** Attempts before a transiently failing token is failed for good (MAX_ATTEMPTS_<STAGE>). */
+  maxAttempts: number;
+  /** How long a claim stays valid without renewal (LEASE_SECONDS). */
+  leaseSeconds: number;
+  /** Longest idle wait between two claims when no NOTIFY comes (POLL_INTERVAL_SECONDS). */
+  pollIntervalMs: number;
+  /** Backoff of transient failures: first retry ceiling, and cap (RETRY_BASE_SECONDS, RETRY_MAX_SECONDS). */
+  retryBaseMs: number;
+  retryMaxMs: number;
+}>;
+
+/** Free-form details of one attempt (external job id, fallback used), written on its attempts row. */
+export type AttemptDetails = Record<string, unknown>;
+
+export type WorkContext = {
+  /** Aborts when the lease is lost or the worker is forced to stop: pass it to every I/O. */
+  signal: AbortSignal;
+  log: Logger;
+  /** Adds details to this attempt's row(s). */
+  note: (details: AttemptDetails) => void;
+};
+
+export type AttemptOutcome = {
+  status: 'completed' | 'failed';
+  errorData?: ErrorData;
+  details: AttemptDetails;
+};
+
+/** Writes a stage's attempts rows: one per token per attempt. */
+export type AttemptRecorder = {
+  /** Right after the claim: one `running` row per claimed token, returned by tokens_s0.id. */
+  begin: (db: Executor, tokens: readonly Token[]) => Promise<ReadonlyMap<string, string>>;
+  /** With the finishing write (same transaction when the finish applied): the attempt's outcome. */
+  end: (tx: Executor, attemptId: string, outcome: AttemptOutcome) => Promise<void>;
+};
+
+type StageBase = {
+  definition: StageDefinition;
+  settings: StageSettings;
+  attempts?: AttemptRecorder;
+};
+
+export type TokenStage = StageBase & {
+  mode: 'token';
+  /** The stage's work on one claimed token; returns the columns to write with the move to `next`. Throw to fail. */
+  work: (token: Token, ctx: WorkContext) => Promise<TokenChanges>;
+};
+
+/** One token's result in a batch: success with its columns, or its own error. */
+export type BatchItemResult = { ok: true; changes?: TokenChanges } | { ok: false; error: unknown };
+
+export type BatchStage = StageBase & {
+  mode: 'batch';
+  /**
+   * Asked before each claim: true to claim now, or how long to wait first (the reveal waits until a batch is full
+   * or its oldest ready token has waited long enough). Omitted: always claim.
+   */
+  readyToClaim?: (db: Executor) => Promise<true | { waitMs: number }>;
+  /** The stage's work on the claimed tokens; one result per token, in the same order. A throw fails them all. */
+  work: (tokens: readonly Token[], ctx: WorkContext) => Promise<readonly BatchItemResult[]>;
+};
+
+export type Stage = TokenStage | BatchStage;
+
+export type StageRunnerDeps = {
+  database: Pick<Database, 'db'>;
+  logger: Logger;
+  /** Lease owner name; unique per runner by default (stage@host#pid/random). */
+  owner?: string;
+  /** Jitter source, [0, 1). */
+  random?: () => number;
+};
+
+export type StageRunnerStats = {
+  /** Claim statements run (empty ones included). */
+  claims: number;
+  claimed: number;
+  completed: number;
+  retried: number;
+  failed: number;
+  leasesLost: number;
+  inFlight: number;
+};
+
+export type StageRunner = {
+  readonly name: string;
+  readonly owner: string;
+  /** Look for work now (a NOTIFY of the stage's start status, a reconnected listener). */
+  wake: () => void;
+  stats: () => StageRunnerStats;
+  /**
+   * Stops claiming, waits for the units in flight at most `timeoutMs`, then aborts the rest and releases their
+   * leases. Idempotent. `forced`: some unit had not finished in time.
+   */
+  stop: (timeoutMs: number) => Promise<{ forced: boolean }>;
+};
+
+/** A wait that a wake() ends early; a wake() with nobody waiting is kept for the next wait. */
+class Wakeup {
+  private pending = false;
+  private resolve: (() => void) | undefined;
+
+  wake(): void {
+    if (this.resolve) {
+      const resolve = this.resolve;
+      this.resolve = undefined;
+      resolve();
+    } else {
+      this.pending = true;
+    }
+  }
+
+  /** Forgets a pending wake (just before a claim, which sees everything committed until then). */
+  clear(): void {
+    this.pending = false;
+  }
+
+  wait(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.resolve = undefined;
+        resolve();
+      }, ms);
+      this.resolve = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+type Unit = {
+  tokens: Token[];
+  controller: AbortController;
+  done: Promise<void>;
+};
+
+type Failure = {
+  errorClass: StageErrorClass;
+  code: string;
+  message: string;
+  providerStatus: number | null;
+  retryAfterMs: number;
+  unexpected: boolean;
+};
+
+function classify(error: unknown): Failure {
+  if (error instanceof StageError) {
+    return {
+      errorClass: error.errorClass,
+      code: error.code,
+      message: error.message,
+      providerStatus: error.providerStatus ?? null,
+      retryAfterMs: error.retryAfterMs ?? 0,
+      unexpected: false,
+    };
+  }
+  // A bug or an error nobody classified: retried like a transient one, bounded by maxAttempts, logged with stack.
+  return {
+    errorClass: 'transient',
+    code: 'UNEXPECTED',
+    message: error instanceof Error ? error.message : String(error),
+    providerStatus: null,
+    retryAfterMs: 0,
+    unexpected: true,
+  };
+}
+
+export function defaultOwner(stage: StageDefinition): string {
+  return `${stage.name}@${hostname()}#${process.pid}/${randomUUID().slice(0, 8)}`;
+}
+
+export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunner {
+  const { definition: def, settings } = stage;
+  const db = deps.database.db;
+  const owner = deps.owner ?? defaultOwner(def);
+  const log = deps.logger.child({ stage: def.name });
+  const random = deps.random ?? Math.random;
+  const units = new Set<Unit>();
+  const workWakeup = new Wakeup();
+  const slotWakeup = new Wakeup();
+  const counters = { claims: 0, claimed: 0, completed: 0, retried: 0, failed: 0, leasesLost: 0 };
+  let stopping = false;
+
+  const heldTokens = (): Map<string, Unit> => {
+    const held = new Map<string, Unit>();
+    for (const unit of units) for (const token of unit.tokens) held.set(token.id, unit);
+    return held;
+  };
+
+  // One statement renews every lease in flight; a token missing from the answer has another owner now.
+  const renewEveryMs = Math.max(50, Math.floor((settings.leaseSeconds * 1000) / 3));
+  let renewing = false;
+  const renewTimer = setInterval(() => {
+    if (renewing) return;
+    const held = heldTokens();
+    if (held.size === 0) return;
+    renewing = true;
+    tokenQueue
+      .extendLeases(db, {
+        ids: [...held.keys()],
+        owner,
+        status: def.working,
+        leaseSeconds: settings.leaseSeconds,
+      })
+      .then((renewed) => {
+        const kept = new Set(renewed);
+        for (const [id, unit] of held) {
+          if (kept.has(id) || !units.has(unit)) continue;
+          const token = unit.tokens.find((t) => t.id === id);
+          log.warn('lease.lost', {
+            tokenId: token?.tokenId,
+            owner,
+            detail: 'work aborted, result discarded',
+          });
+          unit.controller.abort(new Error('lease lost'));
+        }
+      })
+      .catch((error: unknown) => log.warn('lease.renew_failed', { owner, error }))
+      .finally(() => (renewing = false));
+  }, renewEveryMs);
+  renewTimer.unref();
+
+  async function recordEnd(executor: Executor, attemptId: string | undefined, outcome: AttemptOutcome) {
+    if (attemptId === undefined || stage.attempts === undefined) return;
+    await stage.attempts.end(executor, attemptId, outcome);
+  }
+
+  async function finish(
+    token: Token,
+    result: BatchItemResult,
+    attemptId: string | undefined,
+    details: AttemptDetails,
+  ): Promise<void> {
+    const tokenLog = log.child({ tokenId: token.tokenId });
+    if (result.ok) {
+      const finished = await db.transaction(async (tx) => {
+        const row = await finishClaimedToken(tx, token, def.next, result.changes ?? {});
+        if (row === undefined) return undefined;
+        await recordEnd(tx, attemptId, { status: 'completed', details });
+        await tokenQueue.notifyStatus(tx, def.next);
+        return row;
+      });
+      if (finished === undefined) {
+        counters.leasesLost += 1;
+        tokenLog.warn('stage.lease_lost', {
+          owner,
+          detail: 'finished after losing the lease: result discarded',
+        });
+        await recordEnd(db, attemptId, {
+          status: 'failed',
+          errorData: { code: 'LEASE_LOST', message: 'the lease expired before the result was written' },
+          details,
+        });
+        return;
+      }
+      counters.completed += 1;
+      tokenLog.debug('stage.completed', { to: def.next });
+      return;
+    }
+
+    const failure = classify(result.error);
+    const attempts = token[def.attempts];
+    const exhausted = failure.errorClass === 'transient' && attempts >= settings.maxAttempts;
+    const errorData: ErrorData = {
+      stage: def.name,
+      class: failure.errorClass,
+      code: failure.code,
+      message: failure.message,
+      attempts,
+      providerStatus: failure.providerStatus,
+      at: new Date().toISOString(),
+      ...(exhausted ? { exhausted: true } : {}),
+    };
+    const giveUp = failure.errorClass === 'permanent' || exhausted;
+    const delayMs = Math.max(
+      backoffDelayMs(attempts, { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs, random }),
+      failure.retryAfterMs,
+    );
+    const written = await db.transaction(async (tx) => {
+      const row = giveUp
+        ? await finishClaimedToken(tx, token, 'failed', { errorData })
+        : await tokenQueue.scheduleRetry(tx, token, def.start, delayMs / 1000, errorData);
+      if (row !== undefined) await recordEnd(tx, attemptId, { status: 'failed', errorData, details });
+      return row;
+    });
+    if (written === undefined) {
+      counters.leasesLost += 1;
+      tokenLog.warn('stage.lease_lost', {
+        owner,
+        code: failure.code,
+        detail: 'failed after losing the lease',
+      });
+      await recordEnd(db, attemptId, { status: 'failed', errorData, details });
+      return;
+    }
+    const fields = {
+      class: failure.errorClass,
+      code: failure.code,
+      // Not `message`: winston would merge it into the event name.
+      errorMessage: failure.message,
+      attempts,
+      providerStatus: failure.providerStatus,
+      ...(failure.unexpected ? { error: result.error } : {}),
+    };
+    if (giveUp) {
+      counters.failed += 1;
+      tokenLog.warn('stage.failed', { ...fields, exhausted });
+    } else {
+      counters.retried += 1;
+      tokenLog.info('stage.retry_scheduled', { ...fields, delayMs });
+      // An idle loop sleeps until the earliest due token it knew of; this one is new.
+      workWakeup.wake();
+    }
+  }
+
+  function startUnit(tokens: Token[], attemptIds: ReadonlyMap<string, string>): void {
+    const controller = new AbortController();
+    const details: AttemptDetails = {};
+    const ctx: WorkContext = {
+      signal: controller.signal,
+      log: log.child(tokens.length === 1 ? { tokenId: tokens[0]?.tokenId } : { batchSize: tokens.length }),
+      note: (more) => Object.assign(details, more),
+    };
+    const unit: Unit = { tokens, controller, done: Promise.resolve() };
+    unit.done = (async () => {
+      let results: readonly BatchItemResult[];
+      try {
+        if (stage.mode === 'token') {
+          const [token] = tokens;
+          if (token === undefined) throw new Error('a per-token unit without its token');
+          results = [{ ok: true, changes: await stage.work(token, ctx) }];
+        } else {
+          results = await stage.work(tokens, ctx);
+          if (results.length !== tokens.length) {
+            throw new Error(
+              `stage ${def.name} returned ${results.length} results for ${tokens.length} tokens`,
+            );
+          }
+        }
+      } catch (error) {
+        results = tokens.map(() => ({ ok: false, error }));
+      }
+      for (const [index, token] of tokens.entries()) {
+        const result = results[index] ?? { ok: false, error: new Error('no result') };
+        try {
+          await finish(token, result, attemptIds.get(token.id), { ...details });
+        } catch (error) {
+          // The database failed under the finishing write: the lease expires and another claim retries it.
+          log.error('stage.finish_failed', { tokenId: token.tokenId, error });
+        }
+      }
+    })().finally(() => {
+      units.delete(unit);
+      slotWakeup.wake();
+    });
+    units.add(unit);
+  }
+
+  /** Tokens whose attempts are all used by claims that never finished (their workers died): failed at once. */
+  async function failExhausted(tokens: readonly Token[]): Promise<void> {
+    for (const token of tokens) {
+      const attempts = token[def.attempts];
+      const errorData: ErrorData = {
+        stage: def.name,
+        class: 'transient',
+        code: 'ATTEMPTS_EXHAUSTED',
+        message: `${settings.maxAttempts} attempts used; the last ones ended without a result (worker stopped or crashed)`,
+        attempts: attempts - 1,
+        providerStatus: null,
+        exhausted: true,
+        at: new Date().toISOString(),
+      };
+      const row = await finishClaimedToken(db, token, 'failed', { errorData });
+      if (row !== undefined) {
+        counters.failed += 1;
+        log.warn('stage.failed', {
+          tokenId: token.tokenId,
+          code: errorData.code,
+          attempts: errorData.attempts,
+        });
+      }
+    }
+  }
+
+  async function idle(): Promise<void> {
+    const seconds = await tokenQueue.secondsUntilNextDue(db, def);
+    const untilDueMs = seconds === undefined ? Infinity : Math.ceil(seconds * 1000) + 5;
+    await workWakeup.wait(Math.min(settings.pollIntervalMs, untilDueMs));
+  }
+
+  async function loop(): Promise<void> {
+    let failures = 0;
+    while (!stopping) {
+      const free = settings.concurrency - units.size;
+      if (free <= 0) {
+        await slotWakeup.wait(settings.pollIntervalMs);
+        continue;
+      }
+      try {
+        if (stage.mode === 'batch' && stage.readyToClaim) {
+          const ready = await stage.readyToClaim(db);
+          if (ready !== true) {
+            await workWakeup.wait(Math.min(settings.pollIntervalMs, Math.max(0, ready.waitMs)));
+            continue;
+          }
+        }
+        const limit = stage.mode === 'token' ? Math.min(settings.batchSize, free) : settings.batchSize;
+        workWakeup.clear();
+        const claimed = await tokenQueue.claimTokens(db, def, {
+          owner,
+          leaseSeconds: settings.leaseSeconds,
+          limit,
+        });
+        failures = 0;
+        counters.claims += 1;
+        if (claimed.length === 0) {
+          await idle();
+          continue;
+        }
+        counters.claimed += claimed.length;
+        log.debug('token.claimed', { count: claimed.length, tokenIds: claimed.map((t) => t.tokenId) });
+        const live = claimed.filter((t) => t[def.attempts] <= settings.maxAttempts);
+        await failExhausted(claimed.filter((t) => t[def.attempts] > settings.maxAttempts));
+        if (live.length > 0) {
+          const attemptIds = stage.attempts
+            ? await stage.attempts.begin(db, live)
+            : new Map<string, string>();
+          if (stage.mode === 'token') for (const token of live) startUnit([token], attemptIds);
+          else startUnit(live, attemptIds);
+        }
+        if (claimed.length < limit) await idle();
+      } catch (error) {
+        if (stopping) break;
+        failures += 1;
+        const delayMs = backoffDelayMs(failures, {
+          baseMs: 200,
+          maxMs: settings.pollIntervalMs,
+          random,
+        });
+        log.error('stage.claim_failed', { failures, delayMs, error });
+        await workWakeup.wait(delayMs);
+      }
+    }
+  }
+
+  const looping = loop();
+  log.info('stage.started', {
+    owner,
+    mode: stage.mode,
+    concurrency: settings.concurrency,
+    batchSize: settings.batchSize,
+  });
+
+  let stopped: Promise<{ forced: boolean }> | undefined;
+  const stop = (timeoutMs: number): Promise<{ forced: boolean }> => {
+    stopped ??= (async () => {
+      stopping = true;
+      workWakeup.wake();
+      slotWakeup.wake();
+      await looping;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const inFlight = [...units].map((unit) => unit.done);
+      const outcome = await Promise.race([Promise.all(inFlight).then(() => 'done' as const), timedOut]);
+      clearTimeout(timer);
+      let forced = false;
+      if (outcome === 'timeout') {
+        forced = true;
+        const left = [...units];
+        for (const unit of left) unit.controller.abort(new Error('worker stopping'));
+        for (const unit of left) {
+          for (const token of unit.tokens) {
+            const released = await tokenQueue
+              .releaseClaim(db, token, def, { refundAttempt: false })
+              .catch((error: unknown) => {
+                log.warn('lease.release_failed', { tokenId: token.tokenId, error });
+                return undefined;
+              });
+            if (released) log.info('lease.released', { tokenId: token.tokenId, to: def.start });
+          }
+        }
+        // The aborted units' finishing writes now match nothing (no lease): give them a moment to settle.
+        await Promise.race([
+          Promise.all(left.map((unit) => unit.done)),
+          new Promise((resolve) => setTimeout(resolve, 1_000).unref()),
+        ]);
+      }
+      clearInterval(renewTimer);
+      log.info('stage.stopped', { owner, forced, ...counters });
+      return { forced };
+    })();
+    return stopped;
+  };
+
+  return {
+    name: def.name,
+    owner,
+    wake: () => workWakeup.wake(),
+    stats: () => ({ ...counters, inFlight: units.size }),
+    stop,
+  };
+}
