@@ -62,12 +62,12 @@ export async function addRunning(
     .insert(imageGenerationJobs)
     .values(
       rows.map((row) => ({
-        tokenId: row.tokenRowId,
+        tokenRowId: row.tokenRowId,
         service: row.service,
         status: 'running' as const,
         retryCount: row.retryCount,
       })),
     )
-    .returning({ id: imageGenerationJobs.id, tokenRowId: imageGenerationJobs.tokenId });
+    .returning({ id: imageGenerationJobs.id, tokenRowId: imageGenerationJobs.tokenRowId });
   return new Map(inserted.map((row) => [row.tokenRowId, row.id]));
 }

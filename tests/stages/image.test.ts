@@ -159,9 +159,9 @@ describe('image stage', { timeout: 60_000 }, () => {
       .toBuffer();
     run({
       name: 'recording',
-      generate: async ({ prompt }) => {
+      generate: ({ prompt }) => {
         prompts.push(prompt);
-        return { bytes: webp, externalJobId: 'job-1' };
+        return Promise.resolve({ bytes: webp, externalJobId: 'job-1' });
       },
     });
     const token = await waitForStatus(1, 'uploading');
@@ -195,9 +195,9 @@ describe('image stage', { timeout: 60_000 }, () => {
     let calls = 0;
     run({
       name: 'refuses-all',
-      generate: async () => {
+      generate: () => {
         calls += 1;
-        throw new ContentPolicyError('NSFW content detected', { providerStatus: 422 });
+        return Promise.reject(new ContentPolicyError('NSFW content detected', { providerStatus: 422 }));
       },
     });
     const token = await waitForStatus(1, 'failed');

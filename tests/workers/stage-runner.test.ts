@@ -9,6 +9,7 @@ import { STAGES } from '../../src/domain/stages.js';
 import { PermanentStageError, TransientStageError } from '../../src/errors.js';
 import { imageAttemptRecorder } from '../../src/stages/image/image.stage.js';
 import * as imageJobs from '../../src/repositories/image-generation-jobs.repository.js';
+import type { TokenChanges } from '../../src/repositories/token-queue.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { startPipeline } from '../../src/workers/pipeline.js';
 import {
@@ -54,13 +55,16 @@ const SETTINGS: StageSettings = {
   retryMaxMs: 400,
 };
 
-function imageStage(work: TokenStage['work'], settings: Partial<StageSettings> = {}): TokenStage {
+type FakeWork = (...args: Parameters<TokenStage['work']>) => TokenChanges | Promise<TokenChanges>;
+
+/** An image stage whose work is `work` (sync or async; a throw is the stage failing). */
+function imageStage(work: FakeWork, settings: Partial<StageSettings> = {}): TokenStage {
   return {
     mode: 'token',
     definition: STAGES.image,
     settings: { ...SETTINGS, ...settings },
     attempts: imageAttemptRecorder('fake'),
-    work,
+    work: (token, ctx) => Promise.resolve().then(() => work(token, ctx)),
   };
 }
 
@@ -75,7 +79,10 @@ function start(stage: TokenStage | BatchStage, owner?: string): StageRunner {
   return runner;
 }
 
-async function waitFor<T>(read: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+async function waitFor<T>(
+  read: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
@@ -136,7 +143,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     await insertTokens(t.db, author, [1]);
     const calls: number[] = [];
     start(
-      imageStage(async (token) => {
+      imageStage((token) => {
         calls.push(Date.now());
         if (calls.length === 1) {
           throw new TransientStageError('RATE_LIMITED', 'HTTP 429', {
@@ -184,7 +191,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     const calls: number[] = [];
     start(
       imageStage(
-        async () => {
+        () => {
           calls.push(Date.now());
           throw new TransientStageError('PROVIDER_5XX', 'HTTP 503', { providerStatus: 503 });
         },
@@ -220,7 +227,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
       jobs.map((job) => job.status),
       ['failed', 'failed', 'failed', 'failed'],
     );
-    await waitFor(async () =>
+    await waitFor(() =>
       logs.lines.some((l) => l.message === 'stage.failed' && l.tokenId === 1 && l.exhausted === true),
     );
   });
@@ -229,7 +236,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     await insertTokens(t.db, author, [1]);
     let calls = 0;
     start(
-      imageStage(async () => {
+      imageStage(() => {
         calls += 1;
         throw new PermanentStageError('UNAUTHORIZED', 'HTTP 401: bad token', { providerStatus: 401 });
       }),
@@ -247,7 +254,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     await insertTokens(t.db, author, [1]);
     start(
       imageStage(
-        async () => {
+        () => {
           throw new TypeError('cannot read properties of undefined');
         },
         { maxAttempts: 2 },
@@ -295,7 +302,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
       ),
       'worker-a',
     );
-    await waitFor(async () => logs.lines.some((l) => l.message === 'stage.lease_lost'));
+    await waitFor(() => logs.lines.some((l) => l.message === 'stage.lease_lost'));
     const token = await tokenById(1);
     assert.equal(token.status, 'generating');
     assert.equal(token.leaseOwner, 'thief');
@@ -321,7 +328,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     });
     let calls = 0;
     start(
-      imageStage(async () => {
+      imageStage(() => {
         calls += 1;
         return { imageCid: cidOf(1) };
       }),
@@ -346,7 +353,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
         { concurrency: 2 },
       ),
     );
-    await waitFor(async () => started === 2);
+    await waitFor(() => started === 2);
     const stopping = runner.stop(5_000);
     release();
     assert.deepEqual(await stopping, { forced: false });
@@ -379,12 +386,14 @@ describe('stage runner: batch stages', { timeout: 60_000 }, () => {
       mode: 'batch',
       definition: STAGES.reveal,
       settings: { ...SETTINGS, batchSize: 3, concurrency: 1 },
-      work: async (tokens) => {
+      work: (tokens) => {
         batches.push(tokens.map((token) => token.tokenId));
-        return tokens.map((token) =>
-          token.tokenId === 2
-            ? { ok: false, error: new PermanentStageError('ALREADY_REVEALED_ELSEWHERE', 'test') }
-            : { ok: true, changes: { revealTxHash: txHashOf(token.tokenId) } },
+        return Promise.resolve(
+          tokens.map((token) =>
+            token.tokenId === 2
+              ? { ok: false, error: new PermanentStageError('ALREADY_REVEALED_ELSEWHERE', 'test') }
+              : { ok: true, changes: { revealTxHash: txHashOf(token.tokenId) } },
+          ),
         );
       },
     };
@@ -410,14 +419,14 @@ describe('stage runner: batch stages', { timeout: 60_000 }, () => {
       mode: 'batch',
       definition: STAGES.reveal,
       settings: { ...SETTINGS, batchSize: 50, concurrency: 1 },
-      readyToClaim: async () => {
+      readyToClaim: () => {
         asked += 1;
-        return open ? true : { waitMs: 20 };
+        return Promise.resolve(open ? (true as const) : { waitMs: 20 });
       },
-      work: async (tokens) => tokens.map(() => ({ ok: true })),
+      work: (tokens) => Promise.resolve(tokens.map(() => ({ ok: true }))),
     };
     start(stage);
-    await waitFor(async () => asked >= 3);
+    await waitFor(() => asked >= 3);
     assert.equal((await tokenById(1)).revealAttempts, 0, 'nothing claimed while not ready');
     open = true;
     await waitFor(allIn('revealed', 1));
@@ -433,7 +442,7 @@ describe('wake-up', { timeout: 60_000 }, () => {
       {
         listenUrl: t.url,
         stageOverrides: [
-          imageStage(async (token) => {
+          imageStage((token) => {
             claimedAt.push(performance.now());
             return { imageCid: cidOf(token.tokenId) };
           }),
@@ -444,7 +453,7 @@ describe('wake-up', { timeout: 60_000 }, () => {
       const [runner] = pipeline.runners;
       assert.ok(runner);
       // Its first claim found nothing: the runner is idle, and would poll again only after 60 s.
-      await waitFor(async () => runner.stats().claims >= 1);
+      await waitFor(() => runner.stats().claims >= 1);
       const latencies: number[] = [];
       for (const n of [1, 2, 3]) {
         await t.db.transaction((tx) =>
@@ -463,7 +472,7 @@ describe('wake-up', { timeout: 60_000 }, () => {
           ]),
         );
         const committed = performance.now();
-        await waitFor(async () => claimedAt.length >= n, 5_000);
+        await waitFor(() => claimedAt.length >= n, 5_000);
         latencies.push((claimedAt[n - 1] ?? Infinity) - committed);
       }
       assert.ok(
@@ -483,7 +492,7 @@ describe('wake-up', { timeout: 60_000 }, () => {
       {
         listenUrl: t.url,
         stageOverrides: [
-          imageStage(async (token) => {
+          imageStage((token) => {
             worked += 1;
             return { imageCid: cidOf(token.tokenId) };
           }),
@@ -493,17 +502,17 @@ describe('wake-up', { timeout: 60_000 }, () => {
     try {
       const [runner] = pipeline.runners;
       assert.ok(runner);
-      await waitFor(async () => runner.stats().claims >= 1);
+      await waitFor(() => runner.stats().claims >= 1);
       const killed = await t.sql`
         select pg_terminate_backend(pid) from pg_stat_activity
         where application_name = 'glisk-listener' and datname = current_database()`;
       assert.equal(killed.length, 1);
-      await waitFor(async () => logs.lines.some((l) => l.message === 'listener.reconnected'));
+      await waitFor(() => logs.lines.some((l) => l.message === 'listener.reconnected'));
       assert.ok(logs.lines.some((l) => l.message === 'listener.disconnected'));
       const claimsBefore = runner.stats().claims;
       await insertTokens(t.db, author, [1]);
       await t.sql`select pg_notify('glisk_tokens', 'detected')`;
-      await waitFor(async () => worked === 1, 3_000);
+      await waitFor(() => worked === 1, 3_000);
       assert.ok(runner.stats().claims > claimsBefore);
     } finally {
       await pipeline.stop(2_000);
