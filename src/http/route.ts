@@ -4,8 +4,7 @@
 // only then sends. Handlers never touch `res`, so nothing can be sent before the commit.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
-import type { ZodObject, ZodType } from 'zod';
-import type { z } from 'zod';
+import { z, type ZodObject, type ZodType } from 'zod';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { UnitOfWork } from '../db/unit-of-work.js';
@@ -14,7 +13,7 @@ import type { Logger } from '../logger.js';
 import './openapi.js';
 import { RequestUnitOfWork } from './middleware/unit-of-work.js';
 
-export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+export type HttpMethod = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
 
 /** What every route factory receives; the same object createApp gets. */
 export type AppDeps = {
@@ -27,7 +26,17 @@ export type ResponseSpec = {
   description: string;
   /** The answer's body; omitted for answers without one (204). */
   schema?: ZodType;
+  /**
+   * Default application/json. Any other type declares a byte answer (schema BinaryBody, for the document): the
+   * handler returns the bytes and sets Content-Type in its headers; they are sent as they are.
+   */
+  contentType?: string;
 };
+
+/** The schema of a byte answer (`contentType` other than JSON): a Uint8Array, documented as binary. */
+export const BinaryBody = z
+  .custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected bytes')
+  .openapi({ type: 'string', format: 'binary' });
 
 export type ResponsesSpec = Readonly<Record<number, ResponseSpec>>;
 
@@ -149,7 +158,7 @@ function buildRoute<
 
   const responses: Record<number, ResponseSpec & { contentType: string }> = {};
   for (const [status, response] of Object.entries(spec.responses)) {
-    responses[Number(status)] = { ...response, contentType: 'application/json' };
+    responses[Number(status)] = { ...response, contentType: response.contentType ?? JSON_TYPE };
   }
   return Object.freeze({
     method: spec.method,
@@ -248,15 +257,19 @@ function wrap(route: Route, deps: AppDeps): RequestHandler {
           `${route.operationId} returned status ${result.status}, which its contract does not declare`,
         );
       }
+      const json = response.contentType === JSON_TYPE;
       const payload = response.schema
-        ? checkResponse(route, result.status, response.schema, result.body)
+        ? json
+          ? checkResponse(route, result.status, response.schema, result.body)
+          : checkBytes(route, result.status, result.body)
         : undefined;
       // Commit before a single byte leaves: a failed commit must answer 500, never the handler's 2xx.
       await uow.commit();
       res.status(result.status);
       if (result.headers) res.set(result.headers);
       if (payload === undefined) res.end();
-      else res.json(payload);
+      else if (json) res.json(payload);
+      else res.end(payload);
     } catch (error) {
       await uow.rollback();
       next(error);
@@ -294,6 +307,13 @@ export function parseJson(raw: Buffer): unknown {
     const reason = error instanceof Error ? error.message : 'parse error';
     throw new AppError(400, 'INVALID_JSON', `The request body is not valid JSON: ${reason}`);
   }
+}
+
+const JSON_TYPE = 'application/json';
+
+function checkBytes(route: Route, status: number, body: unknown): Uint8Array {
+  if (body instanceof Uint8Array) return body;
+  throw new Error(`${route.operationId} answered ${status} with a body that is not bytes`);
 }
 
 // Answers go through their schema too: unknown keys are stripped (no raw row can leak) and an answer that

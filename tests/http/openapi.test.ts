@@ -16,7 +16,7 @@ type Document = {
   components: { schemas: Record<string, unknown> };
 };
 
-const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete'];
 
 let app: TestApp;
 let document: Document;

@@ -2,6 +2,7 @@
 // mounts these routes and documents them in /openapi.json from the same definitions.
 import type { RouteFactory } from '../route.js';
 import { healthRoutes } from './health.routes.js';
+import { ipfsRoutes } from './ipfs.routes.js';
 import { mintEventsRoutes } from './mint-events.routes.js';
 import { tokensRoutes } from './tokens.routes.js';
 import { webhookRoutes } from './webhook.routes.js';
@@ -11,4 +12,5 @@ export const routeFactories: readonly RouteFactory[] = [
   webhookRoutes,
   tokensRoutes,
   mintEventsRoutes,
+  ipfsRoutes,
 ];

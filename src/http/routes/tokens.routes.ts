@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { TOKEN_STATUSES } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
+import { isCid, toCanonicalCid } from '../../lib/cid.js';
 import type { TokenWithAuthor } from '../../repositories/tokens.repository.js';
 import { IsoTimestamp } from '../openapi.js';
 import { defineRoute, type RouteFactory } from '../route.js';
@@ -30,6 +31,19 @@ export const TokenSchema = z
     updatedAt: IsoTimestamp,
   })
   .openapi('Token');
+
+const GatewayPath = z
+  .string()
+  .openapi({ example: '/ipfs/bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4' });
+
+export const TokenDetailSchema = TokenSchema.extend({
+  imageUrl: GatewayPath.nullable().describe(
+    "The image on this service's IPFS gateway, or null when not stored here.",
+  ),
+  metadataUrl: GatewayPath.nullable().describe(
+    "The metadata JSON on this service's IPFS gateway, or null when not stored here.",
+  ),
+}).openapi('TokenDetail');
 
 const TokenPage = z
   .object({
@@ -118,14 +132,25 @@ export const tokensRoutes: RouteFactory = () => [
     summary: 'One token by its on-chain id',
     tags: ['tokens'],
     params: TokenParams,
-    responses: { 200: { description: 'The token.', schema: TokenSchema } },
+    description: 'With the `/ipfs/{cid}` gateway links of its image and metadata when they are stored here.',
+    responses: { 200: { description: 'The token.', schema: TokenDetailSchema } },
     errors: { 404: 'TOKEN_NOT_FOUND: no token with this id has been detected.' },
   }).handle(async ({ params, uow }) => {
-    const { tokens } = await uow();
+    const { tokens, contentBlobs } = await uow();
     const row = await tokens.getWithAuthorByTokenId(params.tokenId);
     if (row === undefined) {
       throw new NotFoundError('TOKEN_NOT_FOUND', `Token ${params.tokenId} has not been detected`);
     }
-    return { status: 200, body: toTokenResponse(row) };
+    // A CID is linked only when the gateway can serve it (a remote provider's bytes expire after the reveal).
+    const gatewayPath = async (cid: string | null) =>
+      cid !== null && isCid(cid) && (await contentBlobs.exists(toCanonicalCid(cid))) ? `/ipfs/${cid}` : null;
+    return {
+      status: 200,
+      body: {
+        ...toTokenResponse(row),
+        imageUrl: await gatewayPath(row.imageCid),
+        metadataUrl: await gatewayPath(row.metadataCid),
+      },
+    };
   }),
 ];
