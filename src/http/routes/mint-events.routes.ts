@@ -1,6 +1,7 @@
 // GET /api/mint-events: the BatchMinted events recorded, by block range, in chain order.
 import { z } from 'zod';
-import type { MintEvent } from '../../db/schema.js';
+import { coercedIntFor, notStored } from '../../db/column-ranges.js';
+import { mintEvents, type MintEvent } from '../../db/schema.js';
 import { ValidationError } from '../../errors.js';
 import { IsoTimestamp } from '../openapi.js';
 import { defineRoute, type RouteFactory } from '../route.js';
@@ -22,12 +23,12 @@ export const MintEventSchema = z
 
 const MintEventList = z.object({ items: z.array(MintEventSchema) }).openapi('MintEventList');
 
-const block = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const block = coercedIntFor(mintEvents.blockNumber, { min: 0 });
 
 const RangeQuery = z.object({
   fromBlock: block.default(0).describe('First block, included.'),
   toBlock: block.optional().describe('Last block, included; default: no upper bound.'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: notStored(z.coerce.number().int().min(1).max(1000), 'a page size').default(100),
 });
 
 function toMintEventResponse(row: MintEvent): z.input<typeof MintEventSchema> {

@@ -1,7 +1,8 @@
 // GET /api/tokens and GET /api/tokens/{tokenId}: the tokens as the pipeline sees them. Rows are mapped field by
 // field (no internal column such as the lease ever leaves), timestamps as ISO 8601 UTC.
 import { z } from 'zod';
-import { TOKEN_STATUSES } from '../../db/schema.js';
+import { coercedIntFor, notStored } from '../../db/column-ranges.js';
+import { TOKEN_STATUSES, tokens as tokensTable } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
 import { isCid, toCanonicalCid } from '../../lib/cid.js';
 import type { TokenWithAuthor } from '../../repositories/tokens.repository.js';
@@ -58,16 +59,15 @@ const TokenPage = z
 const ListQuery = z.object({
   status: z.enum(TOKEN_STATUSES).optional(),
   author: Address.optional().describe('Author wallet, compared case-insensitively.'),
-  cursor: z
-    .string()
-    .regex(/^[1-9]\d{0,9}$/, 'expected the nextCursor of a previous page')
+  // A token id: the page starts below it.
+  cursor: coercedIntFor(tokensTable.tokenId, { min: 1 })
     .optional()
     .describe('nextCursor of the previous page.'),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: notStored(z.coerce.number().int().min(1).max(100), 'a page size').default(20),
 });
 
 const TokenParams = z.object({
-  tokenId: z.coerce.number().int().min(1).max(2_147_483_647).openapi({ example: 42 }),
+  tokenId: coercedIntFor(tokensTable.tokenId, { min: 1 }).describe('The on-chain token id.'),
 });
 
 export function toTokenResponse(row: TokenWithAuthor): z.input<typeof TokenSchema> {
@@ -111,7 +111,7 @@ export const tokensRoutes: RouteFactory = () => [
     // One extra row tells whether another page follows without a count query.
     const rows = await tokens.listPage({
       limit: query.limit + 1,
-      beforeTokenId: query.cursor === undefined ? undefined : Number(query.cursor),
+      beforeTokenId: query.cursor,
       status: query.status,
       authorWallet: query.author,
     });

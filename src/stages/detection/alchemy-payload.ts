@@ -2,24 +2,25 @@
 // Fields we do not read are allowed and ignored; the ones we read must have exactly the expected shape, so that a
 // malformed delivery is refused as a whole (400, nothing written) rather than half processed.
 import { z } from 'zod';
+import { intFor, notStored, secondsFor } from '../../db/column-ranges.js';
+import { mintEvents } from '../../db/schema.js';
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'expected 0x and 64 hex characters');
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected 0x and 40 hex characters');
 const hexData = z.string().regex(/^0x([0-9a-fA-F]{2})*$/, 'expected 0x and an even number of hex characters');
-const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export const alchemyLogSchema = z.looseObject({
   account: z.looseObject({ address }),
   // An EVM log has at most four topics; anonymous events may have none.
   topics: z.array(hex32).max(4),
   data: hexData,
-  index: uint,
+  index: intFor(mintEvents.logIndex, { min: 0 }),
   // Only present when the block was re-orged away; absent means a canonical log.
   removed: z.boolean().optional(),
   transaction: z.looseObject({
     hash: hex32,
     // 1 success, 0 reverted (a reverted transaction keeps no logs, but a forged payload may say otherwise).
-    status: z.number().int().min(0).max(1),
+    status: notStored(z.number().int().min(0).max(1), 'only status 1 is ingested'),
   }),
 });
 
@@ -31,9 +32,9 @@ export const alchemyWebhookSchema = z.looseObject({
   event: z.looseObject({
     data: z.looseObject({
       block: z.looseObject({
-        number: uint.min(1),
+        number: intFor(mintEvents.blockNumber, { min: 1 }),
         // Seconds since the epoch, as the block header has it.
-        timestamp: uint,
+        timestamp: secondsFor(mintEvents.blockTimestamp),
         logs: z.array(alchemyLogSchema),
       }),
     }),
