@@ -67,11 +67,7 @@ export function intFor(column: AnyPgColumn, bounds: Partial<Range> = {}): z.ZodN
 
 /** An integer from a path or query string, stored in (or compared with) `column`. */
 export function coercedIntFor(column: AnyPgColumn, bounds: Partial<Range> = {}): z.ZodCoercedNumber {
-  return bounded(
-    z.coerce.number() as unknown as z.ZodNumber,
-    column,
-    bounds,
-  ) as unknown as z.ZodCoercedNumber;
+  return bounded(z.coerce.number() as unknown as z.ZodNumber, column, bounds);
 }
 
 /** Seconds since the epoch stored in the timestamp `column`. */
