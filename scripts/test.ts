@@ -14,6 +14,7 @@ import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 import { createTemporaryDirectory } from '../src/dev/temporary-directory.js';
 import { migrateDatabase } from '../src/db/migrate.js';
+import { UsageError } from '../src/errors.js';
 import { databaseUrl, TEST_ENV } from '../tests/helpers/database.js';
 import { closingLine, type TestSummary } from './test-reporter.js';
 
@@ -293,8 +294,6 @@ function redact(url: string): string {
 function signalNumber(signal: NodeJS.Signals): number {
   return constants.signals[signal];
 }
-
-class UsageError extends Error {}
 
 main().then(
   (code) => {

@@ -6,12 +6,8 @@ import { parse as parseDotenv } from 'dotenv';
 import { bool, cleanEnv, makeValidator, str } from 'envalid';
 import type { Address } from 'viem';
 import { getAddress, isAddress } from 'viem/utils';
-import {
-  ChainConfigError,
-  NETWORKS,
-  resolveRpcEndpoint,
-  type Network,
-} from './providers/chain/rpc-endpoint.js';
+import { ChainConfigError, ConfigError } from './errors.js';
+import { NETWORKS, resolveRpcEndpoint, type Network } from './providers/chain/rpc-endpoint.js';
 import { IPFS_PROVIDERS, type IpfsProviderName } from './providers/ipfs/ipfs-provider.js';
 import { STAGE_NAMES, type StageName } from './domain/stages.js';
 
@@ -111,14 +107,6 @@ export type Config = Readonly<{
 
 export const IMAGE_PROVIDERS = ['local'] as const;
 export type ImageProviderName = (typeof IMAGE_PROVIDERS)[number];
-
-/** A bad environment: every problem, each naming its variable and what it expects. */
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
 
 type Env = Record<string, string | undefined>;
 

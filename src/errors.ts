@@ -1,6 +1,10 @@
-// The typed errors of the service. Each carries the HTTP status and the machine-readable code that the one
-// error middleware (src/http) turns into {"error":{"code","message","details"?},"requestId"}. Domain code throws
-// these; it never builds HTTP responses itself.
+// The one home of the service's error classes: every error that one module throws and another catches or tells
+// apart is declared here (a sentinel private to one file may stay in it). Two exceptions, by layering: the state
+// machine's InvalidStateTransition and TransitionConflict (src/domain/token-state.ts) read the transition table.
+//
+// AppError and its subclasses carry the HTTP status and the machine-readable code that the one error middleware
+// (src/http) turns into {"error":{"code","message","details"?},"requestId"}. Domain code throws these; it never
+// builds HTTP responses itself.
 
 export class AppError extends Error {
   constructor(
@@ -57,6 +61,31 @@ export class DatabaseUnavailableError extends ServiceUnavailableError {
   }
 }
 
+export class MethodNotAllowedError extends AppError {
+  constructor(
+    method: string,
+    path: string,
+    readonly allow: readonly string[],
+  ) {
+    super(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, {
+      allow,
+    });
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message: string) {
+    super(415, 'UNSUPPORTED_MEDIA_TYPE', message);
+  }
+}
+
+/** The webhook signature is missing or wrong (401). */
+export class SignatureError extends AppError {
+  constructor(code: string, message: string) {
+    super(401, code, message);
+  }
+}
+
 /** How a stage failure is retried: transient ones come back after a backoff, permanent ones fail the token. */
 export type StageErrorClass = 'transient' | 'permanent';
 
@@ -101,4 +130,41 @@ export class PermanentStageError extends StageError {
   constructor(code: string, message: string, options: StageErrorOptions = {}) {
     super('permanent', code, message, options);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors of start-up, configuration and the command line: never answered over HTTP.
+
+/** A bad environment: every problem, each naming its variable and what it expects. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export class ChainConfigError extends Error {
+  override name = 'ChainConfigError';
+}
+
+/** Start-up could not get one working connection within its time limit. */
+export class DatabaseConnectTimeoutError extends Error {
+  readonly code = 'DATABASE_CONNECT_TIMEOUT';
+  constructor(
+    readonly timeoutMs: number,
+    readonly lastError: unknown,
+  ) {
+    const last = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
+    super(`no working PostgreSQL connection within ${timeoutMs / 1000} s${last}`);
+    this.name = 'DatabaseConnectTimeoutError';
+  }
+}
+
+export class LocalChainError extends Error {
+  override name = 'LocalChainError';
+}
+
+/** A command line that cannot be run as given: the CLI prints it with "(see --help)" and exits 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
 }

@@ -1,6 +1,7 @@
 // `npm start`: the service. All side effects live here: read the config, open the database (DATABASE_URL or
 // the embedded PostgreSQL in .data/), migrate, listen, start the workers; on SIGINT/SIGTERM close in reverse.
-import { ConfigError, loadConfig, useUtcTimezone, type Config } from './config.js';
+import { loadConfig, useUtcTimezone, type Config } from './config.js';
+import { ConfigError } from './errors.js';
 import { checkDatabaseReachable, createDatabase, type Database } from './db/client.js';
 import { EMBEDDED_POSTGRES_PASSWORD, EMBEDDED_POSTGRES_USER } from './dev/embedded-postgres.js';
 import { openLocalDatabase, type LocalDatabase } from './dev/local-database.js';

@@ -1,6 +1,7 @@
 // `npm run chain`: a local GLISK chain for development, running until Ctrl-C.
 import { parseArgs } from 'node:util';
 import { deployGlisk, localChainId, startLocalChain, type LocalChain } from '../dev/local-chain.js';
+import { UsageError } from '../errors.js';
 
 const HELP = `Usage: npm run chain [-- --port 8545] [--host 127.0.0.1] [--chain-id 31337]
 
@@ -16,8 +17,6 @@ Options:
 
 The keys are the public hardhat development keys: never use them on a real network.
 Exit status: 0 stopped by Ctrl-C/SIGTERM, 1 could not start, 2 bad arguments.`;
-
-class UsageError extends Error {}
 
 function parseIntegerFlag(
   value: string | undefined,

@@ -1,5 +1,6 @@
 // `npm run db:migrate`: applies the committed migrations in drizzle/ under the migration advisory lock.
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
 import { openLocalDatabase, type LocalDatabase } from '../dev/local-database.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { printLine, runCli, type CliIo } from './run.js';

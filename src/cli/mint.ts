@@ -11,12 +11,12 @@ import {
   type Address,
   type Hex,
 } from 'viem';
-import { ChainConfigError } from '../providers/chain/rpc-endpoint.js';
 import { connectSigner, parsePrivateKey } from '../providers/chain/client.js';
 import { decodeContractRevert, type ContractRevert } from '../providers/chain/contract-error.js';
 import { gliskS0Abi } from '../providers/chain/glisk-s0.abi.js';
 import { devAccounts } from '../dev/local-chain.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
+import { ChainConfigError, ConfigError, UsageError } from '../errors.js';
 import { printLine, runCli, type CliIo, type CliOutput } from './run.js';
 
 const defaultRpcUrl = 'http://127.0.0.1:8545';
@@ -37,7 +37,6 @@ Options:
 
 Exit status: 0 minted, 1 the mint failed (reverted, chain unreachable, no contract), 2 bad arguments.`;
 
-class UsageError extends Error {}
 class MintFailure extends Error {}
 
 interface MintOptions {

@@ -3,7 +3,8 @@
 import { PassThrough } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createChainPublicClient } from '../providers/chain/client.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { createDatabase, type Database } from '../db/client.js';
 import { openLocalDatabase, type LocalDatabase } from '../dev/local-database.js';
 import { scanGaps, type GapScanProgress, type GapScanReport } from '../stages/detection/gap-scan.js';
@@ -28,8 +29,6 @@ CONFIRMATIONS, DATABASE_URL (unset: the embedded PostgreSQL in .data/).
 
 Exit status: 0 every missing id recovered (or none missing), 2 partial (some ids failed; listed),
 1 failed (bad arguments or configuration, chain or database unreachable).`;
-
-class UsageError extends Error {}
 
 type Options = { dryRun: boolean; limit: number | undefined; concurrency: number };
 

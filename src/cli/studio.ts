@@ -2,7 +2,8 @@
 // embedded PostgreSQL of .data/ (joined when `npm start` runs it, started for the session otherwise).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { childProcessEnv, ConfigError, loadConfig } from '../config.js';
+import { childProcessEnv, loadConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
 import { openLocalDatabase, REPO_ROOT, type LocalDatabase } from '../dev/local-database.js';
 import { redactUrl } from '../logger.js';
 

@@ -4,6 +4,7 @@ import type { PgDatabase } from 'drizzle-orm/pg-core';
 import type { PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.js';
+import { DatabaseConnectTimeoutError } from '../errors.js';
 
 export type Schema = typeof schema;
 
@@ -79,19 +80,6 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Data
     availability: new DatabaseAvailability(),
     close: (timeout = 5) => sql.end({ timeout }),
   };
-}
-
-/** Start-up could not get one working connection within its time limit. */
-export class DatabaseConnectTimeoutError extends Error {
-  readonly code = 'DATABASE_CONNECT_TIMEOUT';
-  constructor(
-    readonly timeoutMs: number,
-    readonly lastError: unknown,
-  ) {
-    const last = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
-    super(`no working PostgreSQL connection within ${timeoutMs / 1000} s${last}`);
-    this.name = 'DatabaseConnectTimeoutError';
-  }
 }
 
 /**

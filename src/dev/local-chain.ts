@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getAddress, toHex, type Address, type Hex, type PrivateKeyAccount } from 'viem';
 import { HDKey, hdKeyToAccount, privateKeyToAccount } from 'viem/accounts';
+import { LocalChainError } from '../errors.js';
 import { connectSigner } from '../providers/chain/client.js';
 import { gliskS0Abi, gliskS0Bytecode } from '../providers/chain/glisk-s0.abi.js';
 
@@ -83,10 +84,6 @@ export interface LocalChain {
   chainId: number;
   /** Stops serving and drops open connections; safe to call more than once. */
   stop(): Promise<void>;
-}
-
-export class LocalChainError extends Error {
-  override name = 'LocalChainError';
 }
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -8,7 +8,7 @@ import { z, type ZodObject, type ZodType } from 'zod';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { UnitOfWork } from '../db/unit-of-work.js';
-import { AppError, ValidationError } from '../errors.js';
+import { AppError, UnsupportedMediaTypeError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import './openapi.js';
 import { RequestUnitOfWork } from './middleware/unit-of-work.js';
@@ -176,12 +176,6 @@ function buildRoute<
     // The wrapper below built the context from these same schemas, so the narrowing holds.
     handle: async (ctx) => handler(ctx as RouteContext<Out<P>, Out<Q>, Out<B>>),
   });
-}
-
-export class UnsupportedMediaTypeError extends AppError {
-  constructor(message: string) {
-    super(415, 'UNSUPPORTED_MEDIA_TYPE', message);
-  }
 }
 
 /** The Express handlers of a route: the body readers it needs, then the validating, committing wrapper. */

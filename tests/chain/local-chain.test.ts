@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { base, baseSepolia } from 'viem/chains';
 import { chainForId, createChainPublicClient, parsePrivateKey } from '../../src/providers/chain/client.js';
-import { ChainConfigError, resolveRpcEndpoint } from '../../src/providers/chain/rpc-endpoint.js';
+import { ChainConfigError, LocalChainError } from '../../src/errors.js';
+import { resolveRpcEndpoint } from '../../src/providers/chain/rpc-endpoint.js';
 import { decodeContractRevert } from '../../src/providers/chain/contract-error.js';
-import { devAccounts, LocalChainError, startLocalChain } from '../../src/dev/local-chain.js';
+import { devAccounts, startLocalChain } from '../../src/dev/local-chain.js';
 
 describe('resolveRpcEndpoint', () => {
   it('RPC_URL wins over ALCHEMY_API_KEY and NETWORK', () => {

@@ -3,20 +3,14 @@
 // stack goes to the log and whose answer says nothing about internals.
 import type { NextFunction, Request, Response } from 'express';
 import { connectionFailureCode } from '../../db/connection-errors.js';
-import { AppError, DatabaseUnavailableError, NotFoundError, ServiceUnavailableError } from '../../errors.js';
+import {
+  AppError,
+  DatabaseUnavailableError,
+  MethodNotAllowedError,
+  NotFoundError,
+  ServiceUnavailableError,
+} from '../../errors.js';
 import type { Logger } from '../../logger.js';
-
-export class MethodNotAllowedError extends AppError {
-  constructor(
-    method: string,
-    path: string,
-    readonly allow: readonly string[],
-  ) {
-    super(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, {
-      allow,
-    });
-  }
-}
 
 export function notFound(req: Request, _res: Response, next: NextFunction): void {
   const path = req.originalUrl.split('?', 1)[0] ?? req.originalUrl;

@@ -10,7 +10,7 @@ import {
 } from '../../stages/detection/alchemy-signature.js';
 import { mintsFromAlchemyPayload } from '../../stages/detection/batch-minted.js';
 import { ingestMints } from '../../stages/detection/mint-ingest.js';
-import { AppError, ServiceUnavailableError, ValidationError } from '../../errors.js';
+import { ServiceUnavailableError, SignatureError, ValidationError } from '../../errors.js';
 import { defineRoute, type RouteFactory } from '../route.js';
 
 export const WebhookResult = z
@@ -23,12 +23,6 @@ export const WebhookResult = z
   .openapi('AlchemyWebhookResult');
 
 const AlchemyWebhookBody = alchemyWebhookSchema.openapi('AlchemyWebhook');
-
-class SignatureError extends AppError {
-  constructor(code: string, message: string) {
-    super(401, code, message);
-  }
-}
 
 export const webhookRoutes: RouteFactory = (deps) => {
   const secret = deps.config.detection.webhookSecret;

@@ -12,7 +12,7 @@ import {
 } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { base, baseSepolia, hardhat } from 'viem/chains';
-import { ChainConfigError } from './rpc-endpoint.js';
+import { ChainConfigError } from '../../errors.js';
 
 /** The viem chain for an id: Base, Base Sepolia, or a local dev chain (hardhat's definition with that id). */
 export function chainForId(chainId: number): Chain {

@@ -1,6 +1,7 @@
 // Which JSON-RPC endpoint the service talks to, from configuration values. Kept apart from the viem clients so
 // that src/config.ts can validate it at start without loading them (nor viem/chains: ~1 s of module loading
 // in every process that reads the configuration). chainForId in client.ts turns the id into a viem chain.
+import { ChainConfigError } from '../../errors.js';
 
 export const NETWORKS = ['BASE_SEPOLIA', 'BASE_MAINNET'] as const;
 export type Network = (typeof NETWORKS)[number];
@@ -21,10 +22,6 @@ export interface RpcEndpoint {
   /** Known when the endpoint comes from NETWORK; an explicit RPC_URL may point anywhere, so it is asked. */
   chainId: number | undefined;
   source: 'RPC_URL' | 'ALCHEMY';
-}
-
-export class ChainConfigError extends Error {
-  override name = 'ChainConfigError';
 }
 
 /**
