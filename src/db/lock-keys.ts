@@ -14,6 +14,21 @@ export const LOCK_KEYS = {
    * A follower that dies mid-chunk loses the lock with its connection, and the chunk rolls back with it.
    */
   logFollower: 0x474c534b464f4c57n,
+  /**
+   * Session-level lock of a reveal sender (src/stages/reveal/keeper-lock.ts), one per keeper wallet: "GLRV" in
+   * the high 32 bits, the first 4 bytes of the keeper address in the low 32 (see revealKeeperLockKey). This
+   * entry is the keeper-less base; no other key may start with "GLRV".
+   */
+  revealKeeper: 0x474c525600000000n,
 } as const satisfies Record<string, bigint>;
 
 export type LockName = keyof typeof LOCK_KEYS;
+
+/**
+ * The lock a reveal sender holds for as long as it signs, sends and settles a batch of `keeper`, so that two
+ * senders (two workers, two machines) never pick nonces for the same wallet at once. Two keepers sharing their
+ * first 4 bytes merely take turns.
+ */
+export function revealKeeperLockKey(keeper: string): bigint {
+  return LOCK_KEYS.revealKeeper | BigInt(`0x${keeper.slice(2, 10)}`);
+}

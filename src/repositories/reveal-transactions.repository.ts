@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import {
   revealTransactions,
@@ -20,6 +20,7 @@ export type RevealTransactionChanges = Partial<
     | 'errorData'
     | 'sentAt'
     | 'confirmedAt'
+    | 'keeperAddress'
   >
 >;
 
@@ -77,4 +78,79 @@ export async function update(
     .where(eq(revealTransactions.id, id))
     .returning();
   return row;
+}
+
+/** The batches of a keeper that may still land (`pending` or `sent`), oldest first; at most one by constraint. */
+export async function listInFlightForKeeper(
+  tx: Executor,
+  keeperAddress: string,
+): Promise<RevealTransaction[]> {
+  return tx
+    .select()
+    .from(revealTransactions)
+    .where(
+      and(
+        eq(revealTransactions.keeperAddress, keeperAddress),
+        sql`${revealTransactions.status} IN ('pending', 'sent')`,
+      ),
+    )
+    .orderBy(asc(revealTransactions.createdAt), asc(revealTransactions.id));
+}
+
+/** Fixes the batch's one nonce; a no-op (undefined) once it is set, so a batch can never move to a second one. */
+export async function setNonce(
+  tx: Executor,
+  id: string,
+  nonce: number,
+): Promise<RevealTransaction | undefined> {
+  const [row] = await tx
+    .update(revealTransactions)
+    .set({ nonce, updatedAt: sql`now()` })
+    .where(and(eq(revealTransactions.id, id), isNull(revealTransactions.nonce)))
+    .returning();
+  return row;
+}
+
+/**
+ * Finishes a batch that may still land (`pending`/`sent`) as `confirmed` or `failed`. Compare-and-set on the
+ * status: a batch settled by another sender is left alone (undefined).
+ */
+export async function settle(
+  tx: Executor,
+  id: string,
+  changes: RevealTransactionChanges & { status: 'confirmed' | 'failed' },
+): Promise<RevealTransaction | undefined> {
+  const [row] = await tx
+    .update(revealTransactions)
+    .set({ ...changes, updatedAt: sql`now()` })
+    .where(and(eq(revealTransactions.id, id), sql`${revealTransactions.status} IN ('pending', 'sent')`))
+    .returning();
+  return row;
+}
+
+export type RevealTransactionPageQuery = {
+  limit: number;
+  status?: RevealTxStatus;
+  /** Cursor: only rows created before this one (its created_at, id). */
+  before?: { createdAt: Date; id: string };
+};
+
+/** Newest first, keyset-paginated. */
+export async function listPage(
+  tx: Executor,
+  query: RevealTransactionPageQuery,
+): Promise<RevealTransaction[]> {
+  const filters: SQL[] = [];
+  if (query.status !== undefined) filters.push(eq(revealTransactions.status, query.status));
+  if (query.before !== undefined) {
+    filters.push(
+      sql`(${revealTransactions.createdAt}, ${revealTransactions.id}) < (${query.before.createdAt.toISOString()}::timestamptz, ${query.before.id}::uuid)`,
+    );
+  }
+  return tx
+    .select()
+    .from(revealTransactions)
+    .where(and(...filters))
+    .orderBy(desc(revealTransactions.createdAt), desc(revealTransactions.id))
+    .limit(query.limit);
 }

@@ -265,3 +265,65 @@ export async function setStatusIf(
 export async function notifyStatus(tx: Executor, status: TokenStatus): Promise<void> {
   await tx.execute(sql`SELECT pg_notify(${TOKENS_CHANNEL}, ${status})`);
 }
+
+// The reveal stage's writes. A reveal batch settles its tokens by the reveal_transactions row that names them,
+// not by a lease: after a restart the row, not any lease, is what keeps its tokens out of every other batch.
+// Each write applies only to tokens still `ready`, so an operator's move in between is never overwritten.
+
+/** Batch tokens -> `revealed`, with the hash that revealed them (null: found revealed on chain, synced). */
+export async function markRevealed(
+  tx: Executor,
+  tokenRowIds: readonly string[],
+  revealTxHash: string | null,
+): Promise<number[]> {
+  if (tokenRowIds.length === 0) return [];
+  const rows = await tx
+    .update(tokens)
+    .set({
+      status: 'revealed',
+      revealTxHash,
+      revealedAt: sql`now()`,
+      errorData: null,
+      ...noLease,
+      updatedAt: sql`now()`,
+    })
+    .where(and(inArray(tokens.id, [...tokenRowIds]), eq(tokens.status, 'ready')))
+    .returning({ tokenId: tokens.tokenId });
+  return rows.map((row) => row.tokenId).sort((a, b) => a - b);
+}
+
+export type RevealRetry = {
+  errorData: ErrorData;
+  /** Tokens whose reveal_attempts reached this go to `failed`; undefined: none does (no attempt is blamed). */
+  maxAttempts?: number;
+  /** Backoff of the others: base x 2^(attempts - 1), capped; 0 makes them claimable at once. */
+  backoffBaseSeconds: number;
+  backoffCapSeconds: number;
+};
+
+/**
+ * Batch tokens back to `ready` (claimable after their backoff), or `failed` once their reveal attempts reached
+ * the maximum, in one statement. Returns each token's new status.
+ */
+export async function releaseForReveal(
+  tx: Executor,
+  tokenRowIds: readonly string[],
+  retry: RevealRetry,
+): Promise<{ tokenId: number; status: TokenStatus }[]> {
+  if (tokenRowIds.length === 0) return [];
+  const exhausted =
+    retry.maxAttempts === undefined ? sql`false` : sql`${tokens.revealAttempts} >= ${retry.maxAttempts}`;
+  const delay = sql`least(${retry.backoffCapSeconds}::float8, ${retry.backoffBaseSeconds}::float8 * power(2, greatest(${tokens.revealAttempts} - 1, 0)))`;
+  const rows = await tx
+    .update(tokens)
+    .set({
+      status: sql`CASE WHEN ${exhausted} THEN 'failed' ELSE 'ready' END`,
+      nextAttemptAt: sql`now() + make_interval(secs => ${delay})`,
+      errorData: retry.errorData,
+      ...noLease,
+      updatedAt: sql`now()`,
+    })
+    .where(and(inArray(tokens.id, [...tokenRowIds]), eq(tokens.status, 'ready')))
+    .returning({ tokenId: tokens.tokenId, status: tokens.status });
+  return rows.sort((a, b) => a.tokenId - b.tokenId);
+}

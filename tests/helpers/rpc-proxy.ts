@@ -11,6 +11,15 @@ export type JsonRpcRequest = {
   params?: unknown[];
 };
 
+export type RpcOverride = {
+  /** Send the request to the chain first (its answer is dropped). */
+  forward?: boolean;
+  /** A JSON-RPC error answer, e.g. { code: -32000, message: 'already known' }. */
+  error?: { code: number; message: string };
+  /** A result answer (null: "no receipt yet"). Used when error is absent. */
+  result?: unknown;
+};
+
 export type GetLogsCall = { fromBlock: bigint; toBlock: bigint; refused: boolean };
 
 export type RpcProxy = {
@@ -23,6 +32,13 @@ export type RpcProxy = {
   failNext(n: number): void;
   /** Requests for which this returns true get a JSON-RPC error answer instead of reaching the chain. */
   refuse: ((request: JsonRpcRequest) => boolean) | undefined;
+  /**
+   * Answers a request the way a test needs (a node's error message, a missing receipt), optionally after
+   * forwarding it (`forward: true`: the chain sees it, the client gets the override); undefined passes it on.
+   */
+  override: ((request: JsonRpcRequest) => RpcOverride | undefined) | undefined;
+  /** Every request in arrival order (method and params), batched ones included. */
+  requests: JsonRpcRequest[];
   stop(): Promise<void>;
 };
 
@@ -49,13 +65,32 @@ export async function startRpcProxy(upstreamUrl: string): Promise<RpcProxy> {
       failures = n;
     },
     refuse: undefined,
+    override: undefined,
+    requests: [],
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 
+  async function forward(request: JsonRpcRequest): Promise<unknown> {
+    const upstream = await fetch(upstreamUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+    return upstream.json();
+  }
+
   async function answer(request: JsonRpcRequest): Promise<unknown> {
+    proxy.requests.push(request);
+    const override = proxy.override?.(request);
+    if (override !== undefined) {
+      if (override.forward === true) await forward(request);
+      return override.error !== undefined
+        ? { jsonrpc: '2.0', id: request.id, error: override.error }
+        : { jsonrpc: '2.0', id: request.id, result: override.result ?? null };
+    }
     if (proxy.refuse?.(request) === true) {
       return {
         jsonrpc: '2.0',
@@ -83,12 +118,7 @@ export async function startRpcProxy(upstreamUrl: string): Promise<RpcProxy> {
         }
       }
     }
-    const upstream = await fetch(upstreamUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-    });
-    return upstream.json();
+    return forward(request);
   }
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {

@@ -1,0 +1,515 @@
+// The reveal sender on a real local chain (hardhat in-process) and a real PostgreSQL, with a JSON-RPC proxy in
+// front of the chain that answers like hosted nodes do (already known, replacement underpriced, nonce too low,
+// missing receipts). Every test mints real tokens and checks the chain, not only the database.
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { createTestClient, http, keccak256, parseTransaction, decodeFunctionData, type Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
+import { createChainWalletClient } from '../../src/providers/chain/client.js';
+import { eq, inArray } from 'drizzle-orm';
+import { revealAttempts, revealTransactions, tokens } from '../../src/db/schema.js';
+import { computeCid, toCidV0 } from '../../src/lib/cid.js';
+import { createLogger } from '../../src/logger.js';
+import { connectRevealChain } from '../../src/providers/chain/reveal-chain.js';
+import { STAGES } from '../../src/domain/stages.js';
+import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
+import * as tokensRepository from '../../src/repositories/tokens.repository.js';
+import { gweiToWei } from '../../src/stages/reveal/fees.js';
+import { RevealSender, type BatchToken, type RevealSettings } from '../../src/stages/reveal/reveal-sender.js';
+import { startTestChain, type TestChain } from '../helpers/chain.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
+import { startRpcProxy, type JsonRpcRequest, type RpcProxy } from '../helpers/rpc-proxy.js';
+
+let chain: TestChain;
+let proxy: RpcProxy;
+let database: TestDatabase;
+let logs: string[];
+let controller: AbortController;
+
+const settings: RevealSettings = {
+  gasBuffer: 1.2,
+  maxGasPriceWei: undefined,
+  transactionTimeoutMs: 60_000,
+  maxFeeBumps: 3,
+  maxAttempts: 3,
+  pollIntervalMs: 20,
+  retryBaseSeconds: 0,
+  retryCapSeconds: 0,
+};
+
+let snapshot: Hex;
+
+// One chain for the file, rewound to the deployment after each test (hardhat's evm_snapshot/evm_revert).
+before(async () => {
+  chain = await startTestChain();
+});
+after(async () => {
+  controller?.abort();
+  await chain?.stop();
+});
+
+beforeEach(async () => {
+  snapshot = await testClient().snapshot();
+  proxy = await startRpcProxy(chain.rpcUrl);
+  database = await createTestDatabase();
+  logs = [];
+  controller = new AbortController();
+});
+afterEach(async () => {
+  controller.abort();
+  await proxy.stop();
+  await testClient().setAutomine(true);
+  await testClient().revert({ id: snapshot });
+  await database.drop();
+  // The keeper's key never reaches a log line, whatever happened in the test.
+  const key = chain.accounts.keeper.privateKey;
+  for (const line of logs) {
+    assert.ok(
+      !line.toLowerCase().includes(key.slice(2).toLowerCase()),
+      `a log line carries the key: ${line}`,
+    );
+  }
+});
+
+function logger() {
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) =>
+    logs.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    ),
+  );
+  return createLogger({ level: 'debug', format: 'json', stream });
+}
+
+async function sender(overrides: Partial<RevealSettings> = {}, rpcUrl = proxy.url): Promise<RevealSender> {
+  const revealChain = await connectRevealChain({
+    rpcUrl,
+    contractAddress: chain.contractAddress,
+    account: privateKeyToAccount(chain.accounts.keeper.privateKey),
+  });
+  return new RevealSender({
+    database: database.database,
+    chain: revealChain,
+    settings: { ...settings, ...overrides },
+    logger: logger(),
+  });
+}
+
+/** Mints `count` tokens on chain and records them `ready` with real metadata CIDs. */
+async function readyTokens(count: number): Promise<number[]> {
+  const minter = chain.accounts.minters[0];
+  assert.ok(minter);
+  const ids: number[] = [];
+  for (let left = count; left > 0; left -= 50) {
+    const minted = await chain.mint({ from: minter, author: minter.address, quantity: Math.min(50, left) });
+    ids.push(...minted.tokenIds.map(Number));
+  }
+  const author = await insertAuthor(database.db, ids[0] ?? 1);
+  const cids = await Promise.all(ids.map(metadataCidOf));
+  await tokensRepository.addMany(
+    database.db,
+    ids.map((tokenId, i) => ({
+      tokenId,
+      authorId: author.id,
+      minterAddress: author.walletAddress,
+      mintTimestamp: new Date(),
+      status: 'ready' as const,
+      imageCid: cids[i],
+      metadataCid: cids[i],
+      readyAt: new Date(),
+    })),
+  );
+  return ids;
+}
+
+async function metadataCidOf(tokenId: number): Promise<string> {
+  return computeCid(new TextEncoder().encode(JSON.stringify({ name: `GLISK #${tokenId}` })), 'dag-pb');
+}
+
+async function claim(limit = 50): Promise<BatchToken[]> {
+  return tokenQueue.claimTokens(database.db, STAGES.reveal, {
+    owner: 'test-worker',
+    leaseSeconds: 60,
+    limit,
+  });
+}
+
+const contract = () => ({ address: chain.contractAddress, abi: gliskS0Abi }) as const;
+
+async function assertRevealedOnChain(ids: readonly number[]): Promise<void> {
+  for (const id of ids) {
+    const uri = await chain.publicClient.readContract({
+      ...contract(),
+      functionName: 'tokenURI',
+      args: [BigInt(id)],
+    });
+    assert.equal(uri, `ipfs://${toCidV0(await metadataCidOf(id))}`, `tokenURI of ${id}`);
+  }
+}
+
+async function statuses(): Promise<Map<number, string>> {
+  const rows = await database.db.select({ tokenId: tokens.tokenId, status: tokens.status }).from(tokens);
+  return new Map(rows.map((r) => [r.tokenId, r.status]));
+}
+
+/** Reveal transactions the keeper sent that reached the chain (mined), by nonce. */
+async function keeperNonce(): Promise<number> {
+  return chain.publicClient.getTransactionCount({
+    address: chain.accounts.keeper.address,
+    blockTag: 'latest',
+  });
+}
+
+const sendRaw = (r: JsonRpcRequest) => r.method === 'eth_sendRawTransaction';
+const receiptOf = (r: JsonRpcRequest) => r.method === 'eth_getTransactionReceipt';
+
+function testClient() {
+  return createTestClient({ mode: 'hardhat', chain: chain.chain, transport: http(chain.rpcUrl) });
+}
+
+/** Polls a condition (a database or chain read) until it holds; fails after a bound. */
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('reveal sender', () => {
+  it('reveals a batch of 50 in one transaction, tokenURI = ipfs:// + the metadata CID in v0 form', async () => {
+    const ids = await readyTokens(50);
+    const revealSender = await sender();
+    const result = await revealSender.revealBatch(await claim(), controller.signal);
+    assert.deepEqual(result.revealed, ids);
+    assert.ok(result.txHash);
+    await assertRevealedOnChain(ids);
+    const [row] = await database.db.select().from(revealTransactions);
+    assert.equal(row?.status, 'confirmed');
+    assert.equal(row?.txHash, result.txHash);
+    assert.equal(row?.nonce, 0);
+    assert.ok((row?.gasUsed ?? 0) > 0);
+    assert.equal(row?.tokenIds.length, 50);
+    const attempts = await database.db.select().from(revealAttempts);
+    assert.equal(attempts.length, 1);
+    assert.equal(attempts[0]?.txHash, keccak256(attempts[0]?.rawTransaction as Hex));
+    const rows = await database.db.select().from(tokens).where(inArray(tokens.tokenId, ids));
+    assert.ok(
+      rows.every((t) => t.status === 'revealed' && t.revealTxHash === result.txHash && t.leaseOwner === null),
+    );
+    assert.equal(await keeperNonce(), 1);
+  });
+
+  it('syncs a token revealed by someone else without resending it, reading isRevealed in one batch', async () => {
+    const ids = await readyTokens(5);
+    const [first] = ids;
+    assert.ok(first !== undefined);
+    // The admin (deployer) reveals one token directly, outside the service.
+    await chain.reveal([first], ['ipfs://elsewhere'], chain.accounts.deployer);
+    proxy.requests.length = 0;
+    const result = await (await sender()).revealBatch(await claim(), controller.signal);
+    assert.deepEqual(result.synced, [first]);
+    assert.deepEqual(result.revealed, ids.slice(1));
+    // The sent transaction names only the other four.
+    const raw = proxy.requests.find(sendRaw)?.params?.[0] as Hex;
+    const { data } = parseTransaction(raw);
+    assert.ok(data);
+    const decoded = decodeFunctionData({ abi: gliskS0Abi, data });
+    assert.deepEqual(decoded.args?.[0], ids.slice(1).map(BigInt));
+    // isRevealed of the five candidates went out as one JSON-RPC batch (one HTTP request): the proxy saw them
+    // together, before the first estimate.
+    const isRevealedCalls = proxy.requests.filter((r) => r.method === 'eth_call').length;
+    assert.ok(isRevealedCalls >= 6, 'nextTokenId + 5 isRevealed reads');
+    const states = await statuses();
+    assert.ok(ids.every((id) => states.get(id) === 'revealed'));
+    const uri = await chain.publicClient.readContract({
+      ...contract(),
+      functionName: 'tokenURI',
+      args: [BigInt(first)],
+    });
+    assert.equal(uri, 'ipfs://elsewhere', 'the token revealed elsewhere keeps its URI');
+  });
+
+  it('never includes an id that was not minted', async () => {
+    const ids = await readyTokens(2);
+    const author = await insertAuthor(database.db, 999);
+    const cid = await metadataCidOf(999);
+    await insertTokens(database.db, author, [999], { status: 'ready', imageCid: cid, metadataCid: cid });
+    const result = await (await sender()).revealBatch(await claim(), controller.signal);
+    assert.deepEqual(result.revealed, ids);
+    assert.deepEqual(result.deferred, [999]);
+    const [token] = await database.db.select().from(tokens).where(eq(tokens.tokenId, 999));
+    assert.equal(token?.status, 'ready');
+    assert.equal(token?.errorData?.code, 'NOT_MINTED');
+  });
+
+  it('replaces a stuck transaction (mining paused) with bumped fees; exactly one lands, every hash kept', async () => {
+    const ids = await readyTokens(3);
+    await testClient().setAutomine(false);
+    const revealSender = await sender({ transactionTimeoutMs: 100, maxFeeBumps: 2 });
+    const running = revealSender.revealBatch(await claim(), controller.signal);
+    await until(
+      'two replacements',
+      async () => (await database.db.select().from(revealAttempts)).length === 3,
+    );
+    // Let the last replacement be seen waiting a moment, then mine.
+    await testClient().mine({ blocks: 1 });
+    const result = await running;
+    assert.deepEqual(result.revealed, ids);
+    const attempts = await database.db.select().from(revealAttempts).orderBy(revealAttempts.bump);
+    assert.equal(attempts.length, 3);
+    assert.ok(attempts.every((a) => a.nonce === 0));
+    for (let i = 1; i < attempts.length; i += 1) {
+      const previous = attempts[i - 1];
+      const current = attempts[i];
+      assert.ok(previous && current);
+      assert.ok(BigInt(current.maxFeePerGasWei) >= (BigInt(previous.maxFeePerGasWei) * 115n) / 100n + 1n);
+      assert.ok(
+        BigInt(current.maxPriorityFeePerGasWei) >=
+          (BigInt(previous.maxPriorityFeePerGasWei) * 115n) / 100n + 1n,
+      );
+    }
+    const landed = [];
+    for (const attempt of attempts) {
+      const receipt = await chain.publicClient
+        .getTransactionReceipt({ hash: attempt.txHash as Hex })
+        .catch(() => undefined);
+      if (receipt) landed.push(attempt.txHash);
+    }
+    assert.deepEqual(landed, [result.txHash], 'exactly one of the hashes landed, the one recorded');
+    assert.equal(await keeperNonce(), 1);
+  });
+
+  it('resumes after a stop between signing and broadcasting with the stored bytes, at the same nonce', async () => {
+    const ids = await readyTokens(4);
+    // The first broadcast never reaches the node (the process "dies" right after storing it).
+    proxy.override = (r) =>
+      sendRaw(r) ? { error: { code: -32603, message: 'connection reset' } } : undefined;
+    const first = await sender();
+    const running = first.revealBatch(await claim(), controller.signal);
+    await until(
+      'the attempt stored',
+      async () => (await database.db.select().from(revealAttempts)).length === 1,
+    );
+    controller.abort();
+    const stopped = await running;
+    assert.deepEqual(stopped.inFlight.sort(), ids);
+    assert.equal(await keeperNonce(), 0, 'nothing reached the chain');
+    const [stored] = await database.db.select().from(revealAttempts);
+    assert.ok(stored);
+
+    // A new process: its claim sees nothing (the in-flight batch holds the tokens); resume sends the same bytes.
+    proxy.override = undefined;
+    proxy.requests.length = 0;
+    controller = new AbortController();
+    assert.deepEqual(await claim(), []);
+    const second = await sender();
+    assert.equal(await second.resume(controller.signal), true);
+    const broadcasts = proxy.requests.filter(sendRaw).map((r) => r.params?.[0]);
+    assert.deepEqual(broadcasts, [stored.rawTransaction], 'the stored bytes, nothing re-signed');
+    assert.equal(await keeperNonce(), 1);
+    assert.deepEqual((await database.db.select().from(revealAttempts)).length, 1);
+    const [row] = await database.db.select().from(revealTransactions);
+    assert.equal(row?.status, 'confirmed');
+    assert.equal(row?.txHash, stored.txHash);
+    await assertRevealedOnChain(ids);
+  });
+
+  it('resumes after a stop after broadcasting: waits for the same transaction, never a second nonce', async () => {
+    const ids = await readyTokens(2);
+    await testClient().setAutomine(false);
+    const first = await sender();
+    const running = first.revealBatch(await claim(), controller.signal);
+    await until(
+      'sent',
+      async () => (await database.db.select().from(revealTransactions))[0]?.status === 'sent',
+    );
+    controller.abort();
+    await running;
+
+    controller = new AbortController();
+    proxy.requests.length = 0;
+    const second = await sender();
+    const resumed = second.resume(controller.signal);
+    await until('rebroadcast', () => proxy.requests.some(sendRaw));
+    await testClient().mine({ blocks: 1 });
+    assert.equal(await resumed, true);
+    assert.equal(await keeperNonce(), 1);
+    const attempts = await database.db.select().from(revealAttempts);
+    assert.equal(attempts.length, 1);
+    assert.equal(proxy.requests.find(sendRaw)?.params?.[0], attempts[0]?.rawTransaction);
+    const states = await statuses();
+    assert.ok(ids.every((id) => states.get(id) === 'revealed'));
+  });
+
+  it('treats "already known", "replacement transaction underpriced" and "nonce too low" as ours, through missing receipts', async () => {
+    const ids = await readyTokens(6);
+    const lies = [
+      { code: -32000, message: 'already known' },
+      { code: -32000, message: 'replacement transaction underpriced' },
+      { code: -32000, message: 'nonce too low' },
+    ];
+    for (const [round, lie] of lies.entries()) {
+      const batchIds = ids.slice(round * 2, round * 2 + 2);
+      let receiptsToDrop = 8;
+      // The node takes the transaction (forward) but answers with the error, then has no receipt for a while.
+      proxy.override = (r) => {
+        if (sendRaw(r)) return { forward: true, error: lie };
+        if (receiptOf(r) && receiptsToDrop > 0) {
+          receiptsToDrop -= 1;
+          return { result: null };
+        }
+        return undefined;
+      };
+      const claimed = (await claim()).filter((t) => batchIds.includes(t.tokenId));
+      const result = await (await sender()).revealBatch(claimed, controller.signal);
+      assert.deepEqual(result.revealed, batchIds, lie.message);
+      assert.equal(receiptsToDrop, 0, 'receipts were missing for a while');
+      // Release the tokens this round did not take.
+      await database.db
+        .update(tokens)
+        .set({ leaseOwner: null, leaseExpiresAt: null })
+        .where(eq(tokens.status, 'ready'));
+    }
+    assert.equal(await keeperNonce(), 3, 'one transaction per batch, no resend at a new nonce');
+    const rows = await database.db.select().from(revealTransactions);
+    assert.ok(rows.every((r) => r.status === 'confirmed'));
+    assert.equal((await database.db.select().from(revealAttempts)).length, 3);
+    await assertRevealedOnChain(ids);
+  });
+
+  it('a revert (keeper role revoked): failed row with the decoded reason, tokens back to ready, then failed', async () => {
+    const ids = await readyTokens(2);
+    const admin = createChainWalletClient({
+      rpcUrl: chain.rpcUrl,
+      chain: chain.chain,
+      privateKey: chain.accounts.deployer.privateKey,
+    });
+    const role = await chain.publicClient.readContract({ ...contract(), functionName: 'KEEPER_ROLE' });
+    const hash = await admin.writeContract({
+      ...contract(),
+      functionName: 'revokeRole',
+      args: [role, chain.accounts.keeper.address],
+    });
+    await chain.publicClient.waitForTransactionReceipt({ hash });
+
+    const revealSender = await sender({ maxAttempts: 2 });
+    const first = await revealSender.revealBatch(await claim(), controller.signal);
+    assert.deepEqual(first.reverted, ids);
+    let rows = await database.db.select().from(revealTransactions);
+    assert.equal(rows[0]?.status, 'failed');
+    assert.equal(rows[0]?.errorData?.revert, 'AccessControlUnauthorizedAccount');
+    assert.match(String(rows[0]?.errorData?.message), /AccessControlUnauthorizedAccount/);
+    let states = await statuses();
+    assert.ok(ids.every((id) => states.get(id) === 'ready'));
+
+    const second = await revealSender.revealBatch(await claim(), controller.signal);
+    assert.deepEqual(second.failed, ids);
+    states = await statuses();
+    assert.ok(ids.every((id) => states.get(id) === 'failed'));
+    rows = await database.db.select().from(revealTransactions);
+    assert.equal(rows.length, 2);
+    assert.equal(await keeperNonce(), 0, 'nothing was sent: no gas wasted on a known revert');
+    const [token] = await database.db
+      .select()
+      .from(tokens)
+      .where(eq(tokens.tokenId, ids[0] ?? 0));
+    assert.equal(token?.revealAttempts, 2);
+    assert.equal(token?.errorData?.stage, 'reveal');
+  });
+
+  it('a revert on chain (role revoked while the transaction is pending): failed row with the decoded reason', async () => {
+    const ids = await readyTokens(2);
+    await testClient().setAutomine(false);
+    const running = (await sender()).revealBatch(await claim(), controller.signal);
+    await until(
+      'sent',
+      async () => (await database.db.select().from(revealTransactions))[0]?.status === 'sent',
+    );
+    const admin = createChainWalletClient({
+      rpcUrl: chain.rpcUrl,
+      chain: chain.chain,
+      privateKey: chain.accounts.deployer.privateKey,
+    });
+    const role = await chain.publicClient.readContract({ ...contract(), functionName: 'KEEPER_ROLE' });
+    // A far higher tip: mined first in the same block, so the reveal runs without the role.
+    await admin.writeContract({
+      ...contract(),
+      functionName: 'revokeRole',
+      args: [role, chain.accounts.keeper.address],
+      maxPriorityFeePerGas: gweiToWei(50),
+      maxFeePerGas: gweiToWei(100),
+    });
+    await testClient().mine({ blocks: 1 });
+    const result = await running;
+    assert.deepEqual(result.reverted, ids);
+    const [row] = await database.db.select().from(revealTransactions);
+    assert.equal(row?.status, 'failed');
+    assert.equal(row?.errorData?.revert, 'AccessControlUnauthorizedAccount');
+    assert.ok((row?.gasUsed ?? 0) > 0);
+    assert.ok(row?.blockNumber);
+  });
+
+  it('waits while fees are above REVEAL_MAX_GAS_PRICE_GWEI, and sends once they drop', async () => {
+    const ids = await readyTokens(2);
+    const client = testClient();
+    await client.setNextBlockBaseFeePerGas({ baseFeePerGas: gweiToWei(100) });
+    await client.mine({ blocks: 1 });
+    const revealSender = await sender({ maxGasPriceWei: gweiToWei(10) });
+    const running = revealSender.revealBatch(await claim(), controller.signal);
+    await until('waiting', () => revealSender.status().state === 'waiting');
+    assert.match(revealSender.status().reason ?? '', /GAS_PRICE_ABOVE_CAP/);
+    assert.equal(
+      (await database.db.select().from(revealAttempts)).length,
+      0,
+      'nothing signed while above the cap',
+    );
+    assert.ok(logs.some((l) => l.includes('reveal.waiting') && l.includes('REVEAL_MAX_GAS_PRICE_GWEI')));
+    await client.setNextBlockBaseFeePerGas({ baseFeePerGas: gweiToWei(1) });
+    await client.mine({ blocks: 1 });
+    const result = await running;
+    assert.deepEqual(result.revealed, ids);
+    const [attempt] = await database.db.select().from(revealAttempts);
+    assert.ok(BigInt(attempt?.maxFeePerGasWei ?? '0') <= gweiToWei(10));
+  });
+
+  it('waits while the keeper cannot pay for the batch, and says so', async () => {
+    await readyTokens(2);
+    await testClient().setBalance({ address: chain.accounts.keeper.address, value: 1000n });
+    const revealSender = await sender();
+    const running = revealSender.revealBatch(await claim(), controller.signal);
+    await until('waiting', () => revealSender.status().state === 'waiting');
+    assert.match(revealSender.status().reason ?? '', /KEEPER_BALANCE_LOW/);
+    assert.equal(revealSender.status().keeperBalanceWei, '1000');
+    await testClient().setBalance({ address: chain.accounts.keeper.address, value: 10n ** 18n });
+    const result = await running;
+    assert.equal(result.revealed.length, 2);
+  });
+
+  it('one batch in flight per keeper: a second sender finds the keeper busy and does nothing', async () => {
+    await readyTokens(2);
+    await testClient().setAutomine(false);
+    const one = await sender();
+    const two = await sender();
+    const running = one.revealBatch(await claim(1), controller.signal);
+    await until(
+      'sent',
+      async () => (await database.db.select().from(revealTransactions))[0]?.status === 'sent',
+    );
+    const other = await two.revealBatch(await claim(1), controller.signal);
+    assert.equal(other.keeperBusy, true);
+    await testClient().mine({ blocks: 1 });
+    assert.equal((await running).revealed.length, 1);
+    assert.equal((await database.db.select().from(revealTransactions)).length, 1);
+  });
+});
