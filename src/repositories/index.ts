@@ -5,6 +5,7 @@ import * as contentBlobs from './content-blobs.repository.js';
 import * as imageJobs from './image-generation-jobs.repository.js';
 import * as ipfsRecords from './ipfs-upload-records.repository.js';
 import * as mintEvents from './mint-events.repository.js';
+import * as revealAttempts from './reveal-attempts.repository.js';
 import * as revealTransactions from './reveal-transactions.repository.js';
 import * as systemState from './system-state.repository.js';
 import * as tokenQueue from './token-queue.repository.js';
@@ -18,6 +19,7 @@ export const repositories = {
   imageJobs,
   ipfsRecords,
   revealTransactions,
+  revealAttempts,
   systemState,
   contentBlobs,
 } as const;

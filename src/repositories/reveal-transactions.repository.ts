@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import {
   revealTransactions,
+  tokens,
   type NewRevealTransaction,
   type RevealTransaction,
   type RevealTxStatus,
@@ -131,24 +132,35 @@ export async function settle(
 export type RevealTransactionPageQuery = {
   limit: number;
   status?: RevealTxStatus;
-  /** Cursor: only rows created before this one (its created_at, id). */
-  before?: { createdAt: Date; id: string };
+  /** Cursor: only rows older than this one (by created_at, then id); an unknown id gives an empty page. */
+  beforeId?: string;
 };
 
-/** Newest first, keyset-paginated. */
-export async function listPage(
+/** A batch with the on-chain ids of its tokens, ascending. */
+export type RevealTransactionWithTokens = RevealTransaction & { onChainTokenIds: number[] };
+
+/**
+ * Newest first, keyset-paginated on (created_at, id) read from the cursor row itself (timestamps keep their
+ * microseconds), with the on-chain ids of each batch's tokens in the same statement.
+ */
+export async function listPageWithTokens(
   tx: Executor,
   query: RevealTransactionPageQuery,
-): Promise<RevealTransaction[]> {
+): Promise<RevealTransactionWithTokens[]> {
   const filters: SQL[] = [];
   if (query.status !== undefined) filters.push(eq(revealTransactions.status, query.status));
-  if (query.before !== undefined) {
+  if (query.beforeId !== undefined) {
     filters.push(
-      sql`(${revealTransactions.createdAt}, ${revealTransactions.id}) < (${query.before.createdAt.toISOString()}::timestamptz, ${query.before.id}::uuid)`,
+      sql`(${revealTransactions.createdAt}, ${revealTransactions.id}) < (SELECT c.created_at, c.id FROM ${revealTransactions} c WHERE c.id = ${query.beforeId}::uuid)`,
     );
   }
   return tx
-    .select()
+    .select({
+      ...getTableColumns(revealTransactions),
+      onChainTokenIds: sql<
+        number[]
+      >`ARRAY(SELECT t.token_id FROM ${tokens} t WHERE t.id = ANY(${revealTransactions.tokenIds}) ORDER BY t.token_id)`,
+    })
     .from(revealTransactions)
     .where(and(...filters))
     .orderBy(desc(revealTransactions.createdAt), desc(revealTransactions.id))

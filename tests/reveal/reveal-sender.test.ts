@@ -21,6 +21,7 @@ import { RevealSender, type BatchToken, type RevealSettings } from '../../src/st
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
+import { startTestApp } from '../helpers/http.js';
 import { startRpcProxy, type JsonRpcRequest, type RpcProxy } from '../helpers/rpc-proxy.js';
 
 let chain: TestChain;
@@ -63,15 +64,20 @@ afterEach(async () => {
   await proxy.stop();
   await testClient().setAutomine(true);
   await testClient().revert({ id: snapshot });
+  // Nor any error recorded in the database (the API serves these), nor any log line (below).
+  const key = chain.accounts.keeper.privateKey.slice(2).toLowerCase();
+  const [recorded] = await database.sql<{ text: string }[]>`
+    select coalesce(string_agg(e::text, ' '), '') as text from (
+      select error_data as e from reveal_transactions union all
+      select broadcast_error from reveal_attempts union all select error_data from tokens_s0) errors`;
+  assert.ok(
+    !(recorded?.text ?? '').toLowerCase().includes(key),
+    'an error recorded in the database carries the key',
+  );
   await database.drop();
   // The keeper's key never reaches a log line, whatever happened in the test.
-  const key = chain.accounts.keeper.privateKey;
-  for (const line of logs) {
-    assert.ok(
-      !line.toLowerCase().includes(key.slice(2).toLowerCase()),
-      `a log line carries the key: ${line}`,
-    );
-  }
+  for (const line of logs)
+    assert.ok(!line.toLowerCase().includes(key), `a log line carries the key: ${line}`);
 });
 
 function logger() {
@@ -288,6 +294,38 @@ describe('reveal sender', () => {
     }
     assert.deepEqual(landed, [result.txHash], 'exactly one of the hashes landed, the one recorded');
     assert.equal(await keeperNonce(), 1);
+
+    // Operators see the batch with every hash; nothing in the answer carries the keeper's key.
+    const app = await startTestApp({ testDb: database });
+    try {
+      const answer = await fetch(`${app.url}/api/reveal-transactions`);
+      assert.equal(answer.status, 200);
+      const text = await answer.text();
+      assert.ok(!text.toLowerCase().includes(chain.accounts.keeper.privateKey.slice(2).toLowerCase()));
+      const body = JSON.parse(text) as {
+        items: {
+          status: string;
+          tokenIds: number[];
+          txHash: string;
+          attempts: { txHash: string; bump: number }[];
+        }[];
+        nextCursor: string | null;
+      };
+      assert.equal(body.items.length, 1);
+      const [item] = body.items;
+      assert.equal(item?.status, 'confirmed');
+      assert.deepEqual(item?.tokenIds, ids);
+      assert.equal(item?.txHash, result.txHash);
+      assert.deepEqual(
+        item?.attempts.map((a) => a.txHash),
+        attempts.map((a) => a.txHash),
+      );
+      assert.equal(body.nextCursor, null);
+      const bad = await fetch(`${app.url}/api/reveal-transactions?cursor=nope`);
+      assert.equal(bad.status, 400);
+    } finally {
+      await app.close();
+    }
   });
 
   it('resumes after a stop between signing and broadcasting with the stored bytes, at the same nonce', async () => {

@@ -4,6 +4,7 @@ import type { RouteFactory } from '../route.js';
 import { healthRoutes } from './health.routes.js';
 import { ipfsRoutes } from './ipfs.routes.js';
 import { mintEventsRoutes } from './mint-events.routes.js';
+import { revealTransactionsRoutes } from './reveal-transactions.routes.js';
 import { tokensRoutes } from './tokens.routes.js';
 import { webhookRoutes } from './webhook.routes.js';
 
@@ -13,4 +14,5 @@ export const routeFactories: readonly RouteFactory[] = [
   tokensRoutes,
   mintEventsRoutes,
   ipfsRoutes,
+  revealTransactionsRoutes,
 ];
