@@ -159,7 +159,7 @@ export async function listPageWithTokens(
       ...getTableColumns(revealTransactions),
       onChainTokenIds: sql<
         number[]
-      >`ARRAY(SELECT t.token_id FROM ${tokens} t WHERE t.id = ANY(${revealTransactions.tokenIds}) ORDER BY t.token_id)`,
+      >`ARRAY(SELECT t.token_id FROM ${tokens} t WHERE t.id = ANY(${revealTransactions.tokenRowIds}) ORDER BY t.token_id)`,
     })
     .from(revealTransactions)
     .where(and(...filters))

@@ -205,7 +205,7 @@ describe('reveal sender', () => {
     assert.equal(row?.txHash, result.txHash);
     assert.equal(row?.nonce, 0);
     assert.ok((row?.gasUsed ?? 0) > 0);
-    assert.equal(row?.tokenIds.length, 50);
+    assert.equal(row?.tokenRowIds.length, 50);
     const attempts = await database.db.select().from(revealAttempts);
     assert.equal(attempts.length, 1);
     assert.equal(attempts[0]?.txHash, keccak256(attempts[0]?.rawTransaction as Hex));

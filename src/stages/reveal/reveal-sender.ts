@@ -322,7 +322,7 @@ export class RevealSender {
       }
       if (owned.length === 0) return undefined;
       return revealTransactions.add(tx, {
-        tokenIds: owned.map((t) => t.id),
+        tokenRowIds: owned.map((t) => t.id),
         keeperAddress: this.keeper,
         status: 'pending',
       });
@@ -638,7 +638,7 @@ export class RevealSender {
           errorData: null,
         });
         if (settled === undefined) return;
-        result.revealed = await tokenQueue.markRevealed(tx, row.tokenIds, receipt.txHash);
+        result.revealed = await tokenQueue.markRevealed(tx, row.tokenRowIds, receipt.txHash);
       });
       result.txHash = receipt.txHash;
       result.gasUsed = receipt.gasUsed;
@@ -687,7 +687,7 @@ export class RevealSender {
         ...(mined ?? {}),
       });
       if (settled === undefined) return;
-      const moved = await tokenQueue.releaseForReveal(tx, row.tokenIds, {
+      const moved = await tokenQueue.releaseForReveal(tx, row.tokenRowIds, {
         errorData: { ...errorData, stage: 'reveal' },
         maxAttempts: this.deps.settings.maxAttempts,
         backoffBaseSeconds: this.deps.settings.retryBaseSeconds,
@@ -713,7 +713,7 @@ export class RevealSender {
     await this.deps.database.db.transaction(async (tx) => {
       const settled = await revealTransactions.settle(tx, row.id, { status: 'failed', errorData });
       if (settled === undefined) return;
-      const moved = await tokenQueue.releaseForReveal(tx, row.tokenIds, {
+      const moved = await tokenQueue.releaseForReveal(tx, row.tokenRowIds, {
         errorData: { ...errorData, stage: 'reveal', transient: true },
         backoffBaseSeconds: 0,
         backoffCapSeconds: 0,
