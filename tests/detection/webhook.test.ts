@@ -2,7 +2,7 @@
 // chain: exact ingest, replays and concurrent duplicates, and every attack the issue lists.
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { mapSettled } from '../../src/lib/bounded-concurrency.js';
 import { signAlchemyBody } from '../../src/stages/detection/alchemy-signature.js';
@@ -106,10 +106,12 @@ describe('POST /webhooks/alchemy', () => {
     await assertScenarioRecorded(t.db, scenario);
   });
 
+  // Each case its own database and app: a bug that lets one attack write fails that case alone, not every case
+  // after it that asserts an empty database.
   describe('attacks and malformed deliveries', () => {
     let app: DetectionApp;
     let t: TestDatabase;
-    before(async () => {
+    beforeEach(async () => {
       ({ app, t } = await serve());
     });
 
