@@ -15,6 +15,7 @@ import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let t: TestDatabase;
 let author: Author;
@@ -41,9 +42,16 @@ beforeEach(async () => {
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
 const tokenIds = (rows: readonly Token[]) => rows.map((row) => row.tokenId).sort((a, b) => a - b);
 
-/** Claims in its own committed transaction, as a worker does. */
+/**
+ * Claims in its own committed transaction, as a worker does. A claim never waits for a row lock (it skips locked
+ * rows): lock_timeout turns a wait into error 55P03 after 2 s, so a claim that blocks fails its test clearly
+ * instead of hanging the file (and every test after it) until the timeout.
+ */
 function claimImage(db: Executor, owner: string, limit: number, leaseSeconds = 60): Promise<Token[]> {
-  return db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.image, { owner, leaseSeconds, limit }));
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`set local lock_timeout = '2s'`);
+    return tokenQueue.claimTokens(tx, STAGES.image, { owner, leaseSeconds, limit });
+  });
 }
 
 describe('concurrent claimers', { timeout: 30_000 }, () => {
@@ -114,14 +122,16 @@ describe('concurrent claimers', { timeout: 30_000 }, () => {
     await aHolding;
     assert.equal(aClaimed.length, 10);
 
-    const bFirst = await claimImage(b, 'worker-b', 100);
-    assert.equal(bFirst.length, 20, 'the rows worker-a holds are skipped, not waited for');
-    assert.deepEqual(
-      tokenIds(bFirst).filter((id) => tokenIds(aClaimed).includes(id)),
-      [],
-    );
-
-    releaseA();
+    try {
+      const bFirst = await claimImage(b, 'worker-b', 100);
+      assert.equal(bFirst.length, 20, 'the rows worker-a holds are skipped, not waited for');
+      assert.deepEqual(
+        tokenIds(bFirst).filter((id) => tokenIds(aClaimed).includes(id)),
+        [],
+      );
+    } finally {
+      releaseA();
+    }
     assert.match(String(await aDone), /crashed/);
     const bSecond = await claimImage(b, 'worker-b', 100);
     assert.deepEqual(tokenIds(bSecond), tokenIds(aClaimed));
@@ -168,13 +178,11 @@ describe('concurrent claimers', { timeout: 30_000 }, () => {
 
       child.kill('SIGKILL');
       await exited;
-      const deadline = Date.now() + 10_000;
-      while (
-        (await t.sql`select 1 from pg_stat_activity where application_name = 'claims-doomed'`).length > 0
-      ) {
-        if (Date.now() > deadline) throw new Error('the server never noticed the dead claimer');
-        await sleep(10);
-      }
+      await waitUntil(
+        async () =>
+          (await t.sql`select 1 from pg_stat_activity where application_name = 'claims-doomed'`).length === 0,
+        { what: 'the server noticing the dead claimer' },
+      );
       const reclaimed = await claimImage(other, 'survivor', 100);
       assert.deepEqual(tokenIds(reclaimed), range(1, 10));
       for (const row of reclaimed) {
@@ -191,17 +199,12 @@ describe('leases', { timeout: 30_000 }, () => {
   it('a live lease is not reclaimable, an expired one is, and the old owner then loses its writes', async () => {
     await insertTokens(t.db, author, range(1, 6));
     const live = await claimImage(t.db, 'worker-live', 3, 60);
-    const shortLived = await claimImage(t.db, 'worker-slow', 3, 0.2);
+    // A lease that expired a second ago: no waiting for a clock to pass it.
+    const shortLived = await claimImage(t.db, 'worker-slow', 3, -1);
     assert.deepEqual(tokenIds(live), [1, 2, 3], 'oldest first');
     assert.deepEqual(tokenIds(shortLived), [4, 5, 6]);
 
-    // Poll rather than sleep a fixed time: the assertion is about which tokens come back, not how fast.
-    const taken: Token[] = [];
-    const deadline = Date.now() + 10_000;
-    while (taken.length < 3 && Date.now() < deadline) {
-      taken.push(...(await claimImage(t.db, 'worker-new', 100)));
-      await sleep(50);
-    }
+    const taken = await claimImage(t.db, 'worker-new', 100);
     assert.deepEqual(tokenIds(taken), [4, 5, 6], 'the expired leases, never the live ones');
     for (const row of taken) {
       assert.equal(row.status, 'generating');
@@ -235,12 +238,12 @@ describe('leases', { timeout: 30_000 }, () => {
 
   it('extendLease keeps a claim alive past its first expiry', async () => {
     await insertTokens(t.db, author, [1]);
-    const [claimed] = await claimImage(t.db, 'worker-a', 1, 0.3);
+    // Claimed with a lease already past its expiry: without the extension, worker-b would take it over.
+    const [claimed] = await claimImage(t.db, 'worker-a', 1, -1);
     assert.ok(claimed);
     const extended = await tokenQueue.extendLease(t.db, claimed, 60);
     assert.ok(extended?.leaseExpiresAt && claimed.leaseExpiresAt);
     assert.ok(extended.leaseExpiresAt.getTime() > claimed.leaseExpiresAt.getTime() + 30_000);
-    await sleep(500);
     assert.deepEqual(await claimImage(t.db, 'worker-b', 10), []);
   });
 
