@@ -11,7 +11,9 @@ const errorCode = (result: PromiseSettledResult<unknown>): string =>
 
 test('queries on a reserved connection whose backend was terminated reject, and the process survives', async () => {
   const t = await createTestDatabase();
-  const sql = postgres(t.url, { max: 2, onnotice: () => {} });
+  let closed: () => void = () => {};
+  const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+  const sql = postgres(t.url, { max: 2, onnotice: () => {}, onclose: () => closed() });
   const admin = postgres(t.url, { max: 1, onnotice: () => {} });
   after(async () => {
     await sql.end({ timeout: 1 });
@@ -29,8 +31,9 @@ test('queries on a reserved connection whose backend was terminated reject, and 
   const connectionLost = new Set(['ECONNRESET', 'CONNECTION_CLOSED']);
   const first = await Promise.allSettled([reserved`select 1`, reserved`select 2`]);
   for (const code of first.map(errorCode)) assert.ok(connectionLost.has(code), code);
-  // The connection is gone; a later write on the pinned handle is where the unpatched driver crashed.
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The connection is gone (the driver has seen it close); a later write on the pinned handle is where the
+  // unpatched driver crashed.
+  await connectionClosed;
   const later = await Promise.allSettled([reserved`select 3`]);
   assert.deepEqual(later.map(errorCode), ['CONNECTION_CLOSED']);
   reserved.release();
