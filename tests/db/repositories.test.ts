@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { createDatabase } from '../../src/db/client.js';
 import type { Author, NewMintEvent } from '../../src/db/schema.js';
@@ -11,7 +10,7 @@ import * as mintEventsRepository from '../../src/repositories/mint-events.reposi
 import * as revealTransactionsRepository from '../../src/repositories/reveal-transactions.repository.js';
 import * as systemStateRepository from '../../src/repositories/system-state.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, databaseNow, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens, txHashOf, walletOf } from '../helpers/db-fixtures.js';
 
 let t: TestDatabase;
@@ -23,6 +22,24 @@ after(() => t.drop());
 async function count(table: string): Promise<number> {
   const [row] = await t.sql.unsafe<{ n: number }[]>(`select count(*)::int as n from ${table}`);
   return row?.n ?? -1;
+}
+
+/** Explicit creation times, `n` seconds into 2026: the order of rows never depends on how fast the test runs. */
+function second(n: number): Date {
+  return new Date(Date.UTC(2026, 0, 1, 0, 0, n));
+}
+
+// Ids in the opposite order of the creation times: rows must come back by created_at, not by id.
+const FIRST_UUID = '00000000-0000-4000-8000-000000000001';
+const LAST_UUID = 'ffffffff-ffff-4fff-bfff-ffffffffffff';
+
+/** Whether the row's updated_at is later than `moment` (text from databaseNow), compared by PostgreSQL. */
+async function stampedAfter(table: string, keyColumn: string, key: string, moment: string): Promise<boolean> {
+  const [row] = await t.sql.unsafe<{ later: boolean }[]>(
+    `select updated_at > $1::timestamptz as later from ${table} where ${keyColumn} = $2`,
+    [moment, key],
+  );
+  return row?.later === true;
 }
 
 function mintEvent(n: number, overrides: Partial<NewMintEvent> = {}): NewMintEvent {
@@ -190,10 +207,10 @@ describe('system state', { timeout: 30_000 }, () => {
     assert.equal(await systemStateRepository.get(t.db, 'last_processed_block'), undefined);
     const first = await systemStateRepository.set(t.db, 'last_processed_block', 100);
     assert.equal(first.stateValue, 100);
-    await sleep(5);
+    const moment = await databaseNow(t.sql);
     const second = await systemStateRepository.set(t.db, 'last_processed_block', 250);
     assert.equal(second.stateValue, 250);
-    assert.ok(second.updatedAt.getTime() > first.updatedAt.getTime(), 'updated_at moved forward');
+    assert.equal(await stampedAfter('system_state', 'key', 'last_processed_block', moment), true);
     const [row] = await t.sql<
       { n: number }[]
     >`select count(*)::int as n from system_state where key = 'last_processed_block'`;
@@ -291,9 +308,8 @@ describe('tokens', { timeout: 30_000 }, () => {
 
   it('lists by status oldest first and by author, page by page', async () => {
     const ids = [3003, 3001, 3002];
-    for (const id of ids) {
-      await insertTokens(t.db, other, [id], { status: 'uploading' });
-      await sleep(2);
+    for (const [i, id] of ids.entries()) {
+      await insertTokens(t.db, other, [id], { status: 'uploading', createdAt: second(i) });
     }
     const page1 = await tokensRepository.listByStatus(t.db, 'uploading', { limit: 2 });
     const page2 = await tokensRepository.listByStatus(t.db, 'uploading', { limit: 2, offset: 2 });
@@ -362,27 +378,30 @@ describe('image jobs and IPFS records', { timeout: 30_000 }, () => {
       tokenRowId: token.id,
       service: 'replicate',
       status: 'failed',
+      createdAt: second(1),
+      id: LAST_UUID,
     });
-    await sleep(2);
-    const second = await imageJobsRepository.add(t.db, {
+    const later = await imageJobsRepository.add(t.db, {
       tokenRowId: token.id,
       service: 'replicate',
       status: 'running',
       retryCount: 1,
+      createdAt: second(2),
+      id: FIRST_UUID,
     });
     await imageJobsRepository.add(t.db, { tokenRowId: otherToken.id, service: 'replicate' });
     assert.deepEqual(
       (await imageJobsRepository.listByToken(t.db, token.id)).map((row) => row.id),
-      [first.id, second.id],
+      [first.id, later.id],
     );
-    assert.equal((await imageJobsRepository.getLatestByToken(t.db, token.id))?.id, second.id);
-    const completed = await imageJobsRepository.update(t.db, second.id, {
+    assert.equal((await imageJobsRepository.getLatestByToken(t.db, token.id))?.id, later.id);
+    const completed = await imageJobsRepository.update(t.db, later.id, {
       status: 'completed',
       externalJobId: 'pred_123',
       completedAt: new Date('2026-01-01T00:00:05Z'),
     });
     assert.equal(completed?.status, 'completed');
-    assert.equal((await imageJobsRepository.getById(t.db, second.id))?.externalJobId, 'pred_123');
+    assert.equal((await imageJobsRepository.getById(t.db, later.id))?.externalJobId, 'pred_123');
     assert.equal(
       await imageJobsRepository.update(t.db, '00000000-0000-4000-8000-000000000000', { status: 'failed' }),
       undefined,
@@ -394,9 +413,15 @@ describe('image jobs and IPFS records', { timeout: 30_000 }, () => {
       recordType: 'image',
       status: 'completed',
       cid: cidOf(1),
+      createdAt: second(1),
+      id: LAST_UUID,
     });
-    await sleep(2);
-    const metadata = await ipfsRecordsRepository.add(t.db, { tokenRowId: token.id, recordType: 'metadata' });
+    const metadata = await ipfsRecordsRepository.add(t.db, {
+      tokenRowId: token.id,
+      recordType: 'metadata',
+      createdAt: second(2),
+      id: FIRST_UUID,
+    });
     assert.deepEqual(
       (await ipfsRecordsRepository.listByToken(t.db, token.id)).map((row) => row.id),
       [image.id, metadata.id],
@@ -418,11 +443,11 @@ describe('reveal transactions', { timeout: 30_000 }, () => {
     const author = await insertAuthor(t.db, 0x9201);
     const tokens = await insertTokens(t.db, author, [7001, 7002, 7003]);
     const ids = tokens.map((token) => token.id);
-    const written = await revealTransactionsRepository.add(t.db, { tokenRowIds: ids });
+    const written = await revealTransactionsRepository.add(t.db, { tokenRowIds: ids, createdAt: second(1) });
     assert.equal(written.status, 'pending');
     assert.deepEqual(written.tokenRowIds, ids);
-    await sleep(2);
     const sent = await revealTransactionsRepository.add(t.db, {
+      createdAt: second(2),
       tokenRowIds: ids.slice(0, 1),
       txHash: txHashOf(0xabc),
       nonce: 7,
@@ -453,7 +478,7 @@ describe('reveal transactions', { timeout: 30_000 }, () => {
       [sent.id],
     );
 
-    await sleep(2);
+    const moment = await databaseNow(t.sql);
     const confirmed = await revealTransactionsRepository.update(t.db, sent.id, {
       status: 'confirmed',
       blockNumber: 123,
@@ -461,7 +486,7 @@ describe('reveal transactions', { timeout: 30_000 }, () => {
       confirmedAt: new Date(),
     });
     assert.equal(confirmed?.status, 'confirmed');
-    assert.ok(confirmed && confirmed.updatedAt.getTime() > sent.updatedAt.getTime(), 'updated_at moved');
+    assert.equal(await stampedAfter('reveal_transactions', 'id', sent.id, moment), true, 'updated_at moved');
     assert.deepEqual(
       (await revealTransactionsRepository.listPending(t.db)).map((row) => row.id),
       [written.id],

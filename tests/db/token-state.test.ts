@@ -24,7 +24,7 @@ import { ConflictError, NotFoundError } from '../../src/errors.js';
 import { STAGES } from '../../src/domain/stages.js';
 import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, databaseNow, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens, txHashOf } from '../helpers/db-fixtures.js';
 
 // Written out by hand rather than derived from the module, so that a wrong table fails here.
@@ -142,13 +142,6 @@ describe('token transitions in the database', { timeout: 30_000 }, () => {
     assert.equal(stored?.metadataCid, cidOf(901));
   });
 
-  /** now() of a transaction of its own, as text: the database's microsecond precision, not a Date's millisecond. */
-  async function databaseNow(): Promise<string> {
-    const [row] = await t.sql<{ now: string }[]>`select now()::text as now`;
-    assert.ok(row);
-    return row.now;
-  }
-
   it('stamps updated_at on every status change, strictly later than the moment before it', async () => {
     const token = await tokenIn('detected');
     const claimed = await tokenIn('generating', {
@@ -166,7 +159,7 @@ describe('token transitions in the database', { timeout: 30_000 }, () => {
       ],
     ];
     for (const [moved, what, move] of moves) {
-      const before = await databaseNow();
+      const before = await databaseNow(t.sql);
       await move();
       const [row] = await t.sql<{ later: boolean; updated_at: string }[]>`
         select updated_at > ${before}::timestamptz as later, updated_at::text from tokens_s0 where id = ${moved.id}`;

@@ -81,3 +81,13 @@ async function withAdmin<T>(adminUrl: string, work: (sql: postgres.Sql) => Promi
     await sql.end({ timeout: 5 });
   }
 }
+
+/**
+ * now() of a transaction of its own, as text: the database's microsecond precision (a Date keeps milliseconds,
+ * so two stamps a few microseconds apart would compare equal). Compare in SQL: `col > ${before}::timestamptz`.
+ */
+export async function databaseNow(sql: postgres.Sql): Promise<string> {
+  const [row] = await sql<{ now: string }[]>`select now()::text as now`;
+  if (row === undefined) throw new Error('select now() returned no row');
+  return row.now;
+}
