@@ -5,7 +5,7 @@ import { decodeEventLog, getAbiItem, getAddress, toEventSelector, type Address, 
 import { gliskS0Abi } from '../../providers/chain/glisk-s0.abi.js';
 import { MAX_BATCH_SIZE } from '../../db/schema.js';
 import type { DecodedMint } from './mint-ingest.js';
-import type { AlchemyWebhook } from './alchemy-payload.js';
+import { deliveryLogs, type AlchemyWebhook } from './alchemy-payload.js';
 
 export const batchMintedEvent = getAbiItem({ abi: gliskS0Abi, name: 'BatchMinted' });
 /** keccak256("BatchMinted(address,address,uint256,uint256,uint256)"), lower case. */
@@ -99,12 +99,21 @@ export type PayloadMints =
  */
 export function mintsFromAlchemyPayload(payload: AlchemyWebhook, contract: Address): PayloadMints {
   const { block } = payload.event.data;
+  const logs = deliveryLogs(payload);
+  if (logs.length === 0) return { ok: true, mints: [], ignored: 0 };
+  // The schema requires both when there are logs.
+  if (block.number === undefined || block.timestamp === undefined) {
+    return {
+      ok: false,
+      issues: [{ path: 'event.data.block', message: 'number and timestamp are required' }],
+    };
+  }
   const wanted = contract.toLowerCase();
   const blockTimestamp = new Date(block.timestamp * 1000);
   const mints: DecodedMint[] = [];
   const issues: PayloadIssue[] = [];
   let ignored = 0;
-  block.logs.forEach((log, i) => {
+  for (const { log, path } of logs) {
     const relevant =
       log.account.address.toLowerCase() === wanted &&
       isBatchMintedTopic(log.topics[0]) &&
@@ -112,12 +121,16 @@ export function mintsFromAlchemyPayload(payload: AlchemyWebhook, contract: Addre
       log.removed !== true;
     if (!relevant) {
       ignored += 1;
-      return;
+      continue;
     }
-    const result = decodeBatchMinted(log.topics as Hex[], log.data as Hex);
+    // Hex is compared case-insensitively everywhere: viem matches the event selector byte for byte.
+    const result = decodeBatchMinted(
+      log.topics.map((topic) => topic.toLowerCase() as Hex),
+      log.data.toLowerCase() as Hex,
+    );
     if (!result.ok) {
-      issues.push({ path: `event.data.block.logs.${i}.${result.field}`, message: result.reason });
-      return;
+      issues.push({ path: `${path}.${result.field}`, message: result.reason });
+      continue;
     }
     mints.push({
       txHash: log.transaction.hash.toLowerCase() as Hex,
@@ -126,7 +139,7 @@ export function mintsFromAlchemyPayload(payload: AlchemyWebhook, contract: Addre
       blockTimestamp,
       ...result.args,
     });
-  });
+  }
   return issues.length > 0 ? { ok: false, issues } : { ok: true, mints, ignored };
 }
 
