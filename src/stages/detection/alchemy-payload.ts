@@ -54,6 +54,15 @@ export const alchemyWebhookSchema = z.looseObject({
           transactions: z.array(alchemyTransactionSchema).optional(),
         })
         .superRefine((block, ctx) => {
+          if (block.logs === undefined && block.transactions === undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['logs'],
+              message:
+                'expected logs (block-shaped query) or transactions (transaction-shaped query); register the query given in the README',
+            });
+            return;
+          }
           const logs =
             (block.logs?.length ?? 0) + (block.transactions ?? []).reduce((n, t) => n + t.logs.length, 0);
           if (logs === 0) return;
