@@ -83,8 +83,16 @@ export type TokenStage = StageBase & {
   work: (token: Token, ctx: WorkContext) => Promise<TokenChanges>;
 };
 
-/** One token's result in a batch: success with its columns, or its own error. */
-export type BatchItemResult = { ok: true; changes?: TokenChanges } | { ok: false; error: unknown };
+/**
+ * One token's result in a batch: success with its columns, or its own error; or `settled`: the stage already
+ * wrote the token's outcome itself, in the same transaction as records of its own (the reveal marks its tokens
+ * revealed in the transaction that confirms its on-chain transaction row), so the runtime writes nothing and
+ * only counts it.
+ */
+export type BatchItemResult =
+  | { ok: true; changes?: TokenChanges }
+  | { ok: false; error: unknown }
+  | { ok: 'settled'; outcome: 'completed' | 'retried' | 'failed' | 'released' };
 
 export type BatchStage = StageBase & {
   mode: 'batch';
@@ -274,6 +282,16 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
     details: AttemptDetails,
   ): Promise<void> {
     const tokenLog = log.child({ tokenId: token.tokenId });
+    if (result.ok === 'settled') {
+      if (result.outcome === 'completed') counters.completed += 1;
+      else if (result.outcome === 'retried') counters.retried += 1;
+      else if (result.outcome === 'failed') counters.failed += 1;
+      await recordEnd(db, attemptId, {
+        status: result.outcome === 'completed' ? 'completed' : 'failed',
+        details: { ...details, settledByStage: result.outcome },
+      });
+      return;
+    }
     if (result.ok) {
       const finished = await db.transaction(async (tx) => {
         const row = await finishClaimedToken(tx, token, def.next, result.changes ?? {});

@@ -410,6 +410,34 @@ describe('stage runner: batch stages', { timeout: 60_000 }, () => {
     assert.ok(three.revealedAt !== null);
   });
 
+  it('writes nothing for a token the stage settled itself, and counts it', async () => {
+    const ready = { status: 'ready' as const, imageCid: cidOf(1), metadataCid: cidOf(2) };
+    await insertTokens(t.db, author, [1, 2], ready);
+    const stage: BatchStage = {
+      mode: 'batch',
+      definition: STAGES.reveal,
+      settings: { ...SETTINGS, batchSize: 2, concurrency: 1 },
+      work: async (tokens) => {
+        // The stage moves the tokens itself (as the reveal does with its transaction row), lease and all.
+        await t.sql`update tokens_s0 set status = 'revealed', lease_owner = null, lease_expires_at = null
+                    where token_id = 1`;
+        return tokens.map((token) =>
+          token.tokenId === 1
+            ? ({ ok: 'settled', outcome: 'completed' } as const)
+            : ({ ok: 'settled', outcome: 'released' } as const),
+        );
+      },
+    };
+    const runner = start(stage);
+    await waitFor(() => runner.stats().completed === 1);
+    assert.equal((await tokenById(1)).status, 'revealed');
+    const two = await tokenById(2);
+    assert.equal(two.status, 'ready', 'a settled token is left as the stage wrote it');
+    assert.notEqual(two.leaseOwner, null, 'the runtime did not touch it');
+    assert.equal(runner.stats().leasesLost, 0);
+    assert.ok(!logs.text().includes('lease_lost'));
+  });
+
   it('waits while readyToClaim says so', async () => {
     const ready = { status: 'ready' as const, imageCid: cidOf(1), metadataCid: cidOf(2) };
     await insertTokens(t.db, author, [1], ready);
