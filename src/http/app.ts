@@ -10,7 +10,8 @@ import { buildOpenApiDocument } from './openapi.js';
 import { httpMetrics, METRICS_PATH, mountMetrics } from '../metrics/http-metrics.js';
 import { registerPipelineGauges } from '../metrics/pipeline-gauges.js';
 import { initMetrics } from '../metrics/registry.js';
-import { routeHandlers, type AppDeps, type Route } from './route.js';
+import type { Deps } from '../deps.js';
+import { routeHandlers, type Route } from './route.js';
 import { routeFactories } from './routes/index.js';
 
 export type CreateAppOptions = {
@@ -21,7 +22,7 @@ export type CreateAppOptions = {
 export const API_TITLE = 'GLISK backend API';
 export const API_VERSION = '0.1.0';
 
-export function createApp(deps: AppDeps, options: CreateAppOptions = {}): Express {
+export function createApp(deps: Deps, options: CreateAppOptions = {}): Express {
   const { config, logger } = deps;
   const routes = [...routeFactories.flatMap((factory) => factory(deps)), ...(options.extraRoutes ?? [])];
   assertUnique(routes);

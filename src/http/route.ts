@@ -5,22 +5,14 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { z, type ZodObject, type ZodType } from 'zod';
-import type { Config } from '../config.js';
-import type { Database } from '../db/client.js';
-import type { UnitOfWork } from '../db/unit-of-work.js';
+import type { Deps } from '../deps.js';
+import type { UnitOfWork } from '../repositories/unit-of-work.js';
 import { AppError, UnsupportedMediaTypeError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import './openapi.js';
 import { RequestUnitOfWork } from './middleware/unit-of-work.js';
 
 export type HttpMethod = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
-
-/** What every route factory receives; the same object createApp gets. */
-export type AppDeps = {
-  config: Config;
-  logger: Logger;
-  database: Database;
-};
 
 export type ResponseSpec = {
   description: string;
@@ -123,7 +115,7 @@ export type Route = Readonly<{
 }>;
 
 /** A route module's export: builds its routes from the app's dependencies. */
-export type RouteFactory = (deps: AppDeps) => readonly Route[];
+export type RouteFactory = (deps: Deps) => readonly Route[];
 
 /**
  * Declares a route: `defineRoute({ method, path, ..., responses }).handle(async (ctx) => ({ status, body }))`.
@@ -179,7 +171,7 @@ function buildRoute<
 }
 
 /** The Express handlers of a route: the body readers it needs, then the validating, committing wrapper. */
-export function routeHandlers(route: Route, deps: AppDeps): RequestHandler[] {
+export function routeHandlers(route: Route, deps: Deps): RequestHandler[] {
   const handlers: RequestHandler[] = [];
   if (route.body) {
     handlers.push(requireJson);
@@ -209,7 +201,7 @@ function requireJson(req: Request, _res: Response, next: NextFunction): void {
   next();
 }
 
-function wrap(route: Route, deps: AppDeps): RequestHandler {
+function wrap(route: Route, deps: Deps): RequestHandler {
   const { database, config } = deps;
   const debugEnabled = deps.logger.isLevelEnabled('debug');
   return async (req, res, next) => {

@@ -1,16 +1,9 @@
 // The background loops of the service. main calls startWorkers once the HTTP server listens; each worker runs
 // its `run` at start and then every `intervalMs`, backs off after a failure (never dies of one), and stops
 // when stop() aborts its signal. A worker module exports a WorkerFactory and is added to workerFactories.
-import type { Config } from '../config.js';
-import type { Database } from '../db/client.js';
+import type { Deps } from '../deps.js';
 import type { Logger } from '../logger.js';
 import { gapScanWorker, logFollowerWorker } from './mint-detection.worker.js';
-
-export type WorkerDeps = {
-  config: Config;
-  logger: Logger;
-  database: Database;
-};
 
 export type Worker = {
   /** Shown in every log line of the worker (`worker: "log-follower"`). */
@@ -27,7 +20,7 @@ export type Worker = {
 };
 
 /** Builds a worker from the service's dependencies, or returns undefined when the config leaves it off. */
-export type WorkerFactory = (deps: WorkerDeps) => Worker | undefined;
+export type WorkerFactory = (deps: Deps) => Worker | undefined;
 
 /** Every worker of the service; the mint-detection loops (log follower, gap scan) register here. */
 export const workerFactories: readonly WorkerFactory[] = [logFollowerWorker, gapScanWorker];
@@ -46,7 +39,7 @@ export type RunningWorkers = {
 const MAX_FAILURE_BACKOFF_MS = 60_000;
 
 export function startWorkers(
-  deps: WorkerDeps,
+  deps: Deps,
   factories: readonly WorkerFactory[] = workerFactories,
 ): RunningWorkers {
   const { logger } = deps;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createDatabase, type Database } from '../../src/db/client.js';
-import { bindRepositories, withUnitOfWork } from '../../src/db/unit-of-work.js';
+import { bindRepositories, withUnitOfWork } from '../../src/repositories/unit-of-work.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { postgresErrorOf, txHashOf, walletOf } from '../helpers/db-fixtures.js';
 

@@ -3,13 +3,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { startWorkers, type Worker, type WorkerDeps } from '../../src/workers/index.js';
+import type { Deps } from '../../src/deps.js';
+import { startWorkers, type Worker } from '../../src/workers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { captureLogs, type LogCapture } from '../helpers/http.js';
 
 let testDb: TestDatabase;
 let logs: LogCapture;
-let deps: WorkerDeps;
+let deps: Deps;
 before(async () => {
   testDb = await createTestDatabase();
   logs = captureLogs();

@@ -5,7 +5,7 @@
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type { DatabaseAvailability, Schema } from '../../db/client.js';
 import { connectionFailureCode } from '../../db/connection-errors.js';
-import { bindRepositories, type UnitOfWork } from '../../db/unit-of-work.js';
+import { bindRepositories, type UnitOfWork } from '../../repositories/unit-of-work.js';
 import { DatabaseUnavailableError, ServiceUnavailableError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 

@@ -1,8 +1,8 @@
 // The unit of work: every repository bound to one transaction. The HTTP layer builds its request-scoped,
 // lazily opened unit of work on exactly these two exports; keep their shapes stable.
 import type { PgTransactionConfig } from 'drizzle-orm/pg-core';
-import { repositories, type Repositories } from '../repositories/index.js';
-import type { Executor } from './client.js';
+import { repositories, type Repositories } from './index.js';
+import type { Executor } from '../db/client.js';
 
 /** A repository function with its transaction argument already supplied. */
 type BoundFunction<F> = F extends (tx: Executor, ...args: infer A) => infer R ? (...args: A) => R : never;
