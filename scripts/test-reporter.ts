@@ -196,9 +196,13 @@ export default async function* reporter(source: AsyncIterable<TestEvent>): Async
   else yield `${closingLine(summary)}\n`;
 }
 
-/** The test node creates for each file run in its own process is named after the file's path. */
+/**
+ * The test node creates for each file run in its own process is named after the file: its absolute path on
+ * node 20, the path as given on the command line on node 22 and later.
+ */
 function isFileItself(data: TestEvent['data']): boolean {
-  return data.nesting === 0 && data.file !== undefined && data.name === data.file;
+  if (data.nesting !== 0 || data.file === undefined || data.name === undefined) return false;
+  return data.name === data.file || path.resolve(data.name) === path.resolve(data.file);
 }
 
 function titleOf(stack: string[] | undefined, data: TestEvent['data']): string {
@@ -222,7 +226,7 @@ function describeError(error: unknown): string {
       : error;
   return inspect(cause, { depth: 4, colors: color, breakLength: 100 })
     .split('\n')
-    .filter((line) => !/^\s+at .*node:internal\//.test(line) && !/^\s+at (async )?node:/.test(line))
+    .filter((line) => !/^\s+at (.*\()?(async )?node:[^)]*\)?$/.test(line))
     .join('\n');
 }
 
