@@ -2,7 +2,8 @@
 # user. Migrations run at start (MIGRATE_ON_START, under an advisory lock, so replicas may start together).
 # Build: docker build -t glisk-backend .    Run: see compose.yaml (DATABASE_URL is required in production).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS (Node 20 reached its end of life in April 2026); CI runs the suite and check:image on Node 24.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
