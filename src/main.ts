@@ -7,7 +7,7 @@ import { EMBEDDED_POSTGRES_PASSWORD, EMBEDDED_POSTGRES_USER } from './dev/embedd
 import { openLocalDatabase, type LocalDatabase } from './dev/local-database.js';
 import { migrateDatabase } from './db/migrate.js';
 import { createApp } from './http/app.js';
-import { listen, type RunningServer } from './http/server.js';
+import { checkCanListen, listen, type RunningServer } from './http/server.js';
 import { installProcessGuards } from './lib/process-guards.js';
 import { createLoggerFromConfig, redactUrl, type Logger } from './logger.js';
 import { startWorkers, type RunningWorkers } from './workers/index.js';
@@ -61,6 +61,8 @@ async function main(args: string[]): Promise<void> {
   const shutdown = installSignalHandlers(logger, (signal) => stop(running, config, logger, signal));
 
   try {
+    // A taken port is known in milliseconds; the database and migrations take seconds.
+    await checkCanListen(config.http.host, config.http.port);
     running.local = await openLocalDatabase({
       databaseUrl: config.database.url ?? '',
       onLog: (message, level) => logger.log(level, 'database.embedded_log', { detail: message }),

@@ -2,7 +2,7 @@
 // in flight finish (their answers carry Connection: close and their sockets are closed once idle), and after
 // the timeout destroys whatever is still open.
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 export type RunningServer = {
   server: Server;
@@ -75,4 +75,17 @@ export async function listen(app: RequestListener, host: string, port: number): 
     return closed;
   };
   return { server, port: address.port, url, close };
+}
+
+/**
+ * Fails at once, with the error listen() would give later (EADDRINUSE, EACCES), when host:port cannot be
+ * bound: checked before the slow part of a start (database, migrations). Port 0 always binds.
+ */
+export async function checkCanListen(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
