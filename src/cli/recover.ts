@@ -82,10 +82,13 @@ function progressPrinter(stderr: CliOutput): (progress: GapScanProgress) => void
   };
 }
 
+/** The first line, printed before any progress. */
+function found({ atBlock, nextTokenId, missing }: { atBlock: bigint; nextTokenId: number; missing: number }) {
+  return `recover: nextTokenId ${nextTokenId} at block ${atBlock}; ${missing} missing`;
+}
+
 function summary(report: GapScanReport): string {
-  const lines = [
-    `recover: nextTokenId ${report.nextTokenId} at block ${report.atBlock}; ${report.missing.length} missing`,
-  ];
+  const lines: string[] = [];
   if (report.dryRun)
     lines.push(`recover: dry run, would record ${report.recovered.length}: ${ranges(report.recovered)}`);
   else {
@@ -143,6 +146,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       dryRun: options.dryRun,
       // The summary below says what happened; the structured log lines are for the service.
       logger: createLogger({ level: 'error', format: 'json', stream: new PassThrough() }),
+      onMissing: (result) => printLine(io.stdout, found(result)),
       onProgress: progressPrinter(io.stderr),
     });
     printLine(io.stdout, summary(report));

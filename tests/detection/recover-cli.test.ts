@@ -13,18 +13,20 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { assertScenarioRecorded, countRows, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
 import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.js';
 
-type Run = { code: number | null; stdout: string; stderr: string };
+type Run = { code: number | null; stdout: string; stderr: string; both?: string };
 
 /** The command in this process: its main, with captured output and exactly this environment. */
 async function recover(args: string[], env: Record<string, string>): Promise<Run> {
   let stdout = '';
   let stderr = '';
+  // Both streams in the order written, as a terminal shows them.
+  let both = '';
   const code = await main(args, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
+    stdout: { write: (text: string) => ((stdout += text), (both += text)) },
+    stderr: { write: (text: string) => ((stderr += text), (both += text)) },
     env,
   });
-  return { code, stdout, stderr };
+  return { code, stdout, stderr, both };
 }
 
 /** The command as a process, started the way `npm run recover` starts it (tsx), without npm in between. */
@@ -91,6 +93,9 @@ describe('npm run recover', () => {
     assert.match(run.stdout, /58 missing/);
     assert.match(run.stdout, /would record 58: 1-58/);
     assert.match(run.stderr, /recover: trace 58\/58/);
+    // It says what it found before its progress, and has no write phase to report.
+    assert.match(run.both ?? '', /^recover: nextTokenId 59 at block \d+; 58 missing\nrecover: read /);
+    assert.doesNotMatch(run.stderr, /write/);
     assert.deepEqual(await countRows(t.db), { tokens: 0, events: 0, authors: 0 });
   });
 

@@ -32,6 +32,9 @@ export type GapScanOptions = {
   /** Read and report, write nothing. */
   dryRun?: boolean;
   logger: Logger;
+  /** Once, as soon as the missing ids are known (before any of them is read). */
+  onMissing?: (found: { atBlock: bigint; nextTokenId: number; missing: number }) => void;
+  /** Progress of each phase; a dry run has no write phase. */
   onProgress?: (progress: GapScanProgress) => void;
   /** Stops between batches when aborted (the service is shutting down); what is written stays written. */
   signal?: AbortSignal;
@@ -102,6 +105,7 @@ export async function scanGaps(options: GapScanOptions): Promise<GapScanReport> 
     failed: [],
     dryRun,
   };
+  options.onMissing?.({ atBlock, nextTokenId: next, missing: missing.length });
   if (missing.length === 0) return report;
   logger.info('gap_scan.started', { atBlock: Number(atBlock), nextTokenId: next, missing: missing.length });
 
@@ -171,7 +175,7 @@ export async function scanGaps(options: GapScanOptions): Promise<GapScanReport> 
       }
     }
     done += 1;
-    progress('write', done, batches.size, report.failed.length);
+    if (!dryRun) progress('write', done, batches.size, report.failed.length);
   }
   report.failed.sort((a, b) => a.tokenId - b.tokenId);
   report.recovered.sort((a, b) => a - b);
