@@ -8,7 +8,7 @@ import {
 } from '../db/schema.js';
 
 export type IpfsRecordChanges = Partial<
-  Pick<NewIpfsUploadRecord, 'cid' | 'status' | 'retryCount' | 'errorData' | 'completedAt'>
+  Pick<NewIpfsUploadRecord, 'cid' | 'computedCid' | 'status' | 'retryCount' | 'errorData' | 'completedAt'>
 >;
 
 export async function add(tx: Executor, record: NewIpfsUploadRecord): Promise<IpfsUploadRecord> {
@@ -66,4 +66,28 @@ export async function update(
     .where(eq(ipfsUploadRecords.id, id))
     .returning();
   return row;
+}
+
+/**
+ * The CID a completed upload of exactly this content (computed CID) to this provider answered for the token, if
+ * any: a retried token does not upload its image again after only its metadata failed.
+ */
+export async function findPinned(
+  tx: Executor,
+  query: { tokenRowId: string; recordType: IpfsRecordType; provider: string; computedCid: string },
+): Promise<string | undefined> {
+  const [row] = await tx
+    .select({ cid: ipfsUploadRecords.cid })
+    .from(ipfsUploadRecords)
+    .where(
+      and(
+        ofToken(query.tokenRowId, query.recordType),
+        eq(ipfsUploadRecords.provider, query.provider),
+        eq(ipfsUploadRecords.computedCid, query.computedCid),
+        eq(ipfsUploadRecords.status, 'completed'),
+      ),
+    )
+    .orderBy(desc(ipfsUploadRecords.createdAt))
+    .limit(1);
+  return row?.cid ?? undefined;
 }

@@ -8,7 +8,9 @@ import type { TokenStatus } from '../db/schema.js';
 import type { StageName } from '../domain/stages.js';
 import type { Logger } from '../logger.js';
 import { createImageProvider } from '../providers/image/index.js';
+import { createIpfsProvider } from '../providers/ipfs/index.js';
 import { createImageStage } from '../stages/image/image.stage.js';
+import { createIpfsStage } from '../stages/ipfs/ipfs.stage.js';
 import { startStageRunner, type Stage, type StageRunner, type StageSettings } from './stage-runner.js';
 import { listenForTokens, type TokenListener } from './token-listener.js';
 
@@ -43,6 +45,12 @@ export const stageFactories: Partial<Record<StageName, StageFactory>> = {
       provider: createImageProvider(deps.config),
       settings: stageSettings(deps.config, 'image'),
       prompts: deps.config.image,
+    }),
+  ipfs: (deps) =>
+    createIpfsStage({
+      database: deps.database,
+      provider: createIpfsProvider(deps.config, deps.database.db),
+      settings: stageSettings(deps.config, 'ipfs'),
     }),
 };
 

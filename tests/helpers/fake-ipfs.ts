@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { computeCid, toCidV0 } from '../../src/lib/cid.js';
 
 export type Fault =
+  | { kind: 'ok' }
   | { kind: 'status'; status: number; retryAfter?: string; body?: string }
   | { kind: 'hang' }
   | { kind: 'no-cid' }

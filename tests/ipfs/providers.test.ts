@@ -112,12 +112,12 @@ describe('Kubo provider', () => {
     const limited = await rejection(provider.pin(file));
     assert.equal(limited.code, 'IPFS_RATE_LIMITED');
     assert.equal(limited.transient, true);
-    assert.equal(limited.details.retryAfterMs, 7_000);
+    assert.equal(limited.retryAfterMs, 7_000);
 
     kubo.inject({ kind: 'status', status: 500 });
     const failed = await rejection(provider.pin(file));
     assert.deepEqual(
-      [failed.code, failed.transient, failed.details.httpStatus],
+      [failed.code, failed.transient, failed.providerStatus],
       ['IPFS_PROVIDER_ERROR', true, 500],
     );
 
@@ -213,7 +213,7 @@ describe('Pinata provider and its shared rate limit', { timeout: 60_000 }, () =>
       const file = await fileOf(FILE1, 'raw-leaves');
       const wrong = await rejection(pinataFor(pinata.url, 'pinata-b', 6_000, 'not-the-jwt').pin(file));
       assert.deepEqual(
-        [wrong.code, wrong.transient, wrong.details.httpStatus],
+        [wrong.code, wrong.transient, wrong.providerStatus],
         ['IPFS_UNAUTHORIZED', false, 401],
       );
       pinata.inject({ kind: 'no-cid' });
@@ -234,7 +234,7 @@ describe('Pinata provider and its shared rate limit', { timeout: 60_000 }, () =>
       ];
       pinata.inject({ kind: 'status', status: 429, retryAfter: '1' });
       const limited = await rejection(first.pin(file));
-      assert.equal(limited.details.retryAfterMs, 1_000);
+      assert.equal(limited.retryAfterMs, 1_000);
       // The other worker has not seen the 429 itself; the shared limit makes it wait anyway.
       await second.pin(file);
       const [refused, next] = pinata.uploads;

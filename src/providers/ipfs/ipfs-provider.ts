@@ -1,6 +1,7 @@
 // What the IPFS stage needs from a pinning service: pin these exact bytes as one UnixFS file, answer its CID.
 // Three implementations, chosen by IPFS_PROVIDER in createIpfsProvider (./index.ts): local (the content store in
 // PostgreSQL is the pin), kubo (a self-hosted node's RPC API) and pinata (its pinning API).
+import { StageError, type StageErrorClass } from '../../errors.js';
 import type { CidLayout } from '../../lib/cid.js';
 
 export const IPFS_PROVIDERS = ['local', 'kubo', 'pinata'] as const;
@@ -33,23 +34,25 @@ export interface IpfsProvider {
   pin(file: IpfsFile, signal?: AbortSignal): Promise<PinResult>;
 }
 
-export type IpfsErrorClass = 'transient' | 'permanent';
-
 /**
- * A failed pin, classified: transient (timeouts, 429, 5xx, connection errors, an answer without a CID) is
- * retried with backoff; permanent (401/403, a refused request) fails the token at once.
+ * A failed pin, classified for the stage runtime (a StageError): transient (timeouts, 429, 5xx, connection errors,
+ * an answer without a CID) is retried with backoff, at least the provider's Retry-After later; permanent
+ * (401/403, a refused request, content missing from the store) fails the token at once.
  */
-export class IpfsProviderError extends Error {
+export class IpfsProviderError extends StageError {
   constructor(
     readonly provider: IpfsProviderName,
-    readonly errorClass: IpfsErrorClass,
-    readonly code: string,
+    errorClass: StageErrorClass,
+    code: string,
     message: string,
-    readonly details: { httpStatus?: number; retryAfterMs?: number } = {},
+    details: { httpStatus?: number; retryAfterMs?: number } = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = 'IpfsProviderError';
+    super(errorClass, code, message, {
+      providerStatus: details.httpStatus,
+      retryAfterMs: details.retryAfterMs,
+      cause: options?.cause,
+    });
   }
 
   get transient(): boolean {

@@ -49,7 +49,7 @@ export function createPinataProvider(options: PinataOptions): IpfsProvider {
         }));
       } catch (error) {
         if (error instanceof IpfsProviderError && error.code === 'IPFS_RATE_LIMITED') {
-          await options.limiter.pauseFor(error.details.retryAfterMs ?? options.limiter.intervalMs);
+          await options.limiter.pauseFor(error.retryAfterMs ?? options.limiter.intervalMs);
         }
         throw error;
       }
