@@ -132,6 +132,27 @@ export class PermanentStageError extends StageError {
   }
 }
 
+/** A signed request whose signature, message or nonce does not hold (401), or that signs for someone else (403). */
+export class AuthenticationError extends AppError {
+  constructor(code: string, message: string, status: 401 | 403 = 401, details?: unknown) {
+    super(status, code, message, details);
+  }
+}
+
+/** A call to an outside service (RPC, X, a Farcaster hub) that failed or answered nonsense. */
+export class UpstreamError extends AppError {
+  constructor(code: string, message: string, options?: { cause?: unknown; details?: unknown }) {
+    super(502, code, message, options?.details, { cause: options?.cause });
+  }
+}
+
+/** A route whose configuration is missing: the code names the variable (`X_CLIENT_ID_MISSING`). */
+export class NotConfiguredError extends ServiceUnavailableError {
+  constructor(variable: string, what: string) {
+    super(`${variable}_MISSING`, `${variable} is not set: ${what}`, { variable });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Errors of start-up, configuration and the command line: never answered over HTTP.
 

@@ -1,6 +1,13 @@
 import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
-import { authors, type Author, type NewAuthor } from '../db/schema.js';
+import {
+  authors,
+  tokens,
+  TOKEN_STATUSES,
+  type Author,
+  type NewAuthor,
+  type TokenStatus,
+} from '../db/schema.js';
 import type { Page } from './index.js';
 
 // Wallets compare by lower(wallet_address) so that every lookup is served by authors_wallet_address_lower_uq.
@@ -58,4 +65,106 @@ export async function ensureByWallets(tx: Executor, wallets: readonly string[]):
     .select()
     .from(authors)
     .where(inArray(walletKey, [...unique.keys()]));
+}
+
+/**
+ * Sets the prompt of the wallet's author, creating the author if absent (one statement: the conflict target is
+ * the lower() index, so a concurrent mint creating the same author cannot make it fail). The stored wallet
+ * becomes the given (checksummed) spelling.
+ */
+export async function upsertPrompt(tx: Executor, wallet: string, prompt: string): Promise<Author> {
+  const rows = await tx.execute<{ id: string }>(sql`
+    INSERT INTO authors (wallet_address, prompt_text) VALUES (${wallet}, ${prompt})
+    ON CONFLICT (lower(wallet_address)) DO UPDATE
+      SET prompt_text = excluded.prompt_text, wallet_address = excluded.wallet_address, updated_at = now()
+    RETURNING id`);
+  const id = rows[0]?.id;
+  const row = id === undefined ? undefined : await getById(tx, id);
+  if (!row) throw new Error('UPSERT INTO authors returned no row');
+  return row;
+}
+
+/** Sets one handle of an existing author; undefined when the author does not exist. */
+export async function setHandle(
+  tx: Executor,
+  id: string,
+  handle: { twitterHandle: string } | { farcasterHandle: string },
+): Promise<Author | undefined> {
+  const [row] = await tx
+    .update(authors)
+    .set({ ...handle, updatedAt: sql`now()` })
+    .where(eq(authors.id, id))
+    .returning();
+  return row;
+}
+
+export type AuthorTokenStats = {
+  byStatus: Record<TokenStatus, number>;
+  total: number;
+  firstMintAt: Date | null;
+};
+
+/** Token counts of one author per status, and the time of its first mint (null without tokens). */
+export async function tokenStats(tx: Executor, authorId: string): Promise<AuthorTokenStats> {
+  const rows = await tx
+    .select({
+      status: tokens.status,
+      count: sql<number>`count(*)::int`,
+      firstMintAt: sql<Date | null>`min(${tokens.mintTimestamp})`.mapWith(tokens.mintTimestamp),
+    })
+    .from(tokens)
+    .where(eq(tokens.authorId, authorId))
+    .groupBy(tokens.status);
+  const byStatus = Object.fromEntries(TOKEN_STATUSES.map((s) => [s, 0])) as Record<TokenStatus, number>;
+  let total = 0;
+  let firstMintAt: Date | null = null;
+  for (const row of rows) {
+    byStatus[row.status] = row.count;
+    total += row.count;
+    if (row.firstMintAt !== null && (firstMintAt === null || row.firstMintAt < firstMintAt)) {
+      firstMintAt = row.firstMintAt;
+    }
+  }
+  return { byStatus, total, firstMintAt };
+}
+
+/**
+ * Tokens of the author that the image stage has not started on, or will start again (released for a retry):
+ * they will read the prompt as it is now. A token generating under a live lease has read it already.
+ */
+export async function countAwaitingImage(tx: Executor, authorId: string): Promise<number> {
+  const [row] = await tx
+    .select({ count: sql<number>`count(*)::int` })
+    .from(tokens)
+    .where(
+      sql`${tokens.authorId} = ${authorId} AND (${tokens.status} = 'detected' OR (${tokens.status} = 'generating' AND ${tokens.leaseOwner} IS NULL))`,
+    );
+  return row?.count ?? 0;
+}
+
+export type LeaderboardRow = {
+  walletAddress: string;
+  twitterHandle: string | null;
+  farcasterHandle: string | null;
+  tokenCount: number;
+  firstMintAt: Date;
+};
+
+/** Authors with at least one token, by token count; ties by first mint, then by wallet (case-insensitive). */
+export async function leaderboard(tx: Executor, limit: number): Promise<LeaderboardRow[]> {
+  const tokenCount = sql<number>`count(*)::int`;
+  const firstMintAt = sql<Date>`min(${tokens.mintTimestamp})`.mapWith(tokens.mintTimestamp);
+  return tx
+    .select({
+      walletAddress: authors.walletAddress,
+      twitterHandle: authors.twitterHandle,
+      farcasterHandle: authors.farcasterHandle,
+      tokenCount,
+      firstMintAt,
+    })
+    .from(authors)
+    .innerJoin(tokens, eq(tokens.authorId, authors.id))
+    .groupBy(authors.id)
+    .orderBy(sql`count(*) DESC`, sql`min(${tokens.mintTimestamp}) ASC`, asc(walletKey))
+    .limit(limit);
 }

@@ -1,6 +1,8 @@
 // Every route module of the API. A new `*.routes.ts` exports a RouteFactory and is added here; createApp
 // mounts these routes and documents them in /openapi.json from the same definitions.
 import type { RouteFactory } from '../route.js';
+import { authRoutes } from './auth.routes.js';
+import { authorsRoutes } from './authors.routes.js';
 import { healthRoutes } from './health.routes.js';
 import { ipfsRoutes } from './ipfs.routes.js';
 import { mintEventsRoutes } from './mint-events.routes.js';
@@ -15,4 +17,6 @@ export const routeFactories: readonly RouteFactory[] = [
   mintEventsRoutes,
   ipfsRoutes,
   revealTransactionsRoutes,
+  authRoutes,
+  authorsRoutes,
 ];

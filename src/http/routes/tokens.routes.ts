@@ -46,7 +46,7 @@ export const TokenDetailSchema = TokenSchema.extend({
   ),
 }).openapi('TokenDetail');
 
-const TokenPage = z
+export const TokenPage = z
   .object({
     items: z.array(TokenSchema),
     nextCursor: z

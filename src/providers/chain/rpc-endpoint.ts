@@ -6,9 +6,15 @@ import { ChainConfigError } from '../../errors.js';
 export const NETWORKS = ['BASE_SEPOLIA', 'BASE_MAINNET'] as const;
 export type Network = (typeof NETWORKS)[number];
 
+/** The chain id of each network (sign-in messages must name it). */
+export const NETWORK_CHAIN_IDS: Readonly<Record<Network, number>> = {
+  BASE_SEPOLIA: 84532,
+  BASE_MAINNET: 8453,
+};
+
 const alchemyHosts: Record<Network, { host: string; chainId: number }> = {
-  BASE_SEPOLIA: { host: 'base-sepolia.g.alchemy.com', chainId: 84532 },
-  BASE_MAINNET: { host: 'base-mainnet.g.alchemy.com', chainId: 8453 },
+  BASE_SEPOLIA: { host: 'base-sepolia.g.alchemy.com', chainId: NETWORK_CHAIN_IDS.BASE_SEPOLIA },
+  BASE_MAINNET: { host: 'base-mainnet.g.alchemy.com', chainId: NETWORK_CHAIN_IDS.BASE_MAINNET },
 };
 
 export interface RpcSettings {
