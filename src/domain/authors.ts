@@ -4,6 +4,7 @@ import type { Address } from 'viem';
 import type { UnitOfWork } from '../db/unit-of-work.js';
 import { ValidationError } from '../errors.js';
 import { consumeNonce, type CheckedMessage } from './sign-in.js';
+import { STAGES } from './stages.js';
 
 export const PROMPT_MAX_CHARACTERS = 1000;
 
@@ -52,6 +53,6 @@ export async function setPrompt(
 ): Promise<PromptSet> {
   await consumeNonce(uow, signedIn.nonce);
   const author = await uow.authors.upsertPrompt(wallet, prompt);
-  const tokensAwaitingImage = await uow.authors.countAwaitingImage(author.id);
+  const tokensAwaitingImage = await uow.authors.countAwaitingStage(author.id, STAGES.image);
   return { wallet, tokensAwaitingImage };
 }

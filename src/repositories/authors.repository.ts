@@ -8,6 +8,7 @@ import {
   type NewAuthor,
   type TokenStatus,
 } from '../db/schema.js';
+import type { StageDefinition } from '../domain/stages.js';
 import type { Page } from './index.js';
 
 // Wallets compare by lower(wallet_address) so that every lookup is served by authors_wallet_address_lower_uq.
@@ -129,15 +130,19 @@ export async function tokenStats(tx: Executor, authorId: string): Promise<Author
 }
 
 /**
- * Tokens of the author that the image stage has not started on, or will start again (released for a retry):
- * they will read the prompt as it is now. A token generating under a live lease has read it already.
+ * Tokens of the author waiting for `stage`, or left in its working status without a live lease (claimable
+ * again): the stage will still read the author as it is now. A token under a live lease is being worked on.
  */
-export async function countAwaitingImage(tx: Executor, authorId: string): Promise<number> {
+export async function countAwaitingStage(
+  tx: Executor,
+  authorId: string,
+  stage: Pick<StageDefinition, 'start' | 'working'>,
+): Promise<number> {
   const [row] = await tx
     .select({ count: sql<number>`count(*)::int` })
     .from(tokens)
     .where(
-      sql`${tokens.authorId} = ${authorId} AND (${tokens.status} = 'detected' OR (${tokens.status} = 'generating' AND ${tokens.leaseOwner} IS NULL))`,
+      sql`${tokens.authorId} = ${authorId} AND (${tokens.status} = ${stage.start} OR (${tokens.status} = ${stage.working} AND (${tokens.leaseExpiresAt} IS NULL OR ${tokens.leaseExpiresAt} < now())))`,
     );
   return row?.count ?? 0;
 }

@@ -72,11 +72,13 @@ describe('withUnitOfWork', { timeout: 30_000 }, () => {
   it('gives access to every repository, bound to the transaction', async () => {
     await withUnitOfWork(t.db, async (uow) => {
       assert.deepEqual(Object.keys(uow).sort(), [
+        'authNonces',
         'authors',
         'contentBlobs',
         'imageJobs',
         'ipfsRecords',
         'mintEvents',
+        'oauthStates',
         'revealTransactions',
         'systemState',
         'tokenQueue',

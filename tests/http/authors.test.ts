@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { getAddress, type Address, type Hex, type LocalAccount } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { devAccountList, startLocalChain, type LocalChain } from '../../src/chain/local-chain.js';
-import { ingestMints, type DecodedMint } from '../../src/domain/mint-ingest.js';
+import { devAccountList, startLocalChain, type LocalChain } from '../../src/dev/local-chain.js';
+import { ingestMints, type DecodedMint } from '../../src/stages/detection/mint-ingest.js';
 import { txHashOf } from '../helpers/db-fixtures.js';
 import { startTestApp, type TestApp } from '../helpers/http.js';
 import { callJson, errorCode, signSiwe, type JsonAnswer } from '../helpers/siwe.js';
@@ -263,10 +263,12 @@ describe('authors API', () => {
       await app.testDb.db.execute(sql`
         UPDATE tokens_s0 SET status = 'generating', lease_owner = 'w1', lease_expires_at = now() + interval '1 minute'
         WHERE token_id = 950`);
-      await app.testDb.db.execute(sql`UPDATE tokens_s0 SET status = 'generating' WHERE token_id = 951`);
+      await app.testDb.db.execute(sql`
+        UPDATE tokens_s0 SET status = 'generating', lease_owner = 'dead', lease_expires_at = now() - interval '1 second'
+        WHERE token_id = 951`);
       await app.testDb.db.execute(sql`UPDATE tokens_s0 SET status = 'failed' WHERE token_id = 952`);
       const answer = await putPrompt(wallet.address, { ...(await signed(wallet)), prompt: 'p' });
-      // 951 (released for a retry) and 953 (detected); 950 is being generated, 952 is done for.
+      // 951 (its worker died: claimable again) and 953 (detected); 950 is being generated, 952 is done for.
       assert.equal(answer.json.tokensAwaitingImage, 2);
     });
 
