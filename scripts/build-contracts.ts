@@ -3,19 +3,20 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  abiModulePath,
-  artefactJsonPath,
   compareArtefacts,
-  compileGliskS0,
+  compileContract,
+  CONTRACTS,
   projectRoot,
   renderArtefacts,
-  sourceName,
+  type CompiledContract,
+  type ContractSpec,
+  type RenderedArtefacts,
 } from './contract-build.js';
 
 const usage = `Usage: tsx scripts/build-contracts.ts [--check]
 
-Compiles ${sourceName} offline with the solc npm package.
-  (default)  write contracts/build/GliskS0.json and src/providers/chain/glisk-s0.abi.ts
+Compiles ${CONTRACTS.map((c) => c.sourceName).join(', ')} offline with the solc npm package.
+  (default)  write contracts/build/<Name>.json and each contract's typed ABI module
   --check    recompile in memory; exit 1 when the committed files differ from the source
   --help     show this help`;
 
@@ -37,16 +38,23 @@ async function main(): Promise<number> {
     return 0;
   }
   const started = performance.now();
-  console.log(`contracts: compiling ${sourceName} ...`);
-  const compiled = compileGliskS0();
-  const rendered = await renderArtefacts(compiled);
+  const built: Array<{ spec: ContractSpec; compiled: CompiledContract; rendered: RenderedArtefacts }> = [];
+  for (const spec of CONTRACTS) {
+    console.log(`contracts: compiling ${spec.contractName} (${spec.sourceName}) ...`);
+    const compiled = compileContract(spec);
+    built.push({ spec, compiled, rendered: await renderArtefacts(compiled, spec) });
+  }
   const elapsed = Math.round(performance.now() - started);
+  const version = built[0]?.compiled.compilerVersion ?? 'unknown';
 
   if (values.check) {
-    const mismatches = compareArtefacts(rendered, {
-      json: readIfPresent(artefactJsonPath),
-      abiModule: readIfPresent(abiModulePath),
-    });
+    const mismatches = built.flatMap(({ spec, rendered }) =>
+      compareArtefacts(
+        rendered,
+        { json: readIfPresent(spec.artefactJsonPath), abiModule: readIfPresent(spec.abiModulePath) },
+        spec,
+      ),
+    );
     if (mismatches.length > 0) {
       for (const m of mismatches) console.error(`contracts: ${m.file} ${m.reason}`);
       console.error(
@@ -54,17 +62,21 @@ async function main(): Promise<number> {
       );
       return 1;
     }
-    console.log(`contracts: artefacts match the source (solc ${compiled.compilerVersion}, ${elapsed} ms)`);
+    console.log(`contracts: artefacts match the sources (solc ${version}, ${elapsed} ms)`);
     return 0;
   }
 
-  mkdirSync(path.dirname(artefactJsonPath), { recursive: true });
-  writeFileSync(artefactJsonPath, rendered.json);
-  writeFileSync(abiModulePath, rendered.abiModule);
-  for (const file of [artefactJsonPath, abiModulePath]) {
-    console.log(`contracts: wrote ${path.relative(projectRoot, file)}`);
+  for (const { spec, rendered } of built) {
+    for (const [file, text] of [
+      [spec.artefactJsonPath, rendered.json],
+      [spec.abiModulePath, rendered.abiModule],
+    ] as const) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, text);
+      console.log(`contracts: wrote ${path.relative(projectRoot, file)}`);
+    }
   }
-  console.log(`contracts: built with solc ${compiled.compilerVersion} in ${elapsed} ms`);
+  console.log(`contracts: built with solc ${version} in ${elapsed} ms`);
   return 0;
 }
 

@@ -1,5 +1,6 @@
-// Offline compilation of the GLISK test contract with the solc npm package, and the rendering of its committed
-// artefacts (contracts/build/GliskS0.json and src/providers/chain/glisk-s0.abi.ts). `hardhat compile` would download a
+// Offline compilation of the GLISK test contract (and of the test-only contracts under contracts/test/) with the
+// solc npm package, and the rendering of their committed artefacts (contracts/build/<Name>.json and a typed ABI
+// module each, e.g. src/providers/chain/glisk-s0.abi.ts). `hardhat compile` would download a
 // compiler, so it cannot run here; the pinned solc package carries its own wasm build.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -11,10 +12,49 @@ import solc from 'solc';
 import { z } from 'zod';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const contractName = 'GliskS0';
-export const sourceName = 'contracts/GliskS0.sol';
-export const artefactJsonPath = path.join(projectRoot, 'contracts/build/GliskS0.json');
-export const abiModulePath = path.join(projectRoot, 'src/providers/chain/glisk-s0.abi.ts');
+
+/** One compiled contract and where its artefacts are committed. */
+export interface ContractSpec {
+  contractName: string;
+  sourceName: string;
+  artefactJsonPath: string;
+  abiModulePath: string;
+  /** Export names in the ABI module: `<prefix>Abi` and `<prefix>Bytecode`. */
+  exportPrefix: string;
+}
+
+export const GLISK_S0: ContractSpec = {
+  contractName: 'GliskS0',
+  sourceName: 'contracts/GliskS0.sol',
+  artefactJsonPath: path.join(projectRoot, 'contracts/build/GliskS0.json'),
+  abiModulePath: path.join(projectRoot, 'src/providers/chain/glisk-s0.abi.ts'),
+  exportPrefix: 'gliskS0',
+};
+
+/** Contracts only tests deploy: a contract wallet (ERC-1271/6492) and the part of Farcaster's IdRegistry we read. */
+export const TEST_CONTRACTS: readonly ContractSpec[] = [
+  {
+    contractName: 'TestSmartWalletFactory',
+    sourceName: 'contracts/test/TestSmartWallet.sol',
+    artefactJsonPath: path.join(projectRoot, 'contracts/build/TestSmartWalletFactory.json'),
+    abiModulePath: path.join(projectRoot, 'tests/helpers/contracts/test-smart-wallet-factory.abi.ts'),
+    exportPrefix: 'testSmartWalletFactory',
+  },
+  {
+    contractName: 'IdRegistry',
+    sourceName: 'contracts/test/IdRegistry.sol',
+    artefactJsonPath: path.join(projectRoot, 'contracts/build/IdRegistry.json'),
+    abiModulePath: path.join(projectRoot, 'tests/helpers/contracts/id-registry.abi.ts'),
+    exportPrefix: 'idRegistry',
+  },
+];
+
+export const CONTRACTS: readonly ContractSpec[] = [GLISK_S0, ...TEST_CONTRACTS];
+
+export const contractName = GLISK_S0.contractName;
+export const sourceName = GLISK_S0.sourceName;
+export const artefactJsonPath = GLISK_S0.artefactJsonPath;
+export const abiModulePath = GLISK_S0.abiModulePath;
 
 // Pinned explicitly: solc 0.8.30 defaults to prague, and the local hardhat node runs cancun (as does Base for the
 // opcodes this contract uses); both sides name the same fork so bytecode and node always agree.
@@ -71,10 +111,16 @@ export class ContractCompileError extends Error {
 
 const requireFromRoot = createRequire(path.join(projectRoot, 'package.json'));
 
-/** Resolves `@openzeppelin/...` (and any other package import) from node_modules, never from the network. */
+/**
+ * Resolves `@openzeppelin/...` (and any other package import) from node_modules, never from the network; a
+ * relative import inside contracts/ from the project.
+ */
 function readImport(importPath: string): { contents: string } | { error: string } {
   try {
-    return { contents: readFileSync(requireFromRoot.resolve(importPath), 'utf8') };
+    const file = importPath.startsWith('contracts/')
+      ? path.join(projectRoot, importPath)
+      : requireFromRoot.resolve(importPath);
+    return { contents: readFileSync(file, 'utf8') };
   } catch (error) {
     return {
       error: `cannot resolve import ${importPath}: ${error instanceof Error ? error.message : String(error)}`,
@@ -84,10 +130,17 @@ function readImport(importPath: string): { contents: string } | { error: string 
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-/** Compiles the given contract source (the file's text unless told otherwise) in memory. */
-export function compileGliskS0(
-  source: string = readFileSync(path.join(projectRoot, sourceName), 'utf8'),
+/** Compiles the given GliskS0 source (the file's text unless told otherwise) in memory. */
+export function compileGliskS0(source?: string): CompiledContract {
+  return compileContract(GLISK_S0, source);
+}
+
+/** Compiles one contract of a source (the file's text unless told otherwise) in memory. */
+export function compileContract(
+  spec: ContractSpec,
+  source: string = readFileSync(path.join(projectRoot, spec.sourceName), 'utf8'),
 ): CompiledContract {
+  const { sourceName, contractName } = spec;
   const sources: Record<string, { sha256: string }> = { [sourceName]: { sha256: sha256(source) } };
   const input = {
     language: 'Solidity',
@@ -126,7 +179,11 @@ export interface RenderedArtefacts {
 }
 
 /** The exact text of both committed files; `contracts:check` compares these strings byte for byte. */
-export async function renderArtefacts(compiled: CompiledContract): Promise<RenderedArtefacts> {
+export async function renderArtefacts(
+  compiled: CompiledContract,
+  spec: ContractSpec = GLISK_S0,
+): Promise<RenderedArtefacts> {
+  const { contractName, sourceName, abiModulePath, exportPrefix } = spec;
   const artefact = {
     contractName,
     sourceName,
@@ -140,8 +197,8 @@ export async function renderArtefacts(compiled: CompiledContract): Promise<Rende
   const moduleText = [
     `// Generated by \`npm run contracts:build\` from ${sourceName} (solc ${compiled.compilerVersion}); do not edit.`,
     `// \`as const\` lets viem infer function names, arguments, events and errors from the ABI.`,
-    `export const gliskS0Abi = ${JSON.stringify(compiled.abi)} as const;`,
-    `export const gliskS0Bytecode = '${compiled.bytecode}' as const;`,
+    `export const ${exportPrefix}Abi = ${JSON.stringify(compiled.abi)} as const;`,
+    `export const ${exportPrefix}Bytecode = '${compiled.bytecode}' as const;`,
     '',
   ].join('\n');
   const prettierOptions = (await prettier.resolveConfig(abiModulePath)) ?? {};
@@ -158,7 +215,9 @@ export interface ArtefactMismatch {
 export function compareArtefacts(
   expected: RenderedArtefacts,
   committed: { json: string | undefined; abiModule: string | undefined },
+  spec: ContractSpec = GLISK_S0,
 ): ArtefactMismatch[] {
+  const { artefactJsonPath, abiModulePath } = spec;
   const mismatches: ArtefactMismatch[] = [];
   const pairs = [
     { file: path.relative(projectRoot, artefactJsonPath), want: expected.json, have: committed.json },

@@ -4,13 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
-import { getAddress, type Address, type Hex, type LocalAccount } from 'viem';
+import { createPublicClient, getAddress, http, type Address, type Hex, type LocalAccount } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { devAccountList, startLocalChain, type LocalChain } from '../../src/dev/local-chain.js';
 import { ingestMints, type DecodedMint } from '../../src/stages/detection/mint-ingest.js';
+import { deploySmartWalletFactory, type SmartWallets } from '../helpers/auth-contracts.js';
 import { txHashOf } from '../helpers/db-fixtures.js';
 import { startTestApp, type TestApp } from '../helpers/http.js';
-import { callJson, errorCode, signSiwe, type JsonAnswer } from '../helpers/siwe.js';
+import { callJson, errorCode, signSiwe, siweMessage, type JsonAnswer } from '../helpers/siwe.js';
 
 const DOMAIN = 'glisk.test';
 const CHAIN_ID = 84532; // NETWORK=BASE_SEPOLIA
@@ -26,6 +27,7 @@ const SECRET_PROMPT = 'a lighthouse of folded paper, secret-marker-7f3a';
 describe('authors API', () => {
   let chain: LocalChain;
   let app: TestApp;
+  let wallets: SmartWallets;
   const nonce = async (): Promise<string> => {
     const answer = await callJson(app.url, 'POST', '/api/auth/nonce');
     assert.equal(answer.status, 201);
@@ -52,6 +54,7 @@ describe('authors API', () => {
 
   before(async () => {
     chain = await startLocalChain({ chainId: CHAIN_ID });
+    wallets = await deploySmartWalletFactory(chain.rpcUrl);
     app = await startTestApp({
       env: { RPC_URL: chain.rpcUrl, NETWORK: 'BASE_SEPOLIA', AUTH_DOMAIN: DOMAIN, LOG_LEVEL: 'debug' },
     });
@@ -206,6 +209,81 @@ describe('authors API', () => {
       assert.equal(errorCode(d), 'SIWE_SIGNATURE_INVALID');
       const badWallet = await putPrompt('0x1234', { ...good, prompt: 'x' });
       assert.equal(badWallet.status, 400);
+    });
+
+    it('accepts a contract wallet (ERC-1271) through the RPC, and refuses a signature by another key', async () => {
+      const owner = privateKeyToAccount(`0x${'51'.repeat(32)}`);
+      const wallet = await wallets.deployWallet(owner.address, `0x${'01'.repeat(32)}`);
+      const message = siweMessage({
+        address: wallet,
+        domain: DOMAIN,
+        chainId: CHAIN_ID,
+        nonce: await nonce(),
+      });
+      const stranger = await wallets.sign(carol, message);
+      const refused = await putPrompt(wallet, { message, signature: stranger, prompt: 'smart' });
+      assert.equal(refused.status, 401);
+      assert.equal(errorCode(refused), 'SIWE_SIGNATURE_INVALID');
+      const answer = await putPrompt(wallet, {
+        message,
+        signature: await wallets.sign(owner, message),
+        prompt: 'smart',
+      });
+      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+      assert.equal(await storedPrompt(wallet), 'smart');
+    });
+
+    it('accepts a contract wallet that is not deployed yet (ERC-6492)', async () => {
+      const owner = privateKeyToAccount(`0x${'52'.repeat(32)}`);
+      const salt: Hex = `0x${'02'.repeat(32)}`;
+      const wallet = await wallets.addressOf(owner.address, salt);
+      assert.equal(
+        await createPublicClient({ transport: http(chain.rpcUrl) }).getCode({ address: wallet }),
+        undefined,
+      );
+      const message = siweMessage({
+        address: wallet,
+        domain: DOMAIN,
+        chainId: CHAIN_ID,
+        nonce: await nonce(),
+      });
+      const signature = await wallets.signUndeployed(owner, salt, message);
+      const answer = await putPrompt(wallet, { message, signature, prompt: 'counterfactual' });
+      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+      assert.equal(await storedPrompt(wallet), 'counterfactual');
+    });
+
+    it('without an RPC endpoint, EOA signatures still work and contract wallets get 503 RPC_URL_MISSING', async () => {
+      const noRpc = await startTestApp({
+        testDb: app.testDb,
+        env: { NETWORK: 'BASE_SEPOLIA', AUTH_DOMAIN: DOMAIN },
+      });
+      try {
+        const issue = async () => (await callJson(noRpc.url, 'POST', '/api/auth/nonce')).json.nonce as string;
+        const eoa = await signSiwe(carol, { domain: DOMAIN, chainId: CHAIN_ID, nonce: await issue() });
+        const ok = await callJson(noRpc.url, 'PUT', `/api/authors/${carol.address}/prompt`, {
+          ...eoa,
+          prompt: 'eoa',
+        });
+        assert.equal(ok.status, 200, JSON.stringify(ok.json));
+        const owner = privateKeyToAccount(`0x${'51'.repeat(32)}`);
+        const wallet = await wallets.addressOf(owner.address, `0x${'01'.repeat(32)}`);
+        const message = siweMessage({
+          address: wallet,
+          domain: DOMAIN,
+          chainId: CHAIN_ID,
+          nonce: await issue(),
+        });
+        const answer = await callJson(noRpc.url, 'PUT', `/api/authors/${wallet}/prompt`, {
+          message,
+          signature: await wallets.sign(owner, message),
+          prompt: 'x',
+        });
+        assert.equal(answer.status, 503);
+        assert.equal(errorCode(answer), 'RPC_URL_MISSING');
+      } finally {
+        await noRpc.close();
+      }
     });
 
     it('enforces the prompt rules before anything is consumed', async () => {
