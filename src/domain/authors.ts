@@ -1,7 +1,7 @@
 // What an author can write about themself: the prompt (signed with the wallet), read by the image stage for every
 // token of theirs that it has not generated yet. The prompt is never returned by the API and never logged.
 import type { Address } from 'viem';
-import type { UnitOfWork } from '../db/unit-of-work.js';
+import type { UnitOfWork } from '../repositories/unit-of-work.js';
 import { ValidationError } from '../errors.js';
 import { consumeNonce, type CheckedMessage } from './sign-in.js';
 import { STAGES } from './stages.js';

@@ -15,7 +15,7 @@ import {
 } from 'viem';
 import { parseSiweMessage, validateSiweMessage, type SiweMessage } from 'viem/siwe';
 import type { Config } from '../config.js';
-import type { UnitOfWork } from '../db/unit-of-work.js';
+import type { UnitOfWork } from '../repositories/unit-of-work.js';
 import { AuthenticationError, NotConfiguredError, ServiceUnavailableError } from '../errors.js';
 
 /** What a signed request carries. */
