@@ -72,7 +72,7 @@ async function main(args: string[]): Promise<void> {
         detail: running.local.joined
           ? 'joined the embedded PostgreSQL 17 already running for this checkout'
           : 'started the embedded PostgreSQL 17 (DATABASE_URL is not set)',
-        data_dir: running.local.dataDir,
+        dataDir: running.local.dataDir,
         psql: psqlCommand(running.local.url),
       });
     } else {
@@ -87,7 +87,7 @@ async function main(args: string[]): Promise<void> {
       logger.info('database.migrated', {
         applied: result.applied,
         total: result.total,
-        duration_ms: Math.round(result.durationMs),
+        durationMs: Math.round(result.durationMs),
       });
     } else {
       logger.info('database.migrate_skipped', { reason: 'MIGRATE_ON_START=false' });
@@ -102,7 +102,7 @@ async function main(args: string[]): Promise<void> {
       host: config.http.host,
       port: running.server.port,
       docs: `${running.server.url}/docs`,
-      startup_ms: Math.round(performance.now() - started),
+      startupMs: Math.round(performance.now() - started),
     });
     running.workers = startWorkers({ config, logger, database: running.database });
     running.pipeline = await startPipeline(
@@ -132,7 +132,7 @@ function installSignalHandlers(
   const handle = (signal: NodeJS.Signals): void => {
     if (first) {
       if (performance.now() - first.at < DUPLICATE_SIGNAL_WINDOW_MS) return;
-      logger.warn('service.forced_exit', { signal });
+      logger.warn('service.exit_forced', { signal, reason: 'second signal' });
       process.exit(1);
     }
     first = { signal, at: performance.now() };
@@ -161,12 +161,12 @@ function stop(
       await Promise.all([running.workers?.stop(timeoutMs), running.pipeline?.stop(timeoutMs)]);
       if (draining) {
         const { forced } = await draining;
-        if (forced) logger.warn('http.close_forced', { timeout_ms: timeoutMs });
+        if (forced) logger.warn('http.close_forced', { timeoutMs });
       }
       if (running.database) await running.database.close(Math.ceil(timeoutMs / 1000));
       if (running.local) await running.local.stop();
       if (signal) {
-        logger.info('service.stopped', { signal, duration_ms: Math.round(performance.now() - started) });
+        logger.info('service.stopped', { signal, durationMs: Math.round(performance.now() - started) });
         // Everything is closed, so the process ends by itself; if a stray handle keeps it alive, say so and go.
         setTimeout(() => {
           logger.warn('service.exit_forced', { reason: 'open handles after shutdown' });

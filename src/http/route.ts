@@ -208,7 +208,7 @@ function wrap(route: Route, deps: Deps): RequestHandler {
     const requestId = req.requestId;
     // Built on first use: most requests never log from their handler.
     let log: Logger | undefined;
-    const requestLog = (): Logger => (log ??= deps.logger.child({ request_id: requestId }));
+    const requestLog = (): Logger => (log ??= deps.logger.child({ requestId }));
     const uow = new RequestUnitOfWork(database.db, {
       poolTimeoutMs: config.database.poolTimeoutMs,
       log: requestLog,

@@ -55,7 +55,7 @@ export function startWorkers(
   const loops = workers.map((worker) =>
     runLoop(worker, controller.signal, logger.child({ worker: worker.name })),
   );
-  if (workers.length > 0) logger.info('workers.started', { workers: [...names] });
+  if (workers.length > 0) logger.info('worker.started', { workers: [...names] });
 
   let stopping: Promise<{ forced: boolean }> | undefined;
   const stop = (timeoutMs = deps.config.http.shutdownTimeoutMs): Promise<{ forced: boolean }> => {
@@ -68,10 +68,10 @@ export function startWorkers(
       const outcome = await Promise.race([Promise.all(loops).then(() => 'done' as const), timedOut]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
-        logger.warn('workers.stop_timed_out', { timeout_ms: timeoutMs });
+        logger.warn('worker.stop_timed_out', { timeoutMs });
         return { forced: true };
       }
-      if (workers.length > 0) logger.info('workers.stopped', { workers: [...names] });
+      if (workers.length > 0) logger.info('worker.stopped', { workers: [...names] });
       return { forced: false };
     })();
     return stopping;
@@ -86,14 +86,14 @@ async function runLoop(worker: Worker, signal: AbortSignal, log: Logger): Promis
     const started = performance.now();
     try {
       await worker.run(signal);
-      if (failures > 0) log.info('worker.recovered', { after_failures: failures });
+      if (failures > 0) log.info('worker.recovered', { afterFailures: failures });
       failures = 0;
     } catch (error) {
       if (signal.aborted) break;
       failures += 1;
       log.error('worker.failed', {
         failures,
-        duration_ms: Math.round(performance.now() - started),
+        durationMs: Math.round(performance.now() - started),
         error,
       });
     }

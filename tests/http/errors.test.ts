@@ -223,7 +223,7 @@ describe('error envelope', () => {
     const text = JSON.stringify(body);
     assert.doesNotMatch(text, /postgres|hunter2|10\.0\.0\.5|secret\.ts|stack/i);
     const logged = app.logs.lines.find(
-      (l) => l.message === 'http.unhandled_error' && l.request_id === body.requestId,
+      (l) => l.message === 'http.unhandled_error' && l.requestId === body.requestId,
     );
     assert.ok(logged, 'the error is logged with the request id');
     const error = logged.error as { stack?: string; message?: string };
@@ -239,12 +239,12 @@ describe('error envelope', () => {
     const res = await fetch(`${app.url}/nope?token=abc`);
     await res.arrayBuffer();
     const id = res.headers.get('x-request-id');
-    const line = app.logs.lines.find((l) => l.message === 'http.request' && l.request_id === id);
+    const line = app.logs.lines.find((l) => l.message === 'http.request' && l.requestId === id);
     assert.ok(line);
     assert.equal(line.method, 'GET');
     assert.equal(line.path, '/nope', 'no query string in the log');
     assert.equal(line.status, 404);
-    assert.equal(typeof line.duration_ms, 'number');
+    assert.equal(typeof line.durationMs, 'number');
     assert.match(String(line.timestamp), /Z$/);
   });
 });

@@ -157,7 +157,7 @@ describe('the service process on SIGTERM', () => {
         await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 100))]);
       }
       assert.equal(await exited, 1);
-      assert.ok(service.stdout().includes('"service.forced_exit"'));
+      assert.ok(service.stdout().includes('"service.exit_forced"'));
       const answer = await within(inFlight, 10_000, 'the cut request');
       assert.equal(answer.status, 0, 'the request was cut, not answered');
     } finally {

@@ -161,7 +161,7 @@ describe('request unit of work', () => {
     assert.equal(row?.name, 'slow-commit');
     const requestId = res.headers.get('x-request-id');
     assert.ok(
-      app.logs.lines.some((l) => l.message === 'uow.committed' && l.request_id === requestId),
+      app.logs.lines.some((l) => l.message === 'uow.committed' && l.requestId === requestId),
       'a debug line records the commit with the request id',
     );
   });
@@ -174,7 +174,7 @@ describe('request unit of work', () => {
     assert.equal(body.error.code, 'INTERNAL_ERROR');
     assert.equal(await probeCount(), before);
     const requestId = res.headers.get('x-request-id');
-    assert.ok(app.logs.lines.some((l) => l.message === 'uow.rolled_back' && l.request_id === requestId));
+    assert.ok(app.logs.lines.some((l) => l.message === 'uow.rolled_back' && l.requestId === requestId));
   });
 
   it('rolls back when the handler throws an AppError: its status, nothing written', async () => {
@@ -194,7 +194,7 @@ describe('request unit of work', () => {
     assert.doesNotMatch(body.error.message, /uow_probe|duplicate|constraint/i, 'no internals in the answer');
     assert.equal(await probeCount(), before);
     const logged = app.logs.lines.find(
-      (l) => l.message === 'http.unhandled_error' && l.request_id === res.headers.get('x-request-id'),
+      (l) => l.message === 'http.unhandled_error' && l.requestId === res.headers.get('x-request-id'),
     );
     assert.ok(logged, 'the failure is logged');
     assert.match(JSON.stringify(logged.error), /uow_probe_key/, 'with the database error and its stack');

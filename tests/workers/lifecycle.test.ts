@@ -48,7 +48,7 @@ describe('startWorkers', () => {
     const atStop = passes;
     await sleep(80);
     assert.equal(passes, atStop, 'no pass after stop()');
-    assert.ok(logs.lines.some((l) => l.message === 'workers.stopped'));
+    assert.ok(logs.lines.some((l) => l.message === 'worker.stopped'));
   });
 
   it('stop() aborts the signal of the pass in flight and waits for it to return', async () => {
@@ -97,7 +97,7 @@ describe('startWorkers', () => {
       [1, 2],
     );
     assert.match(JSON.stringify(failed[0]?.error), /rpc down \(pass 1\)/);
-    assert.ok(logs.lines.some((l) => l.message === 'worker.recovered' && l.after_failures === 2));
+    assert.ok(logs.lines.some((l) => l.message === 'worker.recovered' && l.afterFailures === 2));
   });
 
   it('runAtStart: false waits one interval before the first pass', async () => {
@@ -137,7 +137,7 @@ describe('startWorkers', () => {
     const started = performance.now();
     assert.deepEqual(await running.stop(100), { forced: true });
     assert.ok(performance.now() - started < 1_000);
-    assert.ok(logs.lines.some((l) => l.message === 'workers.stop_timed_out'));
+    assert.ok(logs.lines.some((l) => l.message === 'worker.stop_timed_out'));
     assert.deepEqual(await running.stop(100), { forced: true }, 'stop() is idempotent');
     release();
   });

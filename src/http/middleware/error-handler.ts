@@ -58,7 +58,7 @@ export function errorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) {
       // Too late for an envelope; let Express end the connection.
-      logger.error('http.error_after_headers', { request_id: req.requestId, error });
+      logger.error('http.error_after_headers', { requestId: req.requestId, error });
       next(error);
       return;
     }
@@ -69,14 +69,14 @@ export function errorHandler(logger: Logger) {
     const answer = toAnswer(error);
     if (answer.status >= 500 && !(error instanceof AppError)) {
       logger.error('http.unhandled_error', {
-        request_id: req.requestId,
+        requestId: req.requestId,
         method: req.method,
         path: req.originalUrl.split('?', 1)[0],
         error,
       });
     } else if (answer.status >= 500) {
       logger.warn('http.service_error', {
-        request_id: req.requestId,
+        requestId: req.requestId,
         code: answer.code,
         message: answer.message,
       });

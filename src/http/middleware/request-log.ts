@@ -17,8 +17,8 @@ export function requestLog(logger: Logger) {
         method: req.method,
         path,
         status: res.writableFinished ? res.statusCode : 499,
-        duration_ms: Math.round((performance.now() - started) * 100) / 100,
-        request_id: req.requestId,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        requestId: req.requestId,
       };
       const quiet =
         QUIET_PATHS.has(path) && (req.method === 'GET' || req.method === 'HEAD') && fields.status === 200;

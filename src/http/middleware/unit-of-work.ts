@@ -89,7 +89,7 @@ export class RequestUnitOfWork {
         clearTimeout(timer);
         if (error instanceof EndTransaction) {
           if (error.reason === 'abandoned') {
-            this.debug('uow.abandoned', { waited_ms: Math.round(performance.now() - started) });
+            this.debug('uow.abandoned', { waitedMs: Math.round(performance.now() - started) });
           }
           return;
         }
@@ -115,9 +115,9 @@ export class RequestUnitOfWork {
     this.settle('commit');
     try {
       await this.transaction;
-      this.debug('uow.committed', { duration_ms: this.elapsedMs() });
+      this.debug('uow.committed', { durationMs: this.elapsedMs() });
     } catch (error) {
-      this.debug('uow.commit_failed', { duration_ms: this.elapsedMs() });
+      this.debug('uow.commit_failed', { durationMs: this.elapsedMs() });
       throw error;
     }
   }
@@ -142,7 +142,7 @@ export class RequestUnitOfWork {
         return;
       }
     }
-    this.debug('uow.rolled_back', { duration_ms: this.elapsedMs() });
+    this.debug('uow.rolled_back', { durationMs: this.elapsedMs() });
   }
 
   // Lines at debug are usually filtered out: skip building the request logger and the line for them.

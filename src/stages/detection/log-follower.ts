@@ -139,7 +139,7 @@ export class LogFollower {
       const result = await ingestMints(tx, mints);
       await systemStateRepository.set(tx, LAST_PROCESSED_BLOCK_KEY, Number(toBlock));
       if (mints.length > 0) {
-        logger.info('mints.followed', {
+        logger.info('mint.followed', {
           fromBlock: Number(fromBlock),
           toBlock: Number(toBlock),
           mints: mints.length,
@@ -181,7 +181,7 @@ export class LogFollower {
         if (span <= 1n || !isRangeRefusal(error)) throw error;
         this.range = span / 2n;
         this.successes = 0;
-        this.options.logger.warn('logs.range_refused', {
+        this.options.logger.warn('follower.range_refused', {
           fromBlock: Number(fromBlock),
           toBlock: Number(toBlock),
           nextRange: Number(this.range),
