@@ -34,4 +34,19 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The dashboard page's script runs in the browser, as a module.
+    files: ['public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        setInterval: 'readonly',
+        Node: 'readonly',
+        console: 'readonly',
+      },
+    },
+  },
 );

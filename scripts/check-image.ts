@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   const server = await startEmbeddedPostgres({ dataDir: path.join(pgDir, 'data'), persistent: false });
   try {
     console.log(`check:image: installing the runtime stage in ${app}...`);
-    for (const item of ['package.json', 'package-lock.json', 'patches', 'dist', 'drizzle']) {
+    for (const item of ['package.json', 'package-lock.json', 'patches', 'dist', 'drizzle', 'public']) {
       cpSync(path.join(ROOT, item), path.join(app, item), { recursive: true });
     }
     await run(

@@ -2,6 +2,7 @@
 // effects beyond building the app.
 import cors from 'cors';
 import express, { type Express } from 'express';
+import { DASHBOARD_PATHS, mountDashboard } from './dashboard.js';
 import { DOCS_PATHS, mountDocs } from './docs.js';
 import { errorHandler, methodNotAllowed, notFound } from './middleware/error-handler.js';
 import { REQUEST_ID_HEADER, requestId } from './middleware/request-id.js';
@@ -61,6 +62,8 @@ export function createApp(deps: Deps, options: CreateAppOptions = {}): Express {
   });
   mountDocs(app, document);
   for (const [path, methods] of Object.entries(DOCS_PATHS)) methodsByPath.set(path, [...methods]);
+  mountDashboard(app);
+  for (const [path, methods] of Object.entries(DASHBOARD_PATHS)) methodsByPath.set(path, [...methods]);
   initMetrics(config.metrics.instance);
   registerPipelineGauges(deps.database, { refreshMs: config.metrics.refreshMs });
   mountMetrics(app, { token: config.metrics.token || undefined });

@@ -8,6 +8,7 @@ import * as ipfsRecords from './ipfs-upload-records.repository.js';
 import * as mintEvents from './mint-events.repository.js';
 import * as oauthStates from './oauth-states.repository.js';
 import * as revealAttempts from './reveal-attempts.repository.js';
+import * as pipelineOverview from './pipeline-overview.repository.js';
 import * as revealTransactions from './reveal-transactions.repository.js';
 import * as systemState from './system-state.repository.js';
 import * as tokenQueue from './token-queue.repository.js';
@@ -26,6 +27,7 @@ export const repositories = {
   contentBlobs,
   authNonces,
   oauthStates,
+  pipelineOverview,
 } as const;
 
 export type Repositories = typeof repositories;

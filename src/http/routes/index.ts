@@ -7,6 +7,7 @@ import { healthRoutes } from './health.routes.js';
 import { ipfsRoutes } from './ipfs.routes.js';
 import { mintEventsRoutes } from './mint-events.routes.js';
 import { revealTransactionsRoutes } from './reveal-transactions.routes.js';
+import { pipelineOverviewRoutes } from './pipeline-overview.routes.js';
 import { tokensRoutes } from './tokens.routes.js';
 import { webhookRoutes } from './webhook.routes.js';
 
@@ -19,4 +20,5 @@ export const routeFactories: readonly RouteFactory[] = [
   revealTransactionsRoutes,
   authRoutes,
   authorsRoutes,
+  pipelineOverviewRoutes,
 ];
