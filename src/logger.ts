@@ -35,8 +35,9 @@ const SECRET_KEY_SUFFIXES = [
   'cookie',
 ];
 
-// user:password@ in any URL (postgres://, https://...): keep the user, drop the password.
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s@/?#]*@/gi;
+// user:password@ in any URL (postgres://, https://...): keep the user, drop the password, up to the LAST @ of
+// the authority (a password may contain an unencoded @: `glisk:Sup3r@Secret99@host`).
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s/?#]*@/gi;
 
 export function createLogger(options: LoggerOptions): Logger {
   const redact = redactor(options.secrets ?? []);

@@ -100,3 +100,15 @@ describe('formats and levels', () => {
     assert.equal(debug.out.length, 1);
   });
 });
+
+// Issue 13.9: a password containing @ was logged as `glisk:***@Secret99@host`.
+describe('redactUrl with @ in the password', () => {
+  it('masks up to the last @ of the authority', () => {
+    assert.equal(redactUrl('postgres://glisk:Sup3r@Secret99@host/db'), 'postgres://glisk:***@host/db');
+    assert.equal(
+      redactUrl('connect to postgres://glisk:a@b@c@db.internal:5432/glisk?sslmode=require failed'),
+      'connect to postgres://glisk:***@db.internal:5432/glisk?sslmode=require failed',
+    );
+    assert.equal(redactUrl('postgres://glisk:plain@host/db'), 'postgres://glisk:***@host/db');
+  });
+});
