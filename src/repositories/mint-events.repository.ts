@@ -55,3 +55,19 @@ export async function listByBlockRange(
     .$dynamic();
   return range.limit === undefined ? query : query.limit(range.limit);
 }
+
+/** The recorded events with these (tx_hash, log_index) keys (lower-case hashes), in no particular order. */
+export async function getManyByKeys(
+  tx: Executor,
+  keys: ReadonlyArray<{ txHash: string; logIndex: number }>,
+): Promise<MintEvent[]> {
+  if (keys.length === 0) return [];
+  const pairs = sql.join(
+    keys.map((key) => sql`(${key.txHash}, ${key.logIndex})`),
+    sql`, `,
+  );
+  return tx
+    .select()
+    .from(mintEvents)
+    .where(sql`(${mintEvents.txHash}, ${mintEvents.logIndex}) in (${pairs})`);
+}

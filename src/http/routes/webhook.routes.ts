@@ -19,6 +19,12 @@ export const WebhookResult = z
     skipped: z.array(z.int()).describe('Token ids of this delivery that already existed, ascending.'),
     mints: z.int().describe('BatchMinted logs of the GLISK contract in the delivery.'),
     ignored: z.int().describe('Other logs: other contracts or events, reverted transactions, removed logs.'),
+    conflicts: z
+      .int()
+      .optional()
+      .describe(
+        'Present when > 0: mints whose (tx_hash, log_index) is recorded with other content; nothing was created from them.',
+      ),
   })
   .openapi('AlchemyWebhookResult');
 
@@ -79,6 +85,9 @@ export const webhookRoutes: RouteFactory = (deps) => {
       }
       const { tx } = await uow();
       const result = await ingestMints(tx, decoded.mints);
+      for (const conflict of result.conflicts) {
+        log.warn('webhook.conflict', { delivery: body.id, ...conflict });
+      }
       log.info('webhook.ingested', {
         delivery: body.id,
         block: body.event.data.block.number,
@@ -94,6 +103,7 @@ export const webhookRoutes: RouteFactory = (deps) => {
           skipped: result.skipped,
           mints: decoded.mints.length,
           ignored: decoded.ignored,
+          ...(result.conflicts.length > 0 ? { conflicts: result.conflicts.length } : {}),
         },
       };
     }),

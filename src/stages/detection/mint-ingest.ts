@@ -39,7 +39,14 @@ export type IngestResult = {
   /** Token ids of the given mints that already existed, ascending. */
   skipped: number[];
   mintEventsCreated: number;
+  /**
+   * Mints whose (tx_hash, log_index) is already recorded (or named twice in this call) with other content: a
+   * forged or corrupt delivery. Nothing is created from them; the caller logs them.
+   */
+  conflicts: MintConflict[];
 };
+
+export type MintConflict = { txHash: string; logIndex: number; reason: string };
 
 // PostgreSQL takes at most 65,535 parameters per statement; an event row binds 9. (Tokens go as one jsonb.)
 const EVENT_ROWS_PER_STATEMENT = 5_000;
@@ -68,12 +75,18 @@ export async function ingestMints(
   mints: readonly DecodedMint[],
   options: IngestOptions = {},
 ): Promise<IngestResult> {
-  if (mints.length === 0) return { created: [], skipped: [], mintEventsCreated: 0 };
+  if (mints.length === 0) return { created: [], skipped: [], mintEventsCreated: 0, conflicts: [] };
 
   const events = new Map<string, NewMintEvent>();
+  const conflicts = new Map<string, MintConflict>();
   for (const mint of mints) {
     const key = `${mint.txHash.toLowerCase()}#${mint.logIndex}`;
-    if (events.has(key)) continue;
+    const known = events.get(key);
+    if (known !== undefined) {
+      const reason = differingContent(known, mint);
+      if (reason !== undefined) conflicts.set(key, { txHash: known.txHash, logIndex: mint.logIndex, reason });
+      continue;
+    }
     events.set(key, {
       txHash: mint.txHash.toLowerCase(),
       logIndex: mint.logIndex,
@@ -90,11 +103,32 @@ export async function ingestMints(
     a.txHash === b.txHash ? a.logIndex - b.logIndex : a.txHash < b.txHash ? -1 : 1,
   );
   let mintEventsCreated = 0;
+  const inserted = new Set<string>();
   for (const chunk of chunks(eventRows, EVENT_ROWS_PER_STATEMENT)) {
-    mintEventsCreated += (await mintEventsRepository.addMany(tx, chunk)).length;
+    for (const row of await mintEventsRepository.addMany(tx, chunk)) {
+      inserted.add(`${row.txHash}#${row.logIndex}`);
+      mintEventsCreated += 1;
+    }
   }
+  // An event that was already recorded must say the same thing; one that does not is a conflict, and no token
+  // is created from it (a token is always covered by the event that minted it). The unique key made a
+  // concurrent insert of the same key wait for its commit, so the row read here is the committed one.
+  const existingKeys = eventRows.filter((row) => !inserted.has(`${row.txHash}#${row.logIndex}`));
+  for (const chunk of chunks(existingKeys, EVENT_ROWS_PER_STATEMENT)) {
+    for (const stored of await mintEventsRepository.getManyByKeys(tx, chunk)) {
+      const key = `${stored.txHash}#${stored.logIndex}`;
+      const given = events.get(key);
+      const reason = given === undefined ? undefined : differingContent(stored, given);
+      if (reason !== undefined)
+        conflicts.set(key, { txHash: stored.txHash, logIndex: stored.logIndex, reason });
+    }
+  }
+  const accepted =
+    conflicts.size === 0
+      ? mints
+      : mints.filter((mint) => !conflicts.has(`${mint.txHash.toLowerCase()}#${mint.logIndex}`));
 
-  const wallets = [...new Set(mints.map((mint) => getAddress(mint.author)))].sort((a, b) =>
+  const wallets = [...new Set(accepted.map((mint) => getAddress(mint.author)))].sort((a, b) =>
     a.toLowerCase() < b.toLowerCase() ? -1 : 1,
   );
   const authorRows = await authorsRepository.ensureByWallets(tx, wallets);
@@ -102,7 +136,7 @@ export async function ingestMints(
 
   // On chain an id belongs to one batch; if a payload says otherwise, the first mint naming it wins.
   const tokenRows = new Map<number, DetectedToken>();
-  for (const mint of mints) {
+  for (const mint of accepted) {
     const authorId = authorIds.get(mint.author.toLowerCase());
     if (authorId === undefined) throw new Error(`author ${mint.author} was neither found nor created`);
     const minterAddress = getAddress(mint.minter);
@@ -128,5 +162,40 @@ export async function ingestMints(
   const created: number[] = [];
   const skipped: number[] = [];
   for (const row of ordered) (createdSet.has(row.tokenId) ? created : skipped).push(row.tokenId);
-  return { created, skipped, mintEventsCreated };
+  return { created, skipped, mintEventsCreated, conflicts: [...conflicts.values()] };
+}
+
+/** What differs between a recorded (or first seen) event and a mint with the same key; undefined if nothing. */
+function differingContent(
+  stored: Pick<
+    NewMintEvent,
+    'startTokenId' | 'quantity' | 'blockNumber' | 'minterAddress' | 'authorWallet' | 'totalPaidWei'
+  >,
+  mint:
+    | Pick<DecodedMint, 'startTokenId' | 'quantity' | 'blockNumber' | 'minter' | 'author' | 'totalPaid'>
+    | NewMintEvent,
+): string | undefined {
+  const given =
+    'minter' in mint
+      ? {
+          startTokenId: mint.startTokenId,
+          quantity: mint.quantity,
+          blockNumber: mint.blockNumber,
+          minterAddress: mint.minter,
+          authorWallet: mint.author,
+          totalPaidWei: mint.totalPaid.toString(),
+        }
+      : mint;
+  const differences: string[] = [];
+  if (stored.startTokenId !== given.startTokenId || stored.quantity !== given.quantity) {
+    differences.push(
+      `token ids ${stored.startTokenId}+${stored.quantity} recorded, ${given.startTokenId}+${given.quantity} given`,
+    );
+  }
+  if (stored.blockNumber !== given.blockNumber) differences.push('block number');
+  if (stored.minterAddress.toLowerCase() !== given.minterAddress.toLowerCase()) differences.push('minter');
+  if (stored.authorWallet.toLowerCase() !== given.authorWallet.toLowerCase()) differences.push('author');
+  if (String(stored.totalPaidWei ?? '0') !== String(given.totalPaidWei ?? '0'))
+    differences.push('total paid');
+  return differences.length === 0 ? undefined : differences.join(', ');
 }
