@@ -2,7 +2,6 @@
 // with their real minter, block time and mint event; a dry run writes nothing; one failing id or batch loses no
 // other; nothing above head - confirmations is read. Each test has its own database.
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { encodeFunctionData } from 'viem';
@@ -10,9 +9,9 @@ import { createChainPublicClient } from '../../src/providers/chain/client.js';
 import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import { scanGaps, type GapScanOptions } from '../../src/stages/detection/gap-scan.js';
 import { ingestMints } from '../../src/stages/detection/mint-ingest.js';
-import { createLogger } from '../../src/logger.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { captureLogs } from '../helpers/logs.js';
 import { cidOf } from '../helpers/db-fixtures.js';
 import {
   AUTHOR_A,
@@ -80,7 +79,7 @@ describe('gap scan', () => {
       contractAddress: chain.contractAddress,
       confirmations: 2,
       concurrency: 4,
-      logger: createLogger({ level: 'error', format: 'json', stream: new PassThrough() }),
+      logger: captureLogs([], 'error').logger,
       ...overrides,
     });
 
@@ -194,7 +193,7 @@ describe('gap scan below the confirmations', () => {
         client: chain.publicClient,
         contractAddress: chain.contractAddress,
         confirmations: 3,
-        logger: createLogger({ level: 'error', format: 'json', stream: new PassThrough() }),
+        logger: captureLogs([], 'error').logger,
       });
     const minted = await chain.mint({ from: chain.accounts.deployer, author: AUTHOR_A, quantity: 2 });
     await mineOneByOne(chain, 2);

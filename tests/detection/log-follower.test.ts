@@ -1,7 +1,6 @@
 // The log follower against the local chain through a provider-like JSON-RPC proxy: records the scenario's 58
 // tokens alone, halves refused ranges, never reads past head - confirmations, and follows one process at a time.
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { createChainPublicClient } from '../../src/providers/chain/client.js';
@@ -12,10 +11,10 @@ import {
   LogFollower,
   type LogFollowerOptions,
 } from '../../src/stages/detection/log-follower.js';
-import { createLogger } from '../../src/logger.js';
 import * as systemState from '../../src/repositories/system-state.repository.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { captureLogs } from '../helpers/logs.js';
 import {
   AUTHOR_A,
   assertScenarioRecorded,
@@ -24,13 +23,6 @@ import {
   type Scenario,
 } from '../helpers/mint-scenario.js';
 import { startRpcProxy, type GetLogsCall, type RpcProxy } from '../helpers/rpc-proxy.js';
-
-function quietLogger() {
-  const stream = new PassThrough();
-  const lines: string[] = [];
-  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
-  return { logger: createLogger({ level: 'warn', format: 'json', stream }), lines };
-}
 
 /** Answered (not refused) ranges must be contiguous from `from` and never overlap. */
 function assertContiguous(calls: readonly GetLogsCall[], from: bigint, to: bigint): void {
@@ -79,7 +71,7 @@ describe('log follower', () => {
       confirmations: 2,
       startBlock: 0n,
       maxBlockRange: 1000,
-      logger: quietLogger().logger,
+      logger: captureLogs([], 'warn').logger,
       ...overrides,
     });
   }

@@ -118,6 +118,22 @@ describe('ingestMints', () => {
     }
   });
 
+  it('stores the minter checksummed whatever its case in the mint', async () => {
+    await reset();
+    const lowerMinter = MINTER.toLowerCase() as Address;
+    assert.notEqual(lowerMinter, MINTER);
+    await t.db.transaction((tx) => ingestMints(tx, [{ ...mint(1, 1, 2, WALLET_1), minter: lowerMinter }]));
+    const rows = await tokenRows(t.db);
+    assert.deepEqual(
+      rows.map((r) => r.minter_address),
+      [MINTER, MINTER],
+    );
+    const [event] = await t.db.execute<{ minter_address: string }>(
+      sql`SELECT minter_address FROM mint_events`,
+    );
+    assert.equal(event?.minter_address, MINTER);
+  });
+
   it('10 concurrent deliveries of the same new mints create each row once', async () => {
     await reset();
     const mints = [mint(1, 1, 1, WALLET_1), mint(2, 2, 50, WALLET_2), mint(3, 52, 7, WALLET_1)];

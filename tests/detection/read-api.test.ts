@@ -6,8 +6,8 @@ import { sql } from 'drizzle-orm';
 import { getAddress, type Address, type Hex } from 'viem';
 import { ingestMints, type DecodedMint } from '../../src/stages/detection/mint-ingest.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startTestApp, type TestApp } from '../helpers/http.js';
 import { cidOf, txHashOf } from '../helpers/db-fixtures.js';
-import { startDetectionApp, type DetectionApp } from '../helpers/detection-app.js';
 
 const AUTHOR_1: Address = getAddress('0xa11ce00000000000000000000000000000000a11');
 const AUTHOR_2: Address = getAddress('0xb0b0000000000000000000000000000000000b0b');
@@ -32,7 +32,7 @@ type Page = { items: TokenBody[]; nextCursor: string | null };
 
 describe('read API', () => {
   let t: TestDatabase;
-  let app: DetectionApp;
+  let app: TestApp;
   const get = async (path: string): Promise<{ status: number; json: unknown }> => {
     const response = await fetch(`${app.url}${path}`);
     return { status: response.status, json: await response.json() };
@@ -40,7 +40,7 @@ describe('read API', () => {
 
   before(async () => {
     t = await createTestDatabase();
-    app = await startDetectionApp(t.database, {});
+    app = await startTestApp({ testDb: t, env: { LOG_LEVEL: 'warn' } });
     // 1..5 by author 1, 6..25 by author 2, 26..30 by author 1; 3 revealed on chain.
     await t.db.transaction((tx) =>
       ingestMints(tx, [mint(1, 1, 5, AUTHOR_1), mint(2, 6, 20, AUTHOR_2), mint(3, 26, 5, AUTHOR_1)], {

@@ -9,7 +9,7 @@ import { signAlchemyBody } from '../../src/stages/detection/alchemy-signature.js
 import { alchemyPayload, postWebhook, signedHeaders, type PayloadLog } from '../helpers/alchemy-webhook.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { startDetectionApp, type DetectionApp } from '../helpers/detection-app.js';
+import { startTestApp, type TestApp } from '../helpers/http.js';
 import { assertScenarioRecorded, countRows, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
 
 const SECRET = 'whsec_test_0123456789abcdef';
@@ -25,7 +25,7 @@ describe('POST /webhooks/alchemy', () => {
   let scenario: Scenario;
   let body: string;
   const databases: TestDatabase[] = [];
-  const apps: DetectionApp[] = [];
+  const apps: TestApp[] = [];
 
   before(async () => {
     chain = await startTestChain();
@@ -38,14 +38,18 @@ describe('POST /webhooks/alchemy', () => {
     await chain?.stop();
   });
 
-  async function serve(env: Record<string, string> = {}): Promise<{ app: DetectionApp; t: TestDatabase }> {
+  async function serve(env: Record<string, string> = {}): Promise<{ app: TestApp; t: TestDatabase }> {
     const t = await createTestDatabase({ max: 20 });
     databases.push(t);
-    const app = await startDetectionApp(t.database, {
-      ALCHEMY_WEBHOOK_SECRET: SECRET,
-      GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
-      BODY_LIMIT: '256kb',
-      ...env,
+    const app = await startTestApp({
+      testDb: t,
+      env: {
+        LOG_LEVEL: 'warn',
+        ALCHEMY_WEBHOOK_SECRET: SECRET,
+        GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
+        BODY_LIMIT: '256kb',
+        ...env,
+      },
     });
     apps.push(app);
     return { app, t };
@@ -110,7 +114,7 @@ describe('POST /webhooks/alchemy', () => {
   // it started), not that the database is empty: a bug that lets one attack write fails that case alone, not
   // every case after it.
   describe('attacks and malformed deliveries', () => {
-    let app: DetectionApp;
+    let app: TestApp;
     let t: TestDatabase;
     let atStart: Awaited<ReturnType<typeof countRows>>;
     before(async () => {
@@ -371,6 +375,14 @@ describe('POST /webhooks/alchemy', () => {
       assert.deepEqual([...statuses].sort(), [400, 401, 413, 415]);
       assert.deepEqual(await countRows(t.db), atStart);
     });
+  });
+
+  it('answers 503 WEBHOOK_NOT_CONFIGURED without a contract address, even to a signed delivery', async () => {
+    const { app, t } = await serve({ GLISK_NFT_CONTRACT_ADDRESS: '' });
+    const answer = await postWebhook(app.url, body, signedHeaders(body, SECRET));
+    assert.equal(answer.status, 503);
+    assert.equal((answer.json as ErrorBody).error.code, 'WEBHOOK_NOT_CONFIGURED');
+    assert.deepEqual(await countRows(t.db), { tokens: 0, events: 0, authors: 0 });
   });
 
   it('answers 503 WEBHOOK_NOT_CONFIGURED with an empty secret, even to a delivery signed with an empty key', async () => {

@@ -1,40 +1,15 @@
 // The mint-detection workers as main starts them (startWorkers with the service config): the gap scan runs at
 // start, the follower survives RPC failures with backoff, and both stay off without an RPC endpoint.
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
 import { startWorkers } from '../../src/workers/index.js';
 import { gapScanWorker, logFollowerWorker } from '../../src/workers/mint-detection.worker.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { captureLogs } from '../helpers/logs.js';
 import { assertScenarioRecorded, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
 import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.js';
-
-/** The log lines a logger writes, and a bounded wait for the first one that names an event. */
-function captureLines() {
-  const stream = new PassThrough();
-  const lines: string[] = [];
-  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
-  const waitForLine = (event: string, timeoutMs: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!lines.some((line) => line.includes(event))) return;
-        clearTimeout(timer);
-        stream.off('data', check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        stream.off('data', check);
-        reject(new Error(`no ${event} line within ${timeoutMs} ms; lines: ${lines.join('\n')}`));
-      }, timeoutMs);
-      // Registered after the collecting listener, so it sees each chunk's lines already pushed.
-      stream.on('data', check);
-      check();
-    });
-  return { stream, lines, waitForLine };
-}
 
 describe('mint-detection workers', () => {
   let chain: TestChain;
@@ -64,15 +39,14 @@ describe('mint-detection workers', () => {
       POLL_INTERVAL_SECONDS: '0.05',
       ...env,
     });
-    const { stream, lines, waitForLine } = captureLines();
-    const logger = createLogger({ level: 'info', format: 'json', stream });
-    return { deps: { config, logger, database: t.database }, lines, waitForLine };
+    const logs = captureLogs([], 'info');
+    return { deps: { config, logger: logs.logger, database: t.database }, logs };
   }
 
   it('the follower survives a failing RPC with backoff and then records the 58 tokens', async () => {
     const t = await createTestDatabase();
     databases.push(t);
-    const { deps, lines, waitForLine } = setup(t, {
+    const { deps, logs } = setup(t, {
       CHAIN_FOLLOWER_ENABLED: 'true',
       GAP_SCAN_ENABLED: 'false',
     });
@@ -83,10 +57,10 @@ describe('mint-detection workers', () => {
       assert.deepEqual(workers.names, ['log-follower']);
       // The recovery is logged once a pass returns after the failures: that pass caught up past the scenario's
       // block and committed, so the tokens are there. (Waiting on the token count raced this line.)
-      await waitForLine('worker.recovered', 15_000);
+      await logs.waitFor('worker.recovered', 15_000);
       await assertScenarioRecorded(t.db, scenario);
       assert.ok(
-        lines.some((l) => l.includes('worker.failed')),
+        logs.lines.some((l) => l.message === 'worker.failed'),
         'the failure was logged',
       );
     } finally {
@@ -97,7 +71,7 @@ describe('mint-detection workers', () => {
   it('the gap scan runs at start and records the 58 tokens', async () => {
     const t = await createTestDatabase();
     databases.push(t);
-    const { deps, waitForLine } = setup(t, {
+    const { deps, logs } = setup(t, {
       CHAIN_FOLLOWER_ENABLED: 'false',
       GAP_SCAN_INTERVAL_SECONDS: '3600',
     });
@@ -105,7 +79,7 @@ describe('mint-detection workers', () => {
     try {
       assert.deepEqual(workers.names, ['gap-scan']);
       // The scan's last line, written after its writes.
-      await waitForLine('gap_scan.finished', 15_000);
+      await logs.waitFor('gap_scan.finished', 15_000);
       await assertScenarioRecorded(t.db, scenario);
     } finally {
       assert.deepEqual(await workers.stop(5_000), { forced: false });
@@ -116,7 +90,7 @@ describe('mint-detection workers', () => {
     const t = await createTestDatabase();
     databases.push(t);
     const config = loadConfig({ APP_ENV: 'test', GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress });
-    const logger = createLogger({ level: 'error', format: 'json', stream: new PassThrough() });
+    const { logger } = captureLogs([], 'error');
     const workers = startWorkers({ config, logger, database: t.database }, [
       logFollowerWorker,
       gapScanWorker,

@@ -6,45 +6,15 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { createApp, type CreateAppOptions } from '../../src/http/app.js';
 import { listen, type RunningServer } from '../../src/http/server.js';
-import { createLogger, type Logger } from '../../src/logger.js';
+import { findFreePort } from '../../src/dev/ports.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { captureLogs, type LogCapture } from './logs.js';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
-
-/** Log lines of a logger, parsed from its JSON output. */
-export type LogCapture = {
-  lines: Array<Record<string, unknown>>;
-  /** The raw text written, for "this never appears" assertions. */
-  text: () => string;
-  logger: Logger;
-};
-
-export function captureLogs(
-  secrets: readonly string[] = [],
-  level: Config['log']['level'] = 'debug',
-): LogCapture {
-  const lines: Array<Record<string, unknown>> = [];
-  const chunks: string[] = [];
-  const stream = new Writable({
-    // winston's Stream transport writes one object per line to an object-mode stream.
-    objectMode: true,
-    write(chunk: unknown, _encoding, callback) {
-      const record = chunk as Record<string | symbol, unknown>;
-      const formatted = record[Symbol.for('message')];
-      const text = typeof formatted === 'string' ? formatted : JSON.stringify(record);
-      chunks.push(text);
-      lines.push(JSON.parse(text) as Record<string, unknown>);
-      callback();
-    },
-  });
-  const logger = createLogger({ level, format: 'json', secrets, stream });
-  return { lines, text: () => chunks.join('\n'), logger };
-}
 
 export type TestApp = {
   url: string;
@@ -112,13 +82,8 @@ export async function startSilentServer(): Promise<{ port: number; close: () => 
   };
 }
 
-/** A port on loopback that nothing listens on (taken, then released). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  const port = await listenOnLoopback(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** A port on loopback that nothing listens on (taken, then released): the one port finder, src/dev's. */
+export const closedPort = findFreePort;
 
 /**
  * A TCP proxy on loopback in front of PostgreSQL whose traffic can be held: pause() stops forwarding bytes

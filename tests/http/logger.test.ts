@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger, REDACTED, redactUrl } from '../../src/logger.js';
-import { captureLogs } from '../helpers/http.js';
+import { captureLogs } from '../helpers/logs.js';
 
 describe('redaction', () => {
   it('masks fields named like secrets, at any depth, and keeps ids that merely contain "token"', () => {

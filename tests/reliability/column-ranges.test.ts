@@ -13,7 +13,8 @@ import { columnTypeRange, storedAs, TIMESTAMP_SECONDS } from '../../src/db/colum
 import * as schema from '../../src/db/schema.js';
 import { routeFactories } from '../../src/http/routes/index.js';
 import { alchemyPayload, batchMintedLog, postWebhook, signedHeaders } from '../helpers/alchemy-webhook.js';
-import { captureLogs, startTestApp, type TestApp } from '../helpers/http.js';
+import { startTestApp, type TestApp } from '../helpers/http.js';
+import { captureLogs } from '../helpers/logs.js';
 
 type Leaf = { path: string; schema: z.ZodType };
 

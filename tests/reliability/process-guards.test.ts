@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { installProcessGuards } from '../../src/lib/process-guards.js';
-import { captureLogs } from '../helpers/http.js';
+import { captureLogs } from '../helpers/logs.js';
 
 test('an unhandled rejection is logged with its stack and the process keeps running', () => {
   const logs = captureLogs();

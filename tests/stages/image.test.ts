@@ -16,7 +16,7 @@ import { createImageStage, resolvePrompt } from '../../src/stages/image/image.st
 import { startStageRunner, type StageRunner, type StageSettings } from '../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
-import { captureLogs } from '../helpers/http.js';
+import { captureLogs } from '../helpers/logs.js';
 
 const SETTINGS: StageSettings = {
   batchSize: 10,

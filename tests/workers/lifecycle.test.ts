@@ -6,7 +6,8 @@ import { loadConfig } from '../../src/config.js';
 import type { Deps } from '../../src/deps.js';
 import { startWorkers, type Worker } from '../../src/workers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { captureLogs, type LogCapture } from '../helpers/http.js';
+import { captureLogs, type LogCapture } from '../helpers/logs.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let testDb: TestDatabase;
 let logs: LogCapture;
@@ -19,14 +20,6 @@ before(async () => {
 after(() => testDb.drop());
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 describe('startWorkers', () => {
   it('runs each worker at start, then every interval, and not after stop()', async () => {

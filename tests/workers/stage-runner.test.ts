@@ -22,7 +22,7 @@ import {
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens, txHashOf, walletOf } from '../helpers/db-fixtures.js';
-import { captureLogs, type LogCapture } from '../helpers/http.js';
+import { captureLogs, type LogCapture } from '../helpers/logs.js';
 
 let t: TestDatabase;
 let author: Author;
