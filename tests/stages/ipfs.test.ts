@@ -19,7 +19,8 @@ import { startStageRunner, type StageRunner, type StageSettings } from '../../sr
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
 import { startFakeKubo, startFakePinata, type FakeIpfsService } from '../helpers/fake-ipfs.js';
-import { captureLogs, startTestApp, type LogCapture } from '../helpers/http.js';
+import { startTestApp } from '../helpers/http.js';
+import { captureLogs, type LogCapture } from '../helpers/logs.js';
 
 const SETTINGS: StageSettings = {
   batchSize: 10,
