@@ -2,6 +2,7 @@
 // signed message. Registered before the routes with a {wallet} segment so that /leaderboard is not a wallet.
 import { getAddress, type Address, type Hex } from 'viem';
 import { z } from 'zod';
+import { notStored } from '../../db/column-ranges.js';
 import { TOKEN_STATUSES, type Author } from '../../db/schema.js';
 import { normalizePrompt, PROMPT_MAX_CHARACTERS, setPrompt } from '../../domain/authors.js';
 import { createSignInVerifier } from '../../domain/sign-in.js';
@@ -86,7 +87,7 @@ export const AuthorSchema = z
   .openapi('Author');
 
 const LeaderboardQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: notStored(z.coerce.number().int().min(1).max(100), 'a page size').default(20),
 });
 
 const LeaderboardSchema = z
@@ -110,7 +111,7 @@ const AuthorTokensQuery = z.object({
     .regex(/^[1-9]\d{0,9}$/, 'expected the nextCursor of a previous page')
     .optional()
     .describe('nextCursor of the previous page.'),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: notStored(z.coerce.number().int().min(1).max(100), 'a page size').default(20),
 });
 
 export const SIGNED_ERRORS = {

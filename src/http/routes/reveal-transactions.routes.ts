@@ -2,6 +2,7 @@
 // signed attempt (the first send and each replacement), gas used and fees. Mapped field by field: the signed
 // bytes stay in the database, and nothing here can carry the keeper's key (it is never stored).
 import { z } from 'zod';
+import { notStored } from '../../db/column-ranges.js';
 import { REVEAL_ATTEMPT_STATUSES, REVEAL_TX_STATUSES } from '../../db/schema.js';
 import type { RevealAttempt } from '../../db/schema.js';
 import type { RevealTransactionWithTokens } from '../../repositories/reveal-transactions.repository.js';
@@ -66,7 +67,7 @@ const ListQuery = z.object({
     .uuid('expected the nextCursor of a previous page')
     .optional()
     .describe('nextCursor of the previous page.'),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: notStored(z.coerce.number().int().min(1).max(100), 'a page size').default(20),
 });
 
 function toAttempt(row: RevealAttempt): z.input<typeof RevealAttemptSchema> {
