@@ -131,6 +131,17 @@ export type Config = Readonly<{
     hubApiKey: string;
     idRegistryAddress: Address;
   }>;
+  reveal: Readonly<{
+    /** KEEPER_PRIVATE_KEY, 0x-prefixed (secret); empty: the reveal stage cannot run. */
+    keeperPrivateKey: string;
+    gasBuffer: number;
+    /** REVEAL_MAX_GAS_PRICE_GWEI; undefined: no cap. */
+    maxGasPriceGwei: number | undefined;
+    transactionTimeoutMs: number;
+    maxFeeBumps: number;
+    batchWaitMs: number;
+    batchMaxTokens: number;
+  }>;
   /** Values that must never appear in a log line; the logger redacts them wherever they occur. */
   secrets: readonly string[];
 }>;
@@ -280,6 +291,16 @@ const authority = makeValidator<string>((input) => {
 /** The Farcaster IdRegistry on OP Mainnet. */
 export const FARCASTER_ID_REGISTRY = getAddress('0x00000000fc6c5f01fc30151999387bb99a9f489b');
 
+// Never echoes the value: a malformed key in an error message is still most of a key.
+const keeperKey = makeValidator<string>((input) => {
+  const trimmed = input.trim();
+  const withPrefix = trimmed.startsWith('0x') ? trimmed : `0x${trimmed}`;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(withPrefix)) {
+    throw new Error('expected 32 bytes of hex (64 hex digits, optional 0x prefix); the value is not shown');
+  }
+  return withPrefix.toLowerCase();
+});
+
 const specs = {
   APP_ENV: str({ choices: APP_ENVS, default: 'development', desc: 'development, production or test' }),
   LOG_LEVEL: logLevel({ default: 'info', desc: `one of ${LOG_LEVELS.join(', ')}` }),
@@ -347,6 +368,13 @@ const specs = {
   FARCASTER_HUB_URL: httpUrl({ default: undefined, desc: 'a Farcaster hub HTTP API URL' }),
   FARCASTER_HUB_API_KEY: str({ default: '', desc: 'the x-api-key of the hub, if it needs one' }),
   FARCASTER_ID_REGISTRY_ADDRESS: contractAddress({ default: FARCASTER_ID_REGISTRY, desc: 'a 0x address' }),
+  KEEPER_PRIVATE_KEY: keeperKey({ default: '', desc: '32 bytes of hex (64 hex digits, optional 0x prefix)' }),
+  REVEAL_GAS_BUFFER: positiveNumber({ default: 1.2, desc: 'a multiplier of the gas estimate, at least 1' }),
+  REVEAL_MAX_GAS_PRICE_GWEI: positiveNumber({ default: undefined, desc: 'gwei' }),
+  TRANSACTION_TIMEOUT_SECONDS: positiveNumber({ default: 180, desc: 'seconds' }),
+  REVEAL_MAX_FEE_BUMPS: intIn(0, 50)({ default: 5, desc: 'replacements per batch' }),
+  BATCH_REVEAL_WAIT_SECONDS: positiveNumber({ default: 5, desc: 'seconds' }),
+  BATCH_REVEAL_MAX_TOKENS: intIn(1, 50)({ default: 50, desc: 'tokens per reveal transaction (1 to 50)' }),
 };
 
 /** Every variable loadConfig reads (each is documented in .env.example; a test checks it). */
@@ -484,6 +512,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   if (e.IPFS_PROVIDER === 'pinata' && e.PINATA_JWT === '') {
     problems.push('PINATA_JWT: required when IPFS_PROVIDER=pinata');
   }
+  if (e.REVEAL_GAS_BUFFER < 1) problems.push('REVEAL_GAS_BUFFER: must be at least 1');
   if (e.RETRY_MAX_SECONDS < e.RETRY_BASE_SECONDS) {
     problems.push('RETRY_MAX_SECONDS: must be at least RETRY_BASE_SECONDS');
   }
@@ -495,6 +524,10 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
     e.ALCHEMY_API_KEY,
     e.PINATA_JWT,
     e.METRICS_TOKEN,
+    e.KEEPER_PRIVATE_KEY,
+    // The key without its prefix, and as it may have been written (upper case), are masked too.
+    e.KEEPER_PRIVATE_KEY.slice(2),
+    e.KEEPER_PRIVATE_KEY.slice(2).toUpperCase(),
     databasePassword(databaseUrl),
     ...urlSecrets(e.RPC_URL),
     e.X_CLIENT_SECRET,
@@ -587,6 +620,15 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       hubUrl: e.FARCASTER_HUB_URL?.replace(/\/+$/, ''),
       hubApiKey: e.FARCASTER_HUB_API_KEY,
       idRegistryAddress: e.FARCASTER_ID_REGISTRY_ADDRESS,
+    },
+    reveal: {
+      keeperPrivateKey: e.KEEPER_PRIVATE_KEY,
+      gasBuffer: e.REVEAL_GAS_BUFFER,
+      maxGasPriceGwei: e.REVEAL_MAX_GAS_PRICE_GWEI,
+      transactionTimeoutMs: Math.round(e.TRANSACTION_TIMEOUT_SECONDS * 1000),
+      maxFeeBumps: e.REVEAL_MAX_FEE_BUMPS,
+      batchWaitMs: Math.round(e.BATCH_REVEAL_WAIT_SECONDS * 1000),
+      batchMaxTokens: e.BATCH_REVEAL_MAX_TOKENS,
     },
     secrets,
   });

@@ -327,3 +327,21 @@ export async function releaseForReveal(
     .returning({ tokenId: tokens.tokenId, status: tokens.status });
   return rows.sort((a, b) => a.tokenId - b.tokenId);
 }
+
+/**
+ * How many tokens a stage could claim now, and since when the oldest of them is `ready` (the reveal sends a batch
+ * when it is full or its oldest token has waited long enough). Same filter as the claim.
+ */
+export async function claimableBacklog(
+  tx: Executor,
+  stage: ClaimableStage,
+): Promise<{ count: number; oldestReadyAt: Date | undefined }> {
+  const [row] = await tx
+    .select({ count: sql<number>`count(*)::int`, oldest: sql<string | null>`min(${tokens.readyAt})` })
+    .from(tokens)
+    .where(and(claimable(stage), due));
+  return {
+    count: Number(row?.count ?? 0),
+    oldestReadyAt: row?.oldest ? new Date(row.oldest) : undefined,
+  };
+}

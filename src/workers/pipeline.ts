@@ -11,6 +11,7 @@ import { createImageProvider } from '../providers/image/index.js';
 import { createIpfsProvider } from '../providers/ipfs/index.js';
 import { createImageStage } from '../stages/image/image.stage.js';
 import { createIpfsStage } from '../stages/ipfs/ipfs.stage.js';
+import { createRevealStage } from '../stages/reveal/reveal.stage.js';
 import { startStageRunner, type Stage, type StageRunner, type StageSettings } from './stage-runner.js';
 import { listenForTokens, type TokenListener } from './token-listener.js';
 
@@ -51,6 +52,13 @@ export const stageFactories: Partial<Record<StageName, StageFactory>> = {
       database: deps.database,
       provider: createIpfsProvider(deps.config, deps.database.db),
       settings: stageSettings(deps.config, 'ipfs'),
+    }),
+  reveal: (deps) =>
+    createRevealStage({
+      config: deps.config,
+      database: deps.database,
+      logger: deps.logger,
+      settings: stageSettings(deps.config, 'reveal'),
     }),
 };
 

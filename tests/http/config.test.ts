@@ -209,7 +209,7 @@ describe('.env.example', () => {
   });
 
   it('lists the pipeline names of domain.md section 8 as coming, commented out', () => {
-    for (const name of ['REPLICATE_API_TOKEN', 'KEEPER_PRIVATE_KEY', 'BATCH_REVEAL_MAX_TOKENS']) {
+    for (const name of ['REPLICATE_API_TOKEN']) {
       assert.match(text, new RegExp(`^# ${name}=`, 'm'));
     }
     assert.match(text, /used by the pipeline stages \(coming\)/i);

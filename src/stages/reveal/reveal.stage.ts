@@ -1,0 +1,115 @@
+// The reveal stage on the stage runtime (batch mode): claims up to BATCH_REVEAL_MAX_TOKENS `ready` tokens once the
+// batch is full or its oldest token has waited BATCH_REVEAL_WAIT_SECONDS, and hands them to the reveal sender,
+// which writes every token's outcome itself (with its reveal_transactions row), so each result is `settled`.
+import { privateKeyToAccount } from 'viem/accounts';
+import type { Config } from '../../config.js';
+import type { Database, Executor } from '../../db/client.js';
+import type { Token } from '../../db/schema.js';
+import { STAGES } from '../../domain/stages.js';
+import { TransientStageError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { connectRevealChain } from '../../providers/chain/reveal-chain.js';
+import * as tokenQueue from '../../repositories/token-queue.repository.js';
+import type { BatchItemResult, BatchStage, StageSettings } from '../../workers/stage-runner.js';
+import { gweiToWei } from './fees.js';
+import { RevealSender, type BatchResult } from './reveal-sender.js';
+
+export type RevealStageDeps = {
+  config: Config;
+  database: Database;
+  logger: Logger;
+  settings: StageSettings;
+  /** Built from the configuration when omitted (tests pass their own). */
+  sender?: RevealSender;
+};
+
+/** What each claimed token became, as the runtime counts it. */
+export function settledResults(tokens: readonly Token[], result: BatchResult): BatchItemResult[] {
+  const outcome = new Map<number, 'completed' | 'retried' | 'failed' | 'released'>();
+  for (const id of [...result.revealed, ...result.synced]) outcome.set(id, 'completed');
+  for (const id of [...result.deferred, ...result.reverted]) outcome.set(id, 'retried');
+  for (const id of result.failed) outcome.set(id, 'failed');
+  return tokens.map((t) => ({ ok: 'settled', outcome: outcome.get(t.tokenId) ?? 'released' }));
+}
+
+export function createRevealStage(deps: RevealStageDeps): BatchStage {
+  const { config, database, logger } = deps;
+  const reveal = config.reveal;
+  const log = logger.child({ stage: 'reveal' });
+  const settings: StageSettings = { ...deps.settings, batchSize: reveal.batchMaxTokens };
+  const missing = [
+    reveal.keeperPrivateKey === '' ? 'KEEPER_PRIVATE_KEY' : undefined,
+    config.chain.contractAddress === undefined ? 'GLISK_NFT_CONTRACT_ADDRESS' : undefined,
+    config.chain.rpcUrl === undefined ? 'RPC_URL (or ALCHEMY_API_KEY)' : undefined,
+  ].filter((name): name is string => name !== undefined);
+  let sender: Promise<RevealSender> | undefined = deps.sender ? Promise.resolve(deps.sender) : undefined;
+  const getSender = (): Promise<RevealSender> => {
+    sender ??= (async () => {
+      const chain = await connectRevealChain({
+        rpcUrl: config.chain.rpcUrl ?? '',
+        contractAddress: config.chain.contractAddress ?? '0x',
+        account: privateKeyToAccount(reveal.keeperPrivateKey as `0x${string}`),
+      });
+      return new RevealSender({
+        database,
+        chain,
+        logger,
+        settings: {
+          gasBuffer: reveal.gasBuffer,
+          maxGasPriceWei:
+            reveal.maxGasPriceGwei === undefined ? undefined : gweiToWei(reveal.maxGasPriceGwei),
+          transactionTimeoutMs: reveal.transactionTimeoutMs,
+          maxFeeBumps: reveal.maxFeeBumps,
+          maxAttempts: settings.maxAttempts,
+          pollIntervalMs: 1_000,
+          retryBaseSeconds: settings.retryBaseMs / 1000,
+          retryCapSeconds: settings.retryMaxMs / 1000,
+        },
+      });
+    })().catch((error: unknown) => {
+      sender = undefined;
+      throw error;
+    });
+    return sender;
+  };
+  let warned = false;
+
+  return {
+    mode: 'batch',
+    definition: STAGES.reveal,
+    settings,
+    async readyToClaim(db: Executor) {
+      if (missing.length > 0 && deps.sender === undefined) {
+        if (!warned)
+          log.warn('reveal.disabled', { missing, detail: 'the reveal stage claims nothing until set' });
+        warned = true;
+        return { waitMs: 60_000 };
+      }
+      const backlog = await tokenQueue.claimableBacklog(db, STAGES.reveal);
+      if (backlog.count === 0) return { waitMs: settings.pollIntervalMs };
+      if (backlog.count >= reveal.batchMaxTokens) return true;
+      const waited =
+        backlog.oldestReadyAt === undefined ? Infinity : Date.now() - backlog.oldestReadyAt.getTime();
+      return waited >= reveal.batchWaitMs ? true : { waitMs: reveal.batchWaitMs - waited };
+    },
+    async work(tokens, ctx) {
+      let result: BatchResult;
+      try {
+        result = await (await getSender()).revealBatch(tokens, ctx.signal);
+      } catch (error) {
+        throw new TransientStageError(
+          'CHAIN_UNAVAILABLE',
+          `reveal could not reach the chain: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        );
+      }
+      if (result.keeperBusy) {
+        // Another sender holds the keeper: give the tokens back untouched, this claim did no work.
+        for (const token of tokens) {
+          await tokenQueue.releaseClaim(database.db, token, STAGES.reveal, { refundAttempt: true });
+        }
+        ctx.log.info('reveal.keeper_busy', { tokens: tokens.length });
+      }
+      return settledResults(tokens, result);
+    },
+  };
+}
