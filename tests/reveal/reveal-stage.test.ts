@@ -16,7 +16,7 @@ import { startStageRunner } from '../../src/workers/stage-runner.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor } from '../helpers/db-fixtures.js';
-import { captureLogs } from '../helpers/http.js';
+import { captureLogs } from '../helpers/logs.js';
 
 let chain: TestChain;
 let database: TestDatabase;
