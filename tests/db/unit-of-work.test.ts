@@ -79,6 +79,7 @@ describe('withUnitOfWork', { timeout: 30_000 }, () => {
         'ipfsRecords',
         'mintEvents',
         'oauthStates',
+        'pipelineOverview',
         'revealAttempts',
         'revealTransactions',
         'systemState',
