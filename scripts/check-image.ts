@@ -14,7 +14,7 @@ import { createTemporaryDirectory } from '../src/dev/temporary-directory.js';
 
 const HELP = `Usage: npm run check:image
 
-Reproduces the runtime stage of the Dockerfile in a temp directory (npm ci --omit=dev --omit=optional
+Reproduces the runtime stage of the Dockerfile in a temp directory (npm ci --omit=dev
 --ignore-scripts, then patch-package; dist/ from npm run build; drizzle/), runs node dist/main.js with
 APP_ENV=production against a throwaway embedded PostgreSQL 17 and checks its endpoints and its shutdown.
 Needs dist/ (npm run build) and the npm registry. Exit status 0 when every check passes, 1 otherwise.`;
@@ -54,11 +54,7 @@ async function main(): Promise<number> {
     for (const item of ['package.json', 'package-lock.json', 'patches', 'dist', 'drizzle', 'public']) {
       cpSync(path.join(ROOT, item), path.join(app, item), { recursive: true });
     }
-    await run(
-      'npm',
-      ['ci', '--omit=dev', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund'],
-      app,
-    );
+    await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], app);
     await run('npx', ['--no-install', 'patch-package'], app);
 
     // Production refuses a placeholder password: give the service a role like a real deployment's.
