@@ -41,6 +41,7 @@ import {
 import { registerExitCleanup } from './exit-cleanup.js';
 import { isPortFree } from './ports.js';
 import { isPostmasterAlive, readPostmasterPidSync, stopPostmaster } from './postmaster.js';
+import { sleep } from '../lib/sleep.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LOCAL_DATA_DIR = path.join(REPO_ROOT, '.data', 'postgres');
@@ -333,8 +334,4 @@ function mtimeMs(file: string): number {
   } catch {
     return Date.now();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -4,6 +4,7 @@
 import type { Deps } from '../deps.js';
 import type { Logger } from '../logger.js';
 import { gapScanWorker, logFollowerWorker } from './mint-detection.worker.js';
+import { sleep } from '../lib/sleep.js';
 
 export type Worker = {
   /** Shown in every log line of the worker (`worker: "log-follower"`). */
@@ -104,20 +105,4 @@ async function runLoop(worker: Worker, signal: AbortSignal, log: Logger): Promis
         : Math.min(worker.intervalMs, MAX_FAILURE_BACKOFF_MS, 1000 * 2 ** (failures - 1));
     await sleep(delay, signal);
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -24,6 +24,7 @@ import { toCidV0 } from '../../lib/cid.js';
 import { bufferedGasLimit, initialFees, replacementFees, weiToGwei, type Fees } from './fees.js';
 import { tryKeeperLock, type KeeperLock } from './keeper-lock.js';
 import { classifySendError } from './send-errors.js';
+import { sleep } from '../../lib/sleep.js';
 
 /** Base's per-transaction gas limit (2^24, EIP-7825): a batch estimated above it is split. */
 export const MAX_TRANSACTION_GAS = 16_777_216n;
@@ -765,20 +766,4 @@ function revertErrorData(
     revert: revert.name,
     revertArgs: args,
   };
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
