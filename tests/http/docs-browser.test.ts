@@ -2,26 +2,12 @@
 // /docs and /redoc from this server alone and lists the API's operations.
 // Needs /usr/bin/chromium: scripts/install-chromium.sh installs it (.ci/run does).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { startTestApp, type TestApp } from '../helpers/http.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing: install it with scripts/install-chromium.sh (apt-get install -y chromium)`;
+const skip = chromiumMissing;
 if (skip) console.log(`# docs-browser: skipped: ${skip}`);
 
 describe('the docs in headless Chromium', { skip }, () => {
@@ -29,7 +15,7 @@ describe('the docs in headless Chromium', { skip }, () => {
   let browser: Browser;
   before(async () => {
     app = await startTestApp();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 30_000 });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

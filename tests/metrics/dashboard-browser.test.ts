@@ -4,33 +4,21 @@
 // failure, the reveal and the image are drawn, nothing leaves loopback, the console stays clean, and a
 // screenshot is saved under .tmp/artifacts/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import sharp from 'sharp';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { computeCid } from '../../src/lib/cid.js';
 import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
 import { insertAuthor, insertTokens, txHashOf } from '../helpers/db-fixtures.js';
+import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { REPO_ROOT, startTestApp, type TestApp } from '../helpers/http.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ARTIFACTS = path.join(REPO_ROOT, '.tmp', 'artifacts');
 
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing: install it with scripts/install-chromium.sh (apt-get install -y chromium)`;
+const skip = chromiumMissing;
 
 type Overview = { funnel: Record<string, number> };
 
@@ -73,7 +61,7 @@ describe('the operator dashboard in headless Chromium', { skip }, () => {
     await db.execute(sql`
       insert into reveal_transactions (token_ids, tx_hash, nonce, block_number, gas_used, status, confirmed_at)
       values (array[${revealed[0]?.id ?? ''}]::uuid[], ${txHashOf(1)}, 0, 10, 117500, 'confirmed', now())`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 30_000 });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -157,7 +145,7 @@ describe('the operator dashboard on an empty database', { skip }, () => {
   let browser: Browser;
   before(async () => {
     app = await startTestApp();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 30_000 });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
