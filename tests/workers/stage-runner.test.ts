@@ -136,7 +136,8 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
         [['completed', 'fake', 0]],
       );
     }
-    assert.equal(runner.stats().completed, 20);
+    // The counter moves just after the commit the rows show: wait for it rather than race it.
+    await waitFor(() => runner.stats().completed === 20);
   });
 
   it('a transient failure goes back to detected after a backoff of at least Retry-After, then succeeds', async () => {
