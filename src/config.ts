@@ -105,6 +105,13 @@ export type Config = Readonly<{
     defaultPrompt: string;
     /** Sent once in place of a prompt the provider refused on content policy. */
     fallbackPrompt: string;
+    replicate: Readonly<{
+      /** Required with IMAGE_PROVIDER=replicate (secret). */
+      apiToken: string;
+      model: string;
+      apiUrl: string;
+      timeoutMs: number;
+    }>;
   }>;
   auth: Readonly<{
     /** The RFC 3986 authority (host[:port]) that sign-in messages must name: the front end's. */
@@ -146,7 +153,7 @@ export type Config = Readonly<{
   secrets: readonly string[];
 }>;
 
-export const IMAGE_PROVIDERS = ['local'] as const;
+export const IMAGE_PROVIDERS = ['local', 'replicate'] as const;
 export type ImageProviderName = (typeof IMAGE_PROVIDERS)[number];
 
 type Env = Record<string, string | undefined>;
@@ -354,6 +361,13 @@ const specs = {
   MAX_ATTEMPTS_REVEAL: intIn(1, 100)({ default: 5, desc: 'attempts' }),
   IMAGE_PROVIDER: str({ choices: IMAGE_PROVIDERS, default: 'local', desc: IMAGE_PROVIDERS.join(' or ') }),
   DEFAULT_PROMPT: str({ default: UPSTREAM_DEFAULT_PROMPT, desc: 'a prompt' }),
+  REPLICATE_API_TOKEN: str({ default: '', desc: 'a Replicate API token' }),
+  REPLICATE_MODEL: str({
+    default: 'black-forest-labs/flux-schnell',
+    desc: 'owner/name of a Replicate model',
+  }),
+  REPLICATE_API_URL: httpUrl({ default: 'https://api.replicate.com/v1', desc: 'the Replicate API base URL' }),
+  REPLICATE_TIMEOUT_SECONDS: positiveNumber({ default: 120, desc: 'seconds' }),
   FALLBACK_CENSORED_PROMPT: str({ default: UPSTREAM_FALLBACK_PROMPT, desc: 'a prompt' }),
   AUTH_DOMAIN: authority({ default: 'localhost:3000', desc: 'host[:port] of the front end' }),
   AUTH_NONCE_TTL_SECONDS: intIn(30, 86_400)({ default: 300, desc: 'seconds' }),
@@ -513,6 +527,12 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
     problems.push('PINATA_JWT: required when IPFS_PROVIDER=pinata');
   }
   if (e.REVEAL_GAS_BUFFER < 1) problems.push('REVEAL_GAS_BUFFER: must be at least 1');
+  if (e.IMAGE_PROVIDER === 'replicate' && e.REPLICATE_API_TOKEN === '') {
+    problems.push('REPLICATE_API_TOKEN: required when IMAGE_PROVIDER=replicate');
+  }
+  if (!/^[\w.-]+\/[\w.-]+$/.test(e.REPLICATE_MODEL)) {
+    problems.push(`REPLICATE_MODEL: expected owner/name, got "${e.REPLICATE_MODEL}"`);
+  }
   if (e.RETRY_MAX_SECONDS < e.RETRY_BASE_SECONDS) {
     problems.push('RETRY_MAX_SECONDS: must be at least RETRY_BASE_SECONDS');
   }
@@ -528,6 +548,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
     // The key without its prefix, and as it may have been written (upper case), are masked too.
     e.KEEPER_PRIVATE_KEY.slice(2),
     e.KEEPER_PRIVATE_KEY.slice(2).toUpperCase(),
+    e.REPLICATE_API_TOKEN,
     databasePassword(databaseUrl),
     ...urlSecrets(e.RPC_URL),
     e.X_CLIENT_SECRET,
@@ -600,6 +621,12 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       provider: e.IMAGE_PROVIDER,
       defaultPrompt: e.DEFAULT_PROMPT.trim(),
       fallbackPrompt: e.FALLBACK_CENSORED_PROMPT.trim(),
+      replicate: {
+        apiToken: e.REPLICATE_API_TOKEN,
+        model: e.REPLICATE_MODEL,
+        apiUrl: e.REPLICATE_API_URL,
+        timeoutMs: Math.round(e.REPLICATE_TIMEOUT_SECONDS * 1000),
+      },
     },
     auth: {
       domain: e.AUTH_DOMAIN,

@@ -2,10 +2,15 @@
 import type { Config } from '../../config.js';
 import type { ImageProvider } from './image-provider.js';
 import { createLocalImageProvider } from './local.js';
+import { createReplicateImageProvider } from './replicate.js';
 
 export function createImageProvider(config: Config): ImageProvider {
   switch (config.image.provider) {
     case 'local':
       return createLocalImageProvider();
+    case 'replicate': {
+      const { apiToken, model, apiUrl, timeoutMs } = config.image.replicate;
+      return createReplicateImageProvider({ apiToken, model, baseUrl: apiUrl, timeoutMs });
+    }
   }
 }
