@@ -1,0 +1,146 @@
+// `npm run worker -- --stages image`: the pipeline workers alone, without the HTTP API (the same stage runtime
+// that `npm start` runs with WORKERS). Run as many as wanted, on any machine sharing the database.
+import { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import { createDatabase, type Database } from '../db/client.js';
+import { migrateDatabase } from '../db/migrate.js';
+import { STAGE_NAMES, isStageName, type StageName } from '../domain/stages.js';
+import { openLocalDatabase, type LocalDatabase } from '../dev/local-database.js';
+import { createLogger } from '../logger.js';
+import { startPipeline, stageFactories } from '../workers/pipeline.js';
+import { printLine, runCli, type CliIo } from './run.js';
+
+const HELP = `Usage: npm run worker -- [--stages ${STAGE_NAMES.join(',')}] [--help]
+
+Runs pipeline stage workers without the HTTP API: claims tokens with a lease, does each stage's work, and
+wakes on PostgreSQL NOTIFY (polling every POLL_INTERVAL_SECONDS as a fallback). Any number of workers, in any
+number of processes and machines, may share one database: each token is worked on by one worker at a time.
+
+Options:
+  --stages <list>  comma-separated stages to run (default: WORKERS, itself image,ipfs,reveal by default);
+                   available in this version: ${Object.keys(stageFactories).join(', ')}
+  --help           show this help
+
+SIGTERM or Ctrl-C: stop claiming, let the work in flight finish within SHUTDOWN_TIMEOUT_SECONDS, then release
+the leases still held (those tokens are claimable again at once) and exit 0. A second signal exits at once (1).
+
+Configuration (environment or .env): DATABASE_URL (unset: the embedded PostgreSQL in .data/), WORKER_BATCH_SIZE,
+WORKER_LEASE_SECONDS, <STAGE>_CONCURRENCY, MAX_ATTEMPTS_<STAGE>, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS,
+IMAGE_PROVIDER and the provider's settings; see .env.example.
+
+Exit status: 0 after a clean stop, 1 on bad arguments or configuration, or a database that cannot be reached.`;
+
+class UsageError extends Error {}
+
+function parseStages(argv: string[]): StageName[] | undefined | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv.filter((arg) => arg !== '--'),
+      options: { stages: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help === true) return 'help';
+  if (values.stages === undefined) return undefined;
+  const names = values.stages
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const unknown = names.filter((name) => !isStageName(name));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new UsageError(`--stages takes a list of ${STAGE_NAMES.join(', ')}, got "${values.stages}"`);
+  }
+  const missing = names.filter((name) => isStageName(name) && stageFactories[name] === undefined);
+  if (missing.length > 0) throw new UsageError(`stage ${missing.join(', ')} is not built in this version`);
+  return STAGE_NAMES.filter((name) => names.includes(name));
+}
+
+export type WorkerOptions = {
+  /** Stops the worker as SIGTERM does (tests); a real run listens for SIGTERM and SIGINT. */
+  signal?: AbortSignal;
+};
+
+export async function main(argv: string[], io: CliIo, options: WorkerOptions = {}): Promise<number> {
+  let local: LocalDatabase | undefined;
+  let database: Database | undefined;
+  try {
+    const stages = parseStages(argv);
+    if (stages === 'help') {
+      printLine(io.stdout, HELP);
+      return 0;
+    }
+    const config = loadConfig(io.env);
+    const selected = stages ?? config.pipeline.stages.filter((name) => stageFactories[name] !== undefined);
+    if (selected.length === 0) throw new UsageError('no stage to run (WORKERS=none and no --stages)');
+    const stream = new Writable({
+      write(chunk: Buffer | string, _encoding, callback) {
+        io.stdout.write(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+        callback();
+      },
+    });
+    const logger = createLogger({
+      level: config.log.level,
+      format: config.log.format,
+      secrets: config.secrets,
+      stream,
+    });
+    local = await openLocalDatabase({ databaseUrl: config.database.url ?? '' });
+    if (config.database.migrateOnStart) await migrateDatabase(local.url);
+    database = createDatabase(local.url, {
+      max: Math.min(config.database.poolSize, 4 + 2 * selected.length),
+      applicationName: 'glisk-worker',
+    });
+
+    const stop = new AbortController();
+    const external = options.signal;
+    external?.addEventListener('abort', () => stop.abort(), { once: true });
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        logger.warn('worker.forced_exit', { signal });
+        process.exit(1);
+      }
+      logger.info('worker.stopping', { signal, timeoutMs: config.http.shutdownTimeoutMs });
+      stop.abort();
+    };
+    if (external === undefined) {
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    }
+    const pipeline = await startPipeline(
+      { config, logger, database },
+      { stages: selected, listenUrl: local.url },
+    );
+    logger.info('worker.started', { stages: selected, pid: process.pid });
+    if (!stop.signal.aborted) {
+      await new Promise<void>((resolve) =>
+        stop.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
+    }
+    const { forced } = await pipeline.stop(config.http.shutdownTimeoutMs);
+    logger.info('worker.stopped', { forced });
+    if (external === undefined) {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
+    return 0;
+  } catch (error) {
+    const message =
+      error instanceof ConfigError || error instanceof UsageError || !(error instanceof Error)
+        ? String(error instanceof Error ? error.message : error)
+        : (error.message.split('\n')[0] ?? error.name);
+    printLine(io.stderr, `worker failed: ${message}${error instanceof UsageError ? ' (see --help)' : ''}`);
+    return 1;
+  } finally {
+    await database?.close();
+    await local?.stop();
+  }
+}
+
+await runCli(import.meta.url, main);
