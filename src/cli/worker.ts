@@ -2,9 +2,10 @@
 // that `npm start` runs with WORKERS). Run as many as wanted, on any machine sharing the database.
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
 import { createDatabase, type Database } from '../db/client.js';
 import { migrateDatabase } from '../db/migrate.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { STAGE_NAMES, isStageName, type StageName } from '../domain/stages.js';
 import { openLocalDatabase, type LocalDatabase } from '../dev/local-database.js';
 import { createLogger } from '../logger.js';
@@ -30,8 +31,6 @@ WORKER_LEASE_SECONDS, <STAGE>_CONCURRENCY, MAX_ATTEMPTS_<STAGE>, RETRY_BASE_SECO
 IMAGE_PROVIDER and the provider's settings; see .env.example.
 
 Exit status: 0 after a clean stop, 1 on bad arguments or configuration, or a database that cannot be reached.`;
-
-class UsageError extends Error {}
 
 function parseStages(argv: string[]): StageName[] | undefined | 'help' {
   let values;
