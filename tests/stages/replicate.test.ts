@@ -15,7 +15,7 @@ import { startStageRunner, type StageRunner } from '../../src/workers/stage-runn
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
 import { startFakeReplicate, type Behaviour, type FakeReplicate } from '../helpers/fake-replicate.js';
-import { captureLogs } from '../helpers/http.js';
+import { captureLogs } from '../helpers/logs.js';
 
 const MODEL = 'black-forest-labs/flux-schnell';
 const PROMPTS = { defaultPrompt: 'the default prompt', fallbackPrompt: 'kittens in a garden' };

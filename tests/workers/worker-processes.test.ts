@@ -11,7 +11,8 @@ import { createImageStage } from '../../src/stages/image/image.stage.js';
 import { startStageRunner } from '../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startFakeReplicate, type Behaviour, type FakeReplicate } from '../helpers/fake-replicate.js';
-import { captureLogs, REPO_ROOT } from '../helpers/http.js';
+import { REPO_ROOT } from '../helpers/http.js';
+import { captureLogs } from '../helpers/logs.js';
 
 let t: TestDatabase;
 let fake: FakeReplicate;
