@@ -5,6 +5,7 @@
 // template): never a token id, a wallet or a prompt.
 import { hostname } from 'node:os';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { STAGE_NAMES } from '../domain/stages.js';
 
 export const METRIC_PREFIX = 'glisk_';
 
@@ -20,6 +21,12 @@ export function initMetrics(instance: string = `${hostname()}:${process.pid}`): 
   if (!defaultsCollected) {
     collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
     defaultsCollected = true;
+  }
+  // Every stage's series exist from the first scrape (at 0), so rate() and absent() work before any work.
+  for (const stage of STAGE_NAMES) {
+    stageClaimed.inc({ stage }, 0);
+    stageCompleted.inc({ stage }, 0);
+    stageInFlight.inc({ stage }, 0);
   }
 }
 

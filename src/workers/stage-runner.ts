@@ -27,6 +27,7 @@ import { finishClaimedToken } from '../domain/token-state.js';
 import { StageError, type StageErrorClass } from '../errors.js';
 import { backoffDelayMs } from '../lib/backoff.js';
 import type { Logger } from '../logger.js';
+import { prometheusStageMetrics, type StageMetrics } from '../metrics/stage-metrics.js';
 import * as tokenQueue from '../repositories/token-queue.repository.js';
 import type { TokenChanges } from '../repositories/token-queue.repository.js';
 
@@ -114,6 +115,8 @@ export type StageRunnerDeps = {
   owner?: string;
   /** Jitter source, [0, 1). */
   random?: () => number;
+  /** Where claims, finishes and work time are counted; default: the process's Prometheus metrics. */
+  metrics?: StageMetrics;
 };
 
 export type StageRunnerStats = {
@@ -225,6 +228,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   const owner = deps.owner ?? defaultOwner(def);
   const log = deps.logger.child({ stage: def.name });
   const random = deps.random ?? Math.random;
+  const metrics = deps.metrics ?? prometheusStageMetrics;
   const units = new Set<Unit>();
   const workWakeup = new Wakeup();
   const slotWakeup = new Wakeup();
@@ -283,9 +287,16 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   ): Promise<void> {
     const tokenLog = log.child({ tokenId: token.tokenId });
     if (result.ok === 'settled') {
-      if (result.outcome === 'completed') counters.completed += 1;
-      else if (result.outcome === 'retried') counters.retried += 1;
-      else if (result.outcome === 'failed') counters.failed += 1;
+      if (result.outcome === 'completed') {
+        counters.completed += 1;
+        metrics.completed(def.name);
+      } else if (result.outcome === 'retried') {
+        counters.retried += 1;
+        metrics.failed(def.name, 'settled', 'retry');
+      } else if (result.outcome === 'failed') {
+        counters.failed += 1;
+        metrics.failed(def.name, 'settled', 'failed');
+      }
       await recordEnd(db, attemptId, {
         status: result.outcome === 'completed' ? 'completed' : 'failed',
         details: { ...details, settledByStage: result.outcome },
@@ -314,6 +325,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
         return;
       }
       counters.completed += 1;
+      metrics.completed(def.name);
       tokenLog.debug('stage.completed', { to: def.next });
       return;
     }
@@ -362,6 +374,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       providerStatus: failure.providerStatus,
       ...(failure.unexpected ? { error: result.error } : {}),
     };
+    metrics.failed(def.name, failure.errorClass, giveUp ? 'failed' : 'retry');
     if (giveUp) {
       counters.failed += 1;
       tokenLog.warn('stage.failed', { ...fields, exhausted });
@@ -382,6 +395,8 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       note: (more) => Object.assign(details, more),
     };
     const unit: Unit = { tokens, controller, done: Promise.resolve() };
+    const workEnded = metrics.workStarted(def.name, tokens.length);
+    let workOutcome: 'ok' | 'error' = 'ok';
     unit.done = (async () => {
       let results: readonly BatchItemResult[];
       try {
@@ -398,6 +413,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
           }
         }
       } catch (error) {
+        workOutcome = 'error';
         results = tokens.map(() => ({ ok: false, error }));
       }
       for (const [index, token] of tokens.entries()) {
@@ -410,6 +426,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
         }
       }
     })().finally(() => {
+      workEnded(workOutcome);
       units.delete(unit);
       slotWakeup.wake();
     });
@@ -433,6 +450,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       const row = await finishClaimedToken(db, token, 'failed', { errorData });
       if (row !== undefined) {
         counters.failed += 1;
+        metrics.failed(def.name, 'transient', 'failed');
         log.warn('stage.failed', {
           tokenId: token.tokenId,
           code: errorData.code,
@@ -478,6 +496,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
           continue;
         }
         counters.claimed += claimed.length;
+        metrics.claimed(def.name, claimed.length);
         log.debug('token.claimed', { count: claimed.length, tokenIds: claimed.map((t) => t.tokenId) });
         const live = claimed.filter((t) => t[def.attempts] <= settings.maxAttempts);
         await failExhausted(claimed.filter((t) => t[def.attempts] > settings.maxAttempts));

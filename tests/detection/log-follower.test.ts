@@ -12,6 +12,7 @@ import {
   type LogFollowerOptions,
 } from '../../src/stages/detection/log-follower.js';
 import * as systemState from '../../src/repositories/system-state.repository.js';
+import { followerLagBlocks } from '../../src/metrics/registry.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { captureLogs } from '../helpers/logs.js';
@@ -127,6 +128,23 @@ describe('log follower', () => {
     const later = await f.catchUp();
     assert.equal(later.created, 2);
     assert.equal((await countRows(t.db)).tokens, 60);
+  });
+
+  it('sets glisk_follower_lag_blocks to the safe head minus the checkpoint after each chunk', async () => {
+    const lag = async () => (await followerLagBlocks.get()).values[0]?.value;
+    const t = await freshDatabase();
+    const f = follower(t, { maxBlockRange: 2 });
+    const first = await f.step();
+    assert.equal(first.kind, 'ingested');
+    if (first.kind !== 'ingested') return;
+    assert.equal(first.toBlock, 1n);
+    assert.ok(first.safeBlock > 2n, 'the scenario left more than one chunk to read');
+    assert.equal(await lag(), Number(first.safeBlock - 1n));
+    await f.catchUp();
+    assert.equal(await lag(), 0);
+    await chain.mine(3);
+    await f.step();
+    assert.equal(await lag(), 1, 'three new blocks read two at a time: one chunk left');
   });
 
   it('two followers on one database follow one at a time: no block range is read twice', async () => {

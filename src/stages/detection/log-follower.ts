@@ -10,6 +10,7 @@ import type { Logger } from '../../logger.js';
 import * as systemStateRepository from '../../repositories/system-state.repository.js';
 import { batchMintedEvent, mintsFromRpcLogs, type RpcLog } from './batch-minted.js';
 import { mapAll } from '../../lib/bounded-concurrency.js';
+import { followerLagBlocks } from '../../metrics/registry.js';
 
 export const LAST_PROCESSED_BLOCK_KEY = 'last_processed_block';
 
@@ -112,8 +113,20 @@ export class LogFollower {
     }
   }
 
-  /** One chunk in one transaction: lock, read checkpoint, read logs, ingest, advance checkpoint, commit. */
+  /**
+   * One chunk in one transaction: lock, read checkpoint, read logs, ingest, advance checkpoint, commit. After the
+   * commit, glisk_follower_lag_blocks says how far the checkpoint is below the safe head.
+   */
   async step(): Promise<FollowStep> {
+    const step = await this.readChunk();
+    if (step.kind === 'ingested') followerLagBlocks.set(Number(step.safeBlock - step.toBlock));
+    else if (step.kind === 'caught_up' && step.checkpoint !== undefined) {
+      followerLagBlocks.set(Math.max(0, Number(step.safeBlock - step.checkpoint)));
+    }
+    return step;
+  }
+
+  private async readChunk(): Promise<FollowStep> {
     const { db, client, confirmations, logger } = this.options;
     return db.transaction(async (tx) => {
       const [lock] = await tx.execute<{ locked: boolean }>(
