@@ -4,7 +4,7 @@ import { after, describe, it } from 'node:test';
 import { base, baseSepolia } from 'viem/chains';
 import { chainForId, createChainPublicClient, parsePrivateKey } from '../../src/providers/chain/client.js';
 import { ChainConfigError, LocalChainError } from '../../src/errors.js';
-import { resolveRpcEndpoint } from '../../src/providers/chain/rpc-endpoint.js';
+import { resolveRpcEndpoint } from '../../src/config/rpc-endpoint.js';
 import { decodeContractRevert } from '../../src/providers/chain/contract-error.js';
 import { devAccounts, startLocalChain } from '../../src/dev/local-chain.js';
 

@@ -2,10 +2,10 @@
 // Three implementations, chosen by IPFS_PROVIDER in createIpfsProvider (./index.ts): local (the content store in
 // PostgreSQL is the pin), kubo (a self-hosted node's RPC API) and pinata (its pinning API).
 import { StageError, type StageErrorClass } from '../../errors.js';
+import type { IpfsProviderName } from '../../config.js';
 import type { CidLayout } from '../../lib/cid.js';
 
-export const IPFS_PROVIDERS = ['local', 'kubo', 'pinata'] as const;
-export type IpfsProviderName = (typeof IPFS_PROVIDERS)[number];
+export type { IpfsProviderName };
 
 /** One file to pin: the bytes exactly as they must be served, with the CID computed here from them. */
 export type IpfsFile = {

@@ -1,7 +1,8 @@
-// Which JSON-RPC endpoint the service talks to, from configuration values. Kept apart from the viem clients so
-// that src/config.ts can validate it at start without loading them (nor viem/chains: ~1 s of module loading
-// in every process that reads the configuration). chainForId in client.ts turns the id into a viem chain.
-import { ChainConfigError } from '../../errors.js';
+// Which JSON-RPC endpoint the service talks to, from configuration values. Kept apart from the viem clients
+// (src/providers/chain/) so that the configuration is validated at start without loading them (nor viem/chains:
+// ~1 s of module loading in every process that reads the configuration). chainForId in client.ts turns the id
+// into a viem chain.
+import { ChainConfigError } from '../errors.js';
 
 export const NETWORKS = ['BASE_SEPOLIA', 'BASE_MAINNET'] as const;
 export type Network = (typeof NETWORKS)[number];
