@@ -39,6 +39,23 @@ const SECRET_KEY_SUFFIXES = [
 // the authority (a password may contain an unencoded @: `glisk:Sup3r@Secret99@host`).
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s/?#]*@/gi;
 
+// winston appends a field named `message` to the event name (`logger.warn('http.service_error', {message})`
+// wrote "http.service_error Database unavailable" as the line's message): the event name stays the message and
+// the field is kept as `detail`, so that a line is always found by its event.
+const SPLAT = Symbol.for('splat');
+const keepEventName = winston.format((info) => {
+  const splat = (info as Record<symbol, unknown>)[SPLAT];
+  const meta: unknown = Array.isArray(splat) ? splat[0] : undefined;
+  if (typeof meta !== 'object' || meta === null || !('message' in meta)) return info;
+  const field: unknown = meta.message;
+  const suffix = ` ${String(field)}`;
+  if (typeof info.message === 'string' && field && info.message.endsWith(suffix)) {
+    info.message = info.message.slice(0, -suffix.length);
+    info.detail = field;
+  }
+  return info;
+});
+
 export function createLogger(options: LoggerOptions): Logger {
   const redact = redactor(options.secrets ?? []);
   const redactFormat = winston.format((info) => {
@@ -48,6 +65,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const output =
     options.format === 'json' ? winston.format.json() : winston.format.printf((info) => prettyLine(info));
   const format = winston.format.combine(
+    keepEventName(),
     winston.format.errors({ stack: true }),
     redactFormat(),
     winston.format.timestamp(),

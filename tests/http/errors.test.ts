@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
+import { ServiceUnavailableError } from '../../src/errors.js';
 import { defineRoute, type Route } from '../../src/http/route.js';
 import { startTestApp, type TestApp } from '../helpers/http.js';
 
@@ -45,6 +46,16 @@ const testRoutes: Route[] = [
     responses: { 200: { description: 'never' } },
   }).handle(() => {
     throw new Error('connect to postgres://admin:hunter2@10.0.0.5/internal failed in /srv/app/secret.ts');
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/test/unavailable',
+    operationId: 'testUnavailable',
+    summary: 'a known outage: 503 with its code',
+    tags: ['test'],
+    responses: { 200: { description: 'never' } },
+  }).handle(() => {
+    throw new ServiceUnavailableError('TEST_OUTAGE', 'The test dependency is down', undefined, 2);
   }),
   defineRoute({
     method: 'get',
@@ -229,6 +240,20 @@ describe('error envelope', () => {
     const error = logged.error as { stack?: string; message?: string };
     assert.match(error.stack ?? '', /errors\.test\.ts/, 'with its stack');
     assert.doesNotMatch(app.logs.text(), /hunter2/, 'the URL password is redacted in the log');
+  });
+
+  it('a typed 503 keeps its code and Retry-After; its log line is found by its event name', async () => {
+    const res = await fetch(`${app.url}/test/unavailable`);
+    assert.equal(res.headers.get('retry-after'), '2');
+    const body = await envelope(res, 503, 'TEST_OUTAGE');
+    const logged = app.logs.lines.find((l) => l.requestId === body.requestId && l.code === 'TEST_OUTAGE');
+    assert.ok(logged, 'the service error is logged');
+    assert.equal(
+      logged.message,
+      'http.service_error',
+      'the answer message does not overwrite the event name',
+    );
+    assert.equal(logged.detail, 'The test dependency is down');
   });
 
   it('an answer that breaks its own schema is a 500, not a surprise for the client', async () => {

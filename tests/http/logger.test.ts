@@ -5,6 +5,23 @@ import { describe, it } from 'node:test';
 import { createLogger, REDACTED, redactUrl } from '../../src/logger.js';
 import { captureLogs } from '../helpers/logs.js';
 
+describe('event names', () => {
+  it('a field named message never changes the event name; it is kept as detail', () => {
+    const logs = captureLogs();
+    logs.logger.warn('http.service_error', { code: 'X', message: 'The database is down' });
+    logs.logger.child({ requestId: 'r-1' }).info('token.claimed', { message: 'claimed' });
+    logs.logger.info('plain.event', { count: 1 });
+    assert.deepEqual(
+      logs.lines.map((l) => [l.message, l.detail]),
+      [
+        ['http.service_error', 'The database is down'],
+        ['token.claimed', 'claimed'],
+        ['plain.event', undefined],
+      ],
+    );
+  });
+});
+
 describe('redaction', () => {
   it('masks fields named like secrets, at any depth, and keeps ids that merely contain "token"', () => {
     const logs = captureLogs();

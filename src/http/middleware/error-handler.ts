@@ -78,7 +78,7 @@ export function errorHandler(logger: Logger) {
       logger.warn('http.service_error', {
         requestId: req.requestId,
         code: answer.code,
-        message: answer.message,
+        detail: answer.message,
       });
     }
     if (error instanceof MethodNotAllowedError) res.setHeader('Allow', error.allow.join(', '));
