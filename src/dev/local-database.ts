@@ -14,8 +14,9 @@
 //
 // open:  under the lock, delete user files of dead processes. A healthy server (live postmaster, status
 //        `ready`) with another live user is joined: register, return its URL. Any other running server is an
-//        orphan of a killed process (SIGKILL, OOM): startEmbeddedPostgres stops it and starts a fresh one
-//        (the server runs detached and logs to .data/postgres/server.log, so it outlives its starter).
+//        orphan of a killed process (SIGKILL, OOM): it is stopped by its pid BEFORE the port is chosen (so
+//        the fresh server gets the same port back), then a fresh one starts (the server runs detached and
+//        logs to .data/postgres/server.log, so it outlives its starter).
 // stop:  under the lock, unregister; the last user stops the server. The starter is not special: when it
 //        leaves first, the server keeps running for the others.
 // crash: a process that exits without stop() leaves from an `exit` hook; a SIGKILLed one cannot, and the
@@ -40,7 +41,12 @@ import {
 } from './embedded-postgres.js';
 import { registerExitCleanup } from './exit-cleanup.js';
 import { isPortFree } from './ports.js';
-import { isPostmasterAlive, readPostmasterPidSync, stopPostmaster } from './postmaster.js';
+import {
+  isPostmasterAlive,
+  readPostmasterPidSync,
+  stopLeftoverServer,
+  stopPostmaster,
+} from './postmaster.js';
 import { sleep } from '../lib/sleep.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -52,8 +58,10 @@ export type LocalDatabaseOptions = {
   databaseUrl: string | undefined;
   /** Cluster directory of the embedded server. Default `<repo>/.data/postgres`. */
   dataDir?: string;
-  /** Port for a newly started embedded server; taken = error. Default 54329, or a free port when taken. */
+  /** Port for a newly started embedded server; taken = error. Default: preferredPort, or a free port when taken. */
   port?: number;
+  /** Port tried first when `port` is not given (a free one is chosen when it is taken). Default 54329. */
+  preferredPort?: number;
   onLog?: (message: string, level: EmbeddedPostgresLogLevel) => void;
 };
 
@@ -90,7 +98,10 @@ export async function openLocalDatabase(options: LocalDatabaseOptions): Promise<
       log(`joined the embedded PostgreSQL on port ${ready.port}, in use by pid ${others.join(', ')}`, 'info');
       return { port: ready.port, joined: true };
     }
-    const preferred = options.port ?? LOCAL_DEFAULT_PORT;
+    // A server left by a killed process holds the port it had; stop it before looking at the port, or the
+    // restarted server would move to another port (and the printed psql line would change after each crash).
+    await stopLeftoverServer(dataDir, log);
+    const preferred = options.port ?? options.preferredPort ?? LOCAL_DEFAULT_PORT;
     const usePreferred = options.port !== undefined || (await isPortFree(preferred));
     const server = await startEmbeddedPostgres({
       dataDir,

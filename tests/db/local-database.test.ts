@@ -27,10 +27,10 @@ class User {
   readonly ready: Promise<void>;
   stderr = '';
 
-  constructor(dataDir: string, port: number) {
+  constructor(dataDir: string, port: number, portMode: 'port' | 'preferredPort' = 'port') {
     const env = { ...process.env };
     delete env.DATABASE_URL;
-    this.child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir, String(port)], {
+    this.child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir, String(port), portMode], {
       cwd: ROOT,
       env,
     });
@@ -110,8 +110,8 @@ describe('openLocalDatabase (shared embedded server)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const user = () => {
-    const created = new User(dataDir, port);
+  const user = (portMode: 'port' | 'preferredPort' = 'port') => {
+    const created = new User(dataDir, port, portMode);
     users.push(created);
     return created;
   };
@@ -143,8 +143,10 @@ describe('openLocalDatabase (shared embedded server)', () => {
 
   it('a server left by a SIGKILLed process is restarted by the next open; process.exit leaves cleanly', async () => {
     // Both load now; `next` opens only after the kill.
-    const [killed, next] = [user(), user()];
-    await killed.open();
+    // The default port is only preferred (a free one is taken when it is busy), as with `npm start`.
+    const [killed, next] = [user('preferredPort'), user('preferredPort')];
+    const first = await killed.open();
+    assert.equal(new URL(first.url ?? '').port, String(port));
     const orphan = postmaster(dataDir);
     assert.ok(orphan);
     killed.child.kill('SIGKILL');
@@ -156,6 +158,7 @@ describe('openLocalDatabase (shared embedded server)', () => {
     const restarted = postmaster(dataDir);
     assert.ok(restarted && restarted !== orphan, 'the orphan was replaced by a fresh server');
     assert.equal(isPostmasterAlive(orphan, dataDir), false);
+    assert.equal(opened.url, first.url, 'the orphan is stopped before the port check: same port, same URL');
 
     // No stop(): the exit hook leaves, and as the last user stops the server.
     await next.send('exit');
