@@ -1,0 +1,131 @@
+// When each token entered each status, and when a stage claimed it, read from the database's own clock: a trigger
+// on tokens_s0 (installed in the bench's throwaway database only) logs every status change and every new lease.
+// Its cost, one small insert per change, is counted against the pipeline, not hidden from it.
+import { readdirSync, readFileSync } from 'node:fs';
+import { sql } from 'drizzle-orm';
+import type { Database } from '../src/db/client.js';
+import type { StageDefinition } from '../src/domain/stages.js';
+
+export async function installStatusLog(database: Database): Promise<void> {
+  await database.db.execute(sql`
+    CREATE TABLE bench_status_log (
+      token_id integer NOT NULL,
+      status text NOT NULL,
+      claimed boolean NOT NULL,
+      at timestamptz NOT NULL DEFAULT clock_timestamp()
+    )`);
+  await database.db.execute(sql`
+    CREATE FUNCTION bench_log_status() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
+        INSERT INTO bench_status_log (token_id, status, claimed) VALUES (NEW.token_id, NEW.status, false);
+      ELSIF NEW.lease_owner IS NOT NULL AND NEW.lease_owner IS DISTINCT FROM OLD.lease_owner THEN
+        INSERT INTO bench_status_log (token_id, status, claimed) VALUES (NEW.token_id, NEW.status, true);
+      END IF;
+      RETURN NEW;
+    END $$`);
+  await database.db.execute(sql`
+    CREATE TRIGGER bench_log_status AFTER INSERT OR UPDATE ON tokens_s0
+    FOR EACH ROW EXECUTE FUNCTION bench_log_status()`);
+}
+
+export type StageTiming = {
+  stage: string;
+  /** Tokens that left the stage. */
+  tokens: number;
+  /** Tokens out per second, from the stage's first claim to its last finish. */
+  rate: number;
+  /** Per token: entering the stage's start status -> reaching its next status. */
+  inStageMs: number[];
+  /** Per token: the stage's first claim -> reaching its next status. */
+  workMs: number[];
+};
+
+type Event = { tokenId: number; status: string; claimed: boolean; atMs: number };
+
+/** Per-stage figures and the whole run (first token detected -> last token out of the last stage). */
+export async function stageTimings(
+  database: Database,
+  stages: readonly StageDefinition[],
+): Promise<{ stages: StageTiming[]; pipelineSeconds: number }> {
+  const rows = await database.db.execute<{
+    token_id: number;
+    status: string;
+    claimed: boolean;
+    at_ms: number;
+  }>(
+    sql`SELECT token_id, status, claimed, extract(epoch FROM at)::float8 * 1000 AS at_ms
+        FROM bench_status_log ORDER BY at, token_id`,
+  );
+  const byToken = new Map<number, Event[]>();
+  for (const row of rows) {
+    const event = { tokenId: row.token_id, status: row.status, claimed: row.claimed, atMs: row.at_ms };
+    byToken.set(row.token_id, [...(byToken.get(row.token_id) ?? []), event]);
+  }
+
+  let firstIn = Infinity;
+  let lastOut = -Infinity;
+  const timings = stages.map((stage, index): StageTiming => {
+    const inStageMs: number[] = [];
+    const workMs: number[] = [];
+    let firstClaim = Infinity;
+    let stageLastOut = -Infinity;
+    for (const events of byToken.values()) {
+      const entered = events.find((e) => e.status === stage.start && !e.claimed);
+      if (entered === undefined) continue;
+      const after = events.filter((e) => e.atMs >= entered.atMs);
+      const out = after.find((e) => e.status === stage.next);
+      // A stage whose working status is its start (ipfs, reveal) shows its claim as a new lease.
+      const claim = after.find(
+        (e) => e.status === stage.working && (stage.working !== stage.start || e.claimed),
+      );
+      if (out === undefined || claim === undefined) continue;
+      inStageMs.push(out.atMs - entered.atMs);
+      workMs.push(out.atMs - claim.atMs);
+      firstClaim = Math.min(firstClaim, claim.atMs);
+      stageLastOut = Math.max(stageLastOut, out.atMs);
+      if (index === 0) firstIn = Math.min(firstIn, entered.atMs);
+      if (index === stages.length - 1) lastOut = Math.max(lastOut, out.atMs);
+    }
+    const seconds = (stageLastOut - firstClaim) / 1000;
+    return {
+      stage: stage.name,
+      tokens: inStageMs.length,
+      rate: inStageMs.length / seconds,
+      inStageMs,
+      workMs,
+    };
+  });
+  return { stages: timings, pipelineSeconds: (lastOut - firstIn) / 1000 };
+}
+
+/** CPU seconds used so far by this process and by the PostgreSQL server (postmaster and its live children). */
+export function cpuSeconds(postmasterPid: number): { node: number; postgres: number | undefined } {
+  const usage = process.cpuUsage();
+  return { node: (usage.user + usage.system) / 1e6, postgres: postgresCpuSeconds(postmasterPid) };
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function postgresCpuSeconds(postmasterPid: number): number | undefined {
+  try {
+    let ticks = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      // Fields after the parenthesised command: state ppid ... utime(14) stime(15), 1-based over the whole line.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(entry);
+      if (pid !== postmasterPid && Number(fields[1]) !== postmasterPid) continue;
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,359 @@
+// `npm run bench:pipeline`: N tokens detected (ingestMints, the write every detection path ends in) and carried
+// through the named stages by the real pipeline (startPipeline: the stage runtime, stageFactories, the stages'
+// local providers) on a throwaway embedded PostgreSQL. Prints tokens/s and per-stage p50/p99, and, in the same
+// run, the local image provider rendering the same images with no pipeline around it (once before and once after
+// the pipeline, so drift on a shared machine shows). Goal: pipeline throughput >= 0.9x the raw render's.
+//
+// Stages are read from the stage table (src/domain/stages.ts) and built by src/workers/pipeline.ts; the only
+// per-stage knowledge here is BENCH_SETUPS, the configuration that makes a stage run offline.
+import { PassThrough } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { sql } from 'drizzle-orm';
+import { getAddress, type Address } from 'viem';
+import { loadConfig, type Config } from '../src/config.js';
+import { createDatabase, type Database } from '../src/db/client.js';
+import { migrateDatabase } from '../src/db/migrate.js';
+import type { TokenStatus } from '../src/db/schema.js';
+import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
+import { createTemporaryDirectory } from '../src/dev/temporary-directory.js';
+import {
+  isStageName,
+  STAGE_NAMES,
+  STAGES,
+  type StageDefinition,
+  type StageName,
+} from '../src/domain/stages.js';
+import { UsageError } from '../src/errors.js';
+import { mapAll } from '../src/lib/bounded-concurrency.js';
+import { computeCid } from '../src/lib/cid.js';
+import { createLogger } from '../src/logger.js';
+import { createImageProvider } from '../src/providers/image/index.js';
+import { printLine, runCli, type CliIo } from '../src/cli/run.js';
+import { ingestMints, type DecodedMint } from '../src/stages/detection/mint-ingest.js';
+import { resolvePrompt } from '../src/stages/image/image.stage.js';
+import { startPipeline, stageFactories } from '../src/workers/pipeline.js';
+import { cpuSeconds, installStatusLog, stageTimings, type StageTiming } from './pipeline-timings.js';
+
+const HELP = `Usage: npm run bench:pipeline [-- --tokens N] [--stages image,ipfs]
+
+Starts a throwaway embedded PostgreSQL 17 and migrates it; records N tokens as detected (mints of 50 tokens
+by 20 authors, each with its own prompt, through ingestMints as the webhook and the log follower do); runs the
+pipeline (the stage runtime with the stages' local providers: IMAGE_PROVIDER=local, IPFS_PROVIDER=local)
+until every token has left the last stage; and, in the same run, has the local image provider render the
+same N images with no pipeline around it, at the same concurrency (IMAGE_CONCURRENCY), once before and once
+after the pipeline.
+
+Prints, per stage: tokens/s and the p50/p99 of the time in the stage (from entering its start status to
+leaving it: waiting + work) and of the work (claim to finish); the pipeline's tokens/s (first detection to
+last token out); the raw render's images/s; and their ratio. Goal: pipeline >= 0.9x raw render.
+
+Options:
+  --tokens <n>     tokens to carry (default 1000)
+  --stages <list>  consecutive stages from detection, comma-separated (default image,ipfs; stages: ${STAGE_NAMES.join(', ')})
+  --help           show this help
+
+Tuning comes from the environment as for npm start (IMAGE_CONCURRENCY, IPFS_CONCURRENCY, WORKER_BATCH_SIZE,
+WORKER_LEASE_SECONDS, ...); the providers are always the local ones. A status line on stderr shows progress.
+Exit status: 0 every token carried, 1 some token failed or the run broke, 2 bad arguments.`;
+
+const MINT_SIZE = 50;
+const AUTHORS = 20;
+const SAMPLE = 10;
+const GOAL = 0.9;
+
+/** What makes a stage run offline in this bench; a stage absent here cannot be benched yet. */
+type BenchSetup = { env: Record<string, string> };
+const BENCH_SETUPS: Partial<Record<StageName, BenchSetup>> = {
+  image: { env: { IMAGE_PROVIDER: 'local' } },
+  ipfs: { env: { IPFS_PROVIDER: 'local' } },
+};
+
+type Options = { tokens: number; stages: StageDefinition[] };
+
+function parseOptions(argv: string[]): Options | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        tokens: { type: 'string' },
+        stages: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help === true) return 'help';
+  const tokensText = values.tokens ?? '1000';
+  if (!/^[1-9]\d{0,5}$/.test(tokensText)) {
+    throw new UsageError(`--tokens must be a whole number from 1 to 999999, got "${tokensText}"`);
+  }
+  const names = (values.stages ?? 'image,ipfs').split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!isStageName(name))
+      throw new UsageError(`--stages: unknown stage "${name}" (${STAGE_NAMES.join(', ')})`);
+    if (stageFactories[name] === undefined || BENCH_SETUPS[name] === undefined) {
+      throw new UsageError(`--stages: the ${name} stage has no offline setup in this bench yet`);
+    }
+  }
+  const stages = [...new Set(names as StageName[])]
+    .sort((a, b) => STAGE_NAMES.indexOf(a) - STAGE_NAMES.indexOf(b))
+    .map((name) => STAGES[name]);
+  let from: TokenStatus = 'detected';
+  for (const stage of stages) {
+    if (stage.start !== from) {
+      throw new UsageError(
+        `--stages: ${stage.name} starts at ${stage.start}, but tokens arrive ${from}; name the stages before it`,
+      );
+    }
+    from = stage.next;
+  }
+  return { tokens: Number(tokensText), stages };
+}
+
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+
+type Progress = (text: string) => void;
+
+function progressLine(io: CliIo): Progress & { done: () => void } {
+  let last = 0;
+  const write = (text: string) => {
+    const now = performance.now();
+    if (io.stderr.isTTY === true) io.stderr.write(`\r\x1b[K${text}`);
+    else if (now - last >= 5_000) io.stderr.write(`${text}\n`);
+    else return;
+    last = now;
+  };
+  return Object.assign(write, { done: () => io.stderr.isTTY === true && io.stderr.write('\n') });
+}
+
+type Job = { tokenId: number; prompt: string };
+
+/** The mints: token ids 1..N in mints of 50, authors taking turns. */
+function mintsFor(tokens: number, authors: readonly Address[]): DecodedMint[] {
+  const mints: DecodedMint[] = [];
+  for (let start = 1, k = 0; start <= tokens; start += MINT_SIZE, k += 1) {
+    mints.push({
+      txHash: `0x${(k + 1).toString(16).padStart(64, '0')}`,
+      logIndex: 0,
+      blockNumber: k + 1,
+      blockTimestamp: new Date(1_760_000_000_000 + k * 2_000),
+      minter: getAddress('0x70997970c51812dc3a010c7d01b50e0d17dc79c8'),
+      author: authors[k % authors.length] as Address,
+      startTokenId: start,
+      quantity: Math.min(MINT_SIZE, tokens - start + 1),
+      totalPaid: 10n ** 15n * BigInt(MINT_SIZE),
+    });
+  }
+  return mints;
+}
+
+/** The raw render: the local image provider alone over the same prompts and ids. Images per second. */
+async function rawRender(config: Config, jobs: readonly Job[], progress: Progress, label: string) {
+  const provider = createImageProvider(config);
+  const signal = new AbortController().signal;
+  let done = 0;
+  const started = performance.now();
+  await mapAll(jobs, config.pipeline.concurrency.image, async (job) => {
+    await provider.generate({ prompt: job.prompt, tokenId: job.tokenId, signal });
+    done += 1;
+    const seconds = (performance.now() - started) / 1000;
+    progress(`bench:pipeline: ${label} ${done}/${jobs.length}, ${(done / seconds).toFixed(1)} images/s`);
+  });
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, rate: jobs.length / seconds };
+}
+
+async function statusCounts(database: Database): Promise<Map<string, number>> {
+  const rows = await database.db.execute<{ status: string; n: number }>(
+    sql`SELECT status, count(*)::int AS n FROM tokens_s0 GROUP BY status`,
+  );
+  return new Map(rows.map((row) => [row.status, row.n]));
+}
+
+async function runPipeline(
+  config: Config,
+  database: Database,
+  url: string,
+  options: Options,
+  mints: readonly DecodedMint[],
+  progress: Progress,
+): Promise<{ counts: Map<string, number> }> {
+  const last = options.stages.at(-1) as StageDefinition;
+  const logger = createLogger({ level: 'warn', format: 'json', stream: new PassThrough().resume() });
+  const pipeline = await startPipeline(
+    { config, logger, database },
+    { stages: options.stages.map((stage) => stage.name), listenUrl: url },
+  );
+  try {
+    const started = performance.now();
+    await database.db.transaction((tx) => ingestMints(tx, mints));
+    for (;;) {
+      const counts = await statusCounts(database);
+      const out = (counts.get(last.next) ?? 0) + (counts.get('failed') ?? 0);
+      const seconds = (performance.now() - started) / 1000;
+      const shown = [...counts].map(([status, n]) => `${status} ${n}`).join(', ');
+      progress(
+        `bench:pipeline: pipeline ${seconds.toFixed(0)} s: ${shown}; ${(out / seconds).toFixed(1)} tokens/s`,
+      );
+      if (out >= options.tokens) return { counts };
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await pipeline.stop(10_000);
+  }
+}
+
+/** Re-renders a few tokens and compares with the image_cid the pipeline stored: the raw render drew the same images. */
+async function sameImages(config: Config, database: Database, jobs: readonly Job[]): Promise<number> {
+  const provider = createImageProvider(config);
+  const sample = jobs
+    .filter((_, i) => i % Math.max(1, Math.floor(jobs.length / SAMPLE)) === 0)
+    .slice(0, SAMPLE);
+  let equal = 0;
+  for (const job of sample) {
+    const { bytes } = await provider.generate({ ...job, signal: new AbortController().signal });
+    const [row] = await database.db.execute<{ image_cid: string | null }>(
+      sql`SELECT image_cid FROM tokens_s0 WHERE token_id = ${job.tokenId}`,
+    );
+    if (row?.image_cid === (await computeCid(bytes, 'raw-leaves'))) equal += 1;
+  }
+  return equal;
+}
+
+function stageLine(timing: StageTiming): string {
+  const inStage = [...timing.inStageMs].sort((a, b) => a - b);
+  const work = [...timing.workMs].sort((a, b) => a - b);
+  return (
+    `bench:pipeline: stage ${timing.stage.padEnd(6)} ${timing.tokens} tokens, ${timing.rate.toFixed(1)} tokens/s; ` +
+    `in stage p50 ${ms(percentile(inStage, 50))}, p99 ${ms(percentile(inStage, 99))}; ` +
+    `work p50 ${ms(percentile(work, 50))}, p99 ${ms(percentile(work, 99))}`
+  );
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let options: Options;
+  try {
+    const parsed = parseOptions(argv);
+    if (parsed === 'help') {
+      printLine(io.stdout, HELP);
+      return 0;
+    }
+    options = parsed;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    printLine(io.stderr, `bench:pipeline: ${error.message} (see --help)`);
+    return 2;
+  }
+
+  const dataDir = await createTemporaryDirectory('glisk-bench-pipeline-');
+  const pg = await startEmbeddedPostgres({ dataDir, persistent: false });
+  const database = createDatabase(pg.url, { max: 20, applicationName: 'glisk-bench' });
+  const progress = progressLine(io);
+  try {
+    await migrateDatabase(pg.url);
+    await installStatusLog(database);
+    const env: Record<string, string | undefined> = { ...io.env };
+    for (const stage of options.stages) Object.assign(env, BENCH_SETUPS[stage.name]?.env);
+    const config = loadConfig({
+      ...env,
+      APP_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: pg.url,
+      WORKERS: options.stages.map((stage) => stage.name).join(','),
+    });
+
+    const authors = Array.from({ length: AUTHORS }, (_, i) =>
+      getAddress(`0x${(0xb000 + i).toString(16).padStart(40, '0')}`),
+    );
+    const prompts = authors.map(
+      (_, i) => `bench prompt ${i + 1}: a study in colour and shape number ${i * 7}`,
+    );
+    for (const [i, wallet] of authors.entries()) {
+      await database.db.execute(
+        sql`INSERT INTO authors (wallet_address, prompt_text) VALUES (${wallet}, ${prompts[i]})`,
+      );
+    }
+    const mints = mintsFor(options.tokens, authors);
+    const jobs: Job[] = mints.flatMap((mint, k) =>
+      Array.from({ length: mint.quantity }, (_, i) => ({
+        tokenId: mint.startTokenId + i,
+        prompt: resolvePrompt(prompts[k % AUTHORS], config.image.defaultPrompt),
+      })),
+    );
+    const renders = options.stages.some((stage) => stage.name === 'image');
+
+    // Warm sharp and the JIT before anything is timed.
+    if (renders) await rawRender(config, jobs.slice(0, 8), () => undefined, 'warm-up');
+    const cpu0 = cpuSeconds(pg.pid);
+    const before = renders ? await rawRender(config, jobs, progress, 'raw render (before)') : undefined;
+    progress.done();
+    const cpu1 = cpuSeconds(pg.pid);
+    const { counts } = await runPipeline(config, database, pg.url, options, mints, progress);
+    progress.done();
+    const cpu2 = cpuSeconds(pg.pid);
+    const after = renders ? await rawRender(config, jobs, progress, 'raw render (after)') : undefined;
+    progress.done();
+    const cpu3 = cpuSeconds(pg.pid);
+
+    const timings = await stageTimings(database, options.stages);
+    const last = options.stages.at(-1) as StageDefinition;
+    const carried = counts.get(last.next) ?? 0;
+    const failed = counts.get('failed') ?? 0;
+    const total = timings.pipelineSeconds;
+    const rate = carried / total;
+    printLine(
+      io.stdout,
+      `bench:pipeline: ${options.tokens} tokens, stages ${options.stages.map((s) => s.name).join(' -> ')}, ` +
+        `IMAGE_CONCURRENCY ${config.pipeline.concurrency.image}, IPFS_CONCURRENCY ${config.pipeline.concurrency.ipfs}, ` +
+        `WORKER_BATCH_SIZE ${config.pipeline.batchSize}`,
+    );
+    for (const timing of timings.stages) printLine(io.stdout, stageLine(timing));
+    printLine(
+      io.stdout,
+      `bench:pipeline: pipeline ${carried} tokens ${last.next}, ${failed} failed in ${total.toFixed(1)} s: ${rate.toFixed(1)} tokens/s (first detection to last token ${last.next})`,
+    );
+    if (before && after) {
+      const raw = (before.rate + after.rate) / 2;
+      const ratio = rate / raw;
+      printLine(
+        io.stdout,
+        `bench:pipeline: raw render ${before.rate.toFixed(1)} images/s before, ${after.rate.toFixed(1)} after (mean ${raw.toFixed(1)}; ${(1000 / raw).toFixed(1)} ms per image of wall time at concurrency ${config.pipeline.concurrency.image})`,
+      );
+      const perToken = (seconds: number) => `${((seconds * 1000) / options.tokens).toFixed(1)} ms`;
+      const pgPipeline =
+        cpu2.postgres === undefined || cpu1.postgres === undefined
+          ? undefined
+          : cpu2.postgres - cpu1.postgres;
+      printLine(
+        io.stdout,
+        `bench:pipeline: CPU per token: pipeline ${perToken(cpu2.node - cpu1.node)} in this process` +
+          (pgPipeline === undefined ? '' : ` + ${perToken(pgPipeline)} in PostgreSQL`) +
+          `; raw render ${perToken((cpu1.node - cpu0.node + cpu3.node - cpu2.node) / 2)}`,
+      );
+      const same = await sameImages(config, database, jobs);
+      printLine(
+        io.stdout,
+        `bench:pipeline: same images: ${same}/${Math.min(SAMPLE, jobs.length)} sampled image CIDs equal the raw render's`,
+      );
+      printLine(
+        io.stdout,
+        `bench:pipeline: pipeline / raw render = ${ratio.toFixed(2)}; goal >= ${GOAL}: ${ratio >= GOAL ? 'met' : 'NOT met'}`,
+      );
+    }
+    return carried === options.tokens && failed === 0 ? 0 : 1;
+  } catch (error) {
+    progress.done();
+    printLine(io.stderr, `bench:pipeline failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    await database.close();
+    await pg.stop();
+  }
+}
+
+await runCli(import.meta.url, main);
