@@ -80,6 +80,7 @@ async function main(): Promise<number> {
         PORT: '0',
         DATABASE_URL: url.toString(),
         ALCHEMY_WEBHOOK_SECRET: 'check-image-webhook-secret',
+        ADMIN_API_KEY: 'check-image-operator-key-0123456789',
         CORS_ORIGINS: 'https://app.example.com',
       },
       stdio: ['ignore', 'pipe', 'inherit'],

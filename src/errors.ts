@@ -139,6 +139,17 @@ export class AuthenticationError extends AppError {
   }
 }
 
+/** A missing or wrong bearer key: 401 with `WWW-Authenticate: Bearer realm="<realm>"`. */
+export class BearerAuthError extends AuthenticationError {
+  constructor(
+    code: string,
+    message: string,
+    readonly realm: string,
+  ) {
+    super(code, message, 401);
+  }
+}
+
 /** A call to an outside service (RPC, X, a Farcaster hub) that failed or answered nonsense. */
 export class UpstreamError extends AppError {
   constructor(code: string, message: string, options?: { cause?: unknown; details?: unknown }) {

@@ -4,7 +4,7 @@ import { bool, str, type CleanedEnv } from 'envalid';
 import type { Address } from 'viem';
 import { ChainConfigError } from '../errors.js';
 import { NETWORKS, resolveRpcEndpoint, type Network } from './rpc-endpoint.js';
-import { MIN_PRODUCTION_SECRET_LENGTH, urlSecrets, weakSecretProblem } from './secrets.js';
+import { MIN_PRODUCTION_SECRET_LENGTH, requiredSecretProblem, urlSecrets } from './secrets.js';
 import {
   bigintAtLeastZero,
   contractAddress,
@@ -55,20 +55,14 @@ export const chainSpecs = {
 export function readChainConfig(e: CleanedEnv<typeof chainSpecs>, area: AreaContext): ChainConfig {
   const { problems } = area;
   if (area.production) {
-    if (e.ALCHEMY_WEBHOOK_SECRET === '') {
-      problems.push(
-        'ALCHEMY_WEBHOOK_SECRET: required when APP_ENV=production (an unsigned webhook can be forged)',
-      );
-    } else {
-      const minLength = MIN_PRODUCTION_SECRET_LENGTH.webhookSecret;
-      const weak = weakSecretProblem(
-        'ALCHEMY_WEBHOOK_SECRET',
-        'signing key',
-        e.ALCHEMY_WEBHOOK_SECRET,
-        minLength,
-      );
-      if (weak !== undefined) problems.push(weak);
-    }
+    const problem = requiredSecretProblem(
+      'ALCHEMY_WEBHOOK_SECRET',
+      'signing key',
+      e.ALCHEMY_WEBHOOK_SECRET,
+      MIN_PRODUCTION_SECRET_LENGTH.webhookSecret,
+      'an unsigned webhook can be forged',
+    );
+    if (problem !== undefined) problems.push(problem);
   }
   if (e.CHAIN_FOLLOWER_ENABLED && e.GLISK_NFT_CONTRACT_ADDRESS === undefined) {
     problems.push('GLISK_NFT_CONTRACT_ADDRESS: required when CHAIN_FOLLOWER_ENABLED=true');

@@ -4,7 +4,11 @@
 export const PLACEHOLDER_PASSWORDS = new Set(['changeme', 'password', 'postgres', 'glisk']);
 
 /** Production refuses shorter secrets: a short key is guessed, a short password brute-forced. */
-export const MIN_PRODUCTION_SECRET_LENGTH = { databasePassword: 12, webhookSecret: 16 } as const;
+export const MIN_PRODUCTION_SECRET_LENGTH = {
+  databasePassword: 12,
+  webhookSecret: 16,
+  adminApiKey: 24,
+} as const;
 
 /** Secret values shorter than this are not masked by value (only by field name and inside URLs). */
 export const MIN_SECRET_LENGTH = 8;
@@ -48,6 +52,18 @@ export function weakSecretProblem(
     return `${name}: production refuses a placeholder or example ${what} (such as the ones in .env.example)`;
   }
   return undefined;
+}
+
+/** Why production refuses the secret `name`: unset (`why` it is required), too short, or a placeholder. */
+export function requiredSecretProblem(
+  name: string,
+  what: string,
+  value: string,
+  minLength: number,
+  why: string,
+): string | undefined {
+  if (value === '') return `${name}: required when APP_ENV=production (${why})`;
+  return weakSecretProblem(name, what, value, minLength);
 }
 
 /**

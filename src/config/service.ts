@@ -1,6 +1,11 @@
-// The service's own variables: environment, logs, HTTP, database, metrics endpoint.
+// The service's own variables: environment, logs, HTTP, database, metrics endpoint, operator key.
 import { bool, makeValidator, str, type CleanedEnv } from 'envalid';
-import { databasePassword, MIN_PRODUCTION_SECRET_LENGTH, weakSecretProblem } from './secrets.js';
+import {
+  databasePassword,
+  MIN_PRODUCTION_SECRET_LENGTH,
+  requiredSecretProblem,
+  weakSecretProblem,
+} from './secrets.js';
 import {
   byteSize,
   corsOrigins,
@@ -40,6 +45,10 @@ export type ServiceConfig = {
     connectTimeoutMs: number;
     migrateOnStart: boolean;
   }>;
+  admin: Readonly<{
+    /** Bearer key of the operator routes; empty: they answer 503 ADMIN_NOT_CONFIGURED (refused in production). */
+    apiKey: string;
+  }>;
   metrics: Readonly<{
     /** Empty: GET /metrics is open (bind the port to a private network); set: Bearer token required. */
     token: string;
@@ -74,6 +83,7 @@ export const serviceSpecs = {
   DB_POOL_TIMEOUT_MS: intIn(1, 600_000)({ default: 5000, desc: 'milliseconds' }),
   DB_CONNECT_TIMEOUT_SECONDS: positiveNumber({ default: 10, desc: 'seconds' }),
   MIGRATE_ON_START: bool({ default: true, desc: 'true or false' }),
+  ADMIN_API_KEY: str({ default: '', desc: 'the bearer key of the operator routes (empty: they answer 503)' }),
   METRICS_TOKEN: str({ default: '', desc: 'a bearer token for GET /metrics (empty: open)' }),
   METRICS_REFRESH_SECONDS: positiveNumber({ default: 5, desc: 'seconds' }),
   METRICS_INSTANCE: str({
@@ -95,8 +105,16 @@ export function readServiceConfig(e: CleanedEnv<typeof serviceSpecs>, area: Area
       area.problems.push('CORS_ORIGINS: production origins must be https://');
     }
     if (e.LOG_FORMAT === 'pretty') area.problems.push('LOG_FORMAT: production logs are json');
+    const adminKey = requiredSecretProblem(
+      'ADMIN_API_KEY',
+      'key',
+      e.ADMIN_API_KEY,
+      MIN_PRODUCTION_SECRET_LENGTH.adminApiKey,
+      'the operator routes retry tokens and show the pipeline',
+    );
+    if (adminKey !== undefined) area.problems.push(adminKey);
   }
-  area.secrets.push(e.METRICS_TOKEN, databasePassword(e.DATABASE_URL));
+  area.secrets.push(e.METRICS_TOKEN, e.ADMIN_API_KEY, databasePassword(e.DATABASE_URL));
 
   return {
     appEnv: e.APP_ENV,
@@ -116,6 +134,7 @@ export function readServiceConfig(e: CleanedEnv<typeof serviceSpecs>, area: Area
       connectTimeoutMs: toMs(e.DB_CONNECT_TIMEOUT_SECONDS),
       migrateOnStart: e.MIGRATE_ON_START,
     },
+    admin: { apiKey: e.ADMIN_API_KEY },
     metrics: {
       token: e.METRICS_TOKEN,
       refreshMs: toMs(e.METRICS_REFRESH_SECONDS),

@@ -38,7 +38,16 @@ export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']
 export function buildOpenApiDocument(routes: readonly Route[], info: OpenApiInfo): OpenApiDocument {
   const registry = new OpenAPIRegistry();
   registry.register('ErrorResponse', ErrorResponse);
-  for (const route of routes) registry.registerPath(toRouteConfig(route));
+  for (const route of routes) {
+    if (route.auth) {
+      registry.registerComponent('securitySchemes', route.auth.scheme, {
+        type: 'http',
+        scheme: 'bearer',
+        description: route.auth.description,
+      });
+    }
+    registry.registerPath(toRouteConfig(route));
+  }
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info,
@@ -76,6 +85,7 @@ function toRouteConfig(route: Route): RouteConfig {
     summary: route.summary,
     description: route.description,
     tags: [...route.tags],
+    ...(route.auth ? { security: [{ [route.auth.scheme]: [] }] } : {}),
     request,
     responses,
   };

@@ -43,6 +43,20 @@ export type BodySpec<B extends ZodType> = {
   verify?: (rawBody: Buffer, req: Request) => void | Promise<void>;
 };
 
+/**
+ * Who may call a route: checked before anything else (inputs are not even validated for a caller refused).
+ * Documented as an OpenAPI security scheme of type http bearer, with the errors `check` throws.
+ */
+export type RouteAuth = Readonly<{
+  /** The security scheme's name in the document (components.securitySchemes). */
+  scheme: string;
+  description: string;
+  /** The AppError statuses `check` throws, with what they mean. */
+  errors: Readonly<Record<number, string>>;
+  /** Throws an AppError to refuse the request. */
+  check: (req: Request) => void;
+}>;
+
 type Out<S> = S extends ZodType ? z.output<S> : undefined;
 
 export type RouteContext<P, Q, B> = {
@@ -82,6 +96,7 @@ export type RouteContract<
   summary: string;
   description?: string;
   tags: readonly string[];
+  auth?: RouteAuth;
   params?: P;
   query?: Q;
   body?: B extends ZodType ? BodySpec<B> : undefined;
@@ -106,6 +121,7 @@ export type Route = Readonly<{
   summary: string;
   description: string | undefined;
   tags: readonly string[];
+  auth: RouteAuth | undefined;
   params: ZodObject | undefined;
   query: ZodObject | undefined;
   body: BodySpec<ZodType> | undefined;
@@ -144,6 +160,7 @@ function buildRoute<
     errors[413] = 'The request body is larger than the configured limit.';
     errors[415] = 'The request body is not application/json (UTF-8, not compressed).';
   }
+  if (spec.auth) Object.assign(errors, spec.auth.errors);
   Object.assign(errors, spec.errors);
   errors[500] = 'An unexpected error; the answer carries the request id to find it in the logs.';
   errors[503] ??= 'The database is unavailable or has no free connection within the configured wait.';
@@ -160,6 +177,7 @@ function buildRoute<
     summary: spec.summary,
     description: spec.description,
     tags: spec.tags,
+    auth: spec.auth,
     params: spec.params,
     query: spec.query,
     body: spec.body,
@@ -216,6 +234,7 @@ function wrap(route: Route, deps: Deps): RequestHandler {
       availability: database.availability,
     });
     try {
+      route.auth?.check(req);
       const params = route.params ? validate(route.params, req.params, 'path') : undefined;
       const query = route.query ? validate(route.query, req.query, 'query') : undefined;
       let rawBody: Buffer | undefined;

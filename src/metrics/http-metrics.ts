@@ -1,7 +1,7 @@
 // HTTP metrics: a histogram of every answered request by method, route template and status, and the
 // `GET /metrics` endpoint (Prometheus text format), optionally behind a bearer token (METRICS_TOKEN).
-import { timingSafeEqual } from 'node:crypto';
 import type { Express, NextFunction, Request, Response } from 'express';
+import { bearerMatches } from '../lib/bearer.js';
 import { httpRequestDuration, metricsRegistry } from './registry.js';
 
 export const METRICS_PATH = '/metrics';
@@ -55,13 +55,4 @@ export function mountMetrics(app: Express, options: { token: string | undefined 
       next(error);
     }
   });
-}
-
-function bearerMatches(header: string | undefined, expected: Buffer): boolean {
-  const match = /^Bearer (.+)$/i.exec(header ?? '');
-  const given = Buffer.from(match?.[1] ?? '');
-  // timingSafeEqual needs equal lengths; compare against a same-length buffer so the time does not tell the length.
-  const padded = Buffer.alloc(expected.length);
-  given.copy(padded, 0, 0, Math.min(given.length, expected.length));
-  return timingSafeEqual(padded, expected) && given.length === expected.length;
 }

@@ -134,3 +134,92 @@ export async function newestWithImage(tx: Executor, limit: number): Promise<Gall
     limit ${limit}`);
   return rows.map((r) => ({ tokenId: Number(r.token_id), status: r.status, imageCid: r.image_cid }));
 }
+
+export type StatusStats = {
+  status: TokenStatus;
+  count: number;
+  /** Age of the oldest token in the status that no live lease holds (by updated_at); null when none. */
+  oldestWaitingSeconds: number | null;
+  /** Tokens in the status under a live lease (a worker has them). */
+  leasesHeld: number;
+};
+
+/** Per status present: the count, the oldest token not under a live lease, the live leases. One scan. */
+export async function statusStats(tx: Executor): Promise<StatusStats[]> {
+  const rows = await tx.execute<{
+    status: TokenStatus;
+    count: number;
+    oldest: number | null;
+    leases: number;
+  }>(
+    sql`
+    select status, count(*)::int as count,
+      extract(epoch from now() - min(updated_at) filter (
+        where lease_expires_at is null or lease_expires_at <= now()))::float8 as oldest,
+      count(*) filter (where lease_expires_at > now())::int as leases
+    from tokens_s0
+    group by status`,
+  );
+  return rows.map((r) => ({
+    status: r.status,
+    count: Number(r.count),
+    oldestWaitingSeconds: r.oldest === null ? null : Math.max(0, Number(r.oldest)),
+    leasesHeld: Number(r.leases),
+  }));
+}
+
+export type AttemptCount = {
+  stage: 'image' | 'ipfs' | 'reveal';
+  /** completed, failed, or running (not finished yet). */
+  outcome: 'completed' | 'failed' | 'running';
+  /** error_data.class of a failed attempt (transient, permanent), 'unknown' when it names none. */
+  errorClass: string | null;
+  code: string | null;
+  count: number;
+};
+
+/**
+ * Attempts started since `since`, by stage, outcome and, for failures, error class and code: image = one
+ * image_generation_jobs row; ipfs = one token's try (its image and metadata records share retry_count); reveal
+ * = one reveal transaction (a batch), whatever its number of tokens.
+ */
+export async function attemptsSince(tx: Executor, since: Date): Promise<AttemptCount[]> {
+  const from = since.toISOString();
+  const rows = await tx.execute<{
+    stage: AttemptCount['stage'];
+    outcome: AttemptCount['outcome'];
+    error_class: string | null;
+    code: string | null;
+    count: number;
+  }>(sql`
+    with attempts as (
+      select 'image' as stage, status, error_data from image_generation_jobs
+        where created_at >= ${from}::timestamptz
+      union all
+      select 'ipfs', case when bool_or(status = 'failed') then 'failed'
+                          when bool_and(status = 'completed') then 'completed' else 'running' end,
+             (array_agg(error_data) filter (where status = 'failed'))[1]
+        from ipfs_upload_records
+        where created_at >= ${from}::timestamptz
+        group by token_id, retry_count
+      union all
+      select 'reveal', case status when 'confirmed' then 'completed' when 'failed' then 'failed'
+                                   else 'running' end, error_data
+        from reveal_transactions
+        where created_at >= ${from}::timestamptz
+    )
+    select stage,
+      case when status in ('completed', 'failed') then status else 'running' end as outcome,
+      case when status = 'failed' then coalesce(error_data->>'class', 'unknown') end as error_class,
+      case when status = 'failed' then coalesce(error_data->>'code', 'unknown') end as code,
+      count(*)::int as count
+    from attempts
+    group by 1, 2, 3, 4`);
+  return rows.map((r) => ({
+    stage: r.stage,
+    outcome: r.outcome,
+    errorClass: r.error_class,
+    code: r.code,
+    count: Number(r.count),
+  }));
+}

@@ -25,6 +25,7 @@ const GOOD_PRODUCTION = {
   APP_ENV: 'production',
   DATABASE_URL: 'postgres://glisk:Xk29fj2ls0dkq@db.internal:5432/glisk',
   ALCHEMY_WEBHOOK_SECRET: 'whsec_9f8e7d6c5b4a',
+  ADMIN_API_KEY: 'op_4Hq8ZtWm2Lr7Ks9Vd3Xn6Pb1',
   CORS_ORIGINS: 'https://app.glisk.xyz',
 };
 
@@ -133,6 +134,7 @@ describe('loadConfig', () => {
     const production = loadConfig(GOOD_PRODUCTION);
     assert.ok(production.secrets.includes('Xk29fj2ls0dkq'), 'the DATABASE_URL password');
     assert.ok(production.secrets.includes('whsec_9f8e7d6c5b4a'));
+    assert.ok(production.secrets.includes(GOOD_PRODUCTION.ADMIN_API_KEY), 'the operator key');
     // Masking a dictionary word everywhere would garble the logs (postgres://, node_modules/postgres/...).
     const weak = loadConfig({ DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:5432/postgres' });
     assert.deepEqual(weak.secrets, []);
@@ -143,9 +145,10 @@ describe('loadConfig', () => {
     assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), ['GLISK_NFT_CONTRACT_ADDRESS', 'RPC_URL']);
   });
 
-  it('production refuses the embedded database, an empty webhook secret and the default CORS origin', () => {
+  it('production refuses the embedded database, an empty webhook secret or admin key and the default CORS origin', () => {
     const problems = problemsOf({ APP_ENV: 'production' });
     assert.deepEqual(problems.map((p) => p.split(':')[0]).sort(), [
+      'ADMIN_API_KEY',
       'ALCHEMY_WEBHOOK_SECRET',
       'CORS_ORIGINS',
       'DATABASE_URL',
@@ -320,10 +323,19 @@ describe('production secrets', () => {
         asKey.some((p) => p.startsWith('ALCHEMY_WEBHOOK_SECRET:')),
         `${value}: ${asKey.join('; ')}`,
       );
+      const asAdminKey = problemsOf({ ...GOOD_PRODUCTION, ADMIN_API_KEY: value });
+      assert.ok(
+        asAdminKey.some((p) => p.startsWith('ADMIN_API_KEY:')),
+        `${value}: ${asAdminKey.join('; ')}`,
+      );
     }
   });
 
-  it('refuses short secrets: webhook key "a", database password "123"', () => {
+  it('refuses short secrets: webhook key "a", database password "123", admin key of 23 characters', () => {
+    assert.deepEqual(
+      problemsOf({ ...GOOD_PRODUCTION, ADMIN_API_KEY: GOOD_PRODUCTION.ADMIN_API_KEY.slice(0, 23) }),
+      ['ADMIN_API_KEY: production needs a key of at least 24 characters (got 23)'],
+    );
     assert.deepEqual(problemsOf({ ...GOOD_PRODUCTION, ALCHEMY_WEBHOOK_SECRET: 'a' }), [
       'ALCHEMY_WEBHOOK_SECRET: production needs a signing key of at least 16 characters (got 1)',
     ]);
@@ -341,5 +353,6 @@ describe('production secrets', () => {
 
   it('development accepts short secrets (only production refuses them)', () => {
     assert.equal(loadConfig({ ALCHEMY_WEBHOOK_SECRET: 'a' }).detection.webhookSecret, 'a');
+    assert.equal(loadConfig({ ADMIN_API_KEY: 'a' }).admin.apiKey, 'a');
   });
 });

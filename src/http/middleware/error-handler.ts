@@ -5,6 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { connectionFailureCode } from '../../db/connection-errors.js';
 import {
   AppError,
+  BearerAuthError,
   DatabaseUnavailableError,
   MethodNotAllowedError,
   NotFoundError,
@@ -82,6 +83,7 @@ export function errorHandler(logger: Logger) {
       });
     }
     if (error instanceof MethodNotAllowedError) res.setHeader('Allow', error.allow.join(', '));
+    if (error instanceof BearerAuthError) res.setHeader('WWW-Authenticate', `Bearer realm="${error.realm}"`);
     if (error instanceof ServiceUnavailableError && error.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(error.retryAfterSeconds));
     }

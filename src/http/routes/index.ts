@@ -6,6 +6,7 @@ import { authorsRoutes } from './authors.routes.js';
 import { healthRoutes } from './health.routes.js';
 import { ipfsRoutes } from './ipfs.routes.js';
 import { mintEventsRoutes } from './mint-events.routes.js';
+import { operatorRoutes } from './operator.routes.js';
 import { revealTransactionsRoutes } from './reveal-transactions.routes.js';
 import { pipelineOverviewRoutes } from './pipeline-overview.routes.js';
 import { tokensRoutes } from './tokens.routes.js';
@@ -21,4 +22,5 @@ export const routeFactories: readonly RouteFactory[] = [
   authRoutes,
   authorsRoutes,
   pipelineOverviewRoutes,
+  operatorRoutes,
 ];

@@ -66,7 +66,7 @@ const ListQuery = z.object({
   limit: notStored(z.coerce.number().int().min(1).max(100), 'a page size').default(20),
 });
 
-const TokenParams = z.object({
+export const TokenParams = z.object({
   tokenId: coercedIntFor(tokensTable.tokenId, { min: 1 }).describe('The on-chain token id.'),
 });
 

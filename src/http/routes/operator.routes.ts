@@ -1,0 +1,158 @@
+// Operator routes, behind ADMIN_API_KEY (src/http/admin-auth.ts): send a failed token back to the start of the
+// stage it failed in, and the pipeline's state at a glance (counts, oldest waiting, attempts and failures per
+// stage and error class over the last hour, leases held, throughput over the last minute). The stats read the
+// database, so they cover every worker process on every machine.
+import { z } from 'zod';
+import { TOKEN_STATUSES } from '../../db/schema.js';
+import { STAGE_NAMES, STAGES } from '../../domain/stages.js';
+import { retryFailedToken } from '../../domain/token-state.js';
+import { NotFoundError } from '../../errors.js';
+import type { AttemptCount } from '../../repositories/pipeline-overview.repository.js';
+import { adminAuth } from '../admin-auth.js';
+import { IsoTimestamp } from '../openapi.js';
+import { defineRoute, type RouteFactory } from '../route.js';
+import { TokenParams, TokenSchema, toTokenResponse } from './tokens.routes.js';
+
+const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
+
+const Count = z.int().min(0);
+
+const PipelineStats = z
+  .object({
+    generatedAt: IsoTimestamp,
+    statuses: z.array(
+      z.object({
+        status: z.enum(TOKEN_STATUSES),
+        count: Count,
+        oldestWaitingSeconds: z
+          .number()
+          .min(0)
+          .nullable()
+          .describe(
+            'Age (since its last move) of the oldest token in this status that no live lease holds; null when ' +
+              'there is none, and always for revealed.',
+          ),
+        leasesHeld: Count.describe('Tokens in this status a worker holds under a live lease.'),
+      }),
+    ),
+    stages: z.array(
+      z.object({
+        stage: z.enum(STAGE_NAMES),
+        waitsIn: z.enum(TOKEN_STATUSES),
+        leasesHeld: Count.describe('Tokens of this stage under a live lease.'),
+        lastHour: z
+          .object({
+            attempts: Count,
+            completed: Count,
+            failed: Count,
+            running: Count,
+            failures: z.array(
+              z.object({
+                errorClass: z.string().describe('transient, permanent, or unknown'),
+                code: z.string(),
+                count: Count,
+              }),
+            ),
+          })
+          .describe(
+            'Attempts started in the last hour. image: one generation job; ipfs: one try of a token (its ' +
+              'image and metadata uploads); reveal: one batch transaction.',
+          ),
+        completedLastMinute: Count.describe('Tokens through this stage in the last minute.'),
+      }),
+    ),
+  })
+  .openapi('PipelineStats');
+
+export const operatorRoutes: RouteFactory = ({ config }) => {
+  const auth = adminAuth(config.admin.apiKey);
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/tokens/{tokenId}/retry',
+      operationId: 'retryToken',
+      summary: 'Send a failed token back to the start of the stage it failed in (operator)',
+      description:
+        "The stage is error_data.stage. That stage's attempts, the backoff, the lease and the last error are " +
+        "reset; the token is claimable at once (idle workers are woken). Other stages' attempts and the CIDs " +
+        'already recorded are kept.',
+      tags: ['operator'],
+      auth,
+      params: TokenParams,
+      responses: { 200: { description: 'The token, back in the pipeline.', schema: TokenSchema } },
+      errors: {
+        404: 'TOKEN_NOT_FOUND: no token with this id has been detected.',
+        409: 'INVALID_STATE_TRANSITION: the token is not failed (details: its status).',
+      },
+    }).handle(async ({ params, uow, log }) => {
+      const work = await uow();
+      const moved = await retryFailedToken(work.tx, { tokenId: params.tokenId });
+      const row = await work.tokens.getWithAuthorByTokenId(params.tokenId);
+      if (row === undefined) {
+        throw new NotFoundError('TOKEN_NOT_FOUND', `Token ${params.tokenId} has not been detected`);
+      }
+      log.info('token.retried', { tokenId: params.tokenId, status: moved.status });
+      return { status: 200, body: toTokenResponse(row) };
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/pipeline/stats',
+      operationId: 'getPipelineStats',
+      summary:
+        'Tokens per status, oldest waiting, attempts and failures per stage, leases, throughput (operator)',
+      tags: ['operator'],
+      auth,
+      responses: { 200: { description: 'The pipeline now.', schema: PipelineStats } },
+    }).handle(async ({ uow }) => {
+      const { pipelineOverview } = await uow();
+      const now = Date.now();
+      const [statuses, attempts, completions] = await Promise.all([
+        pipelineOverview.statusStats(),
+        pipelineOverview.attemptsSince(new Date(now - HOUR_MS)),
+        pipelineOverview.completionsPerMinute(new Date(now - MINUTE_MS)),
+      ]);
+      const byStatus = new Map(statuses.map((s) => [s.status, s]));
+      return {
+        status: 200,
+        body: {
+          generatedAt: new Date(now).toISOString(),
+          statuses: TOKEN_STATUSES.map((status) => ({
+            status,
+            count: byStatus.get(status)?.count ?? 0,
+            oldestWaitingSeconds:
+              status === 'revealed' ? null : (byStatus.get(status)?.oldestWaitingSeconds ?? null),
+            leasesHeld: byStatus.get(status)?.leasesHeld ?? 0,
+          })),
+          stages: STAGE_NAMES.map((stage) => ({
+            stage,
+            waitsIn: STAGES[stage].start,
+            leasesHeld: byStatus.get(STAGES[stage].working)?.leasesHeld ?? 0,
+            lastHour: lastHour(attempts.filter((a) => a.stage === stage)),
+            completedLastMinute: completions
+              .filter((c) => c.stage === stage)
+              .reduce((sum, c) => sum + c.count, 0),
+          })),
+        },
+      };
+    }),
+  ];
+};
+
+function lastHour(rows: readonly AttemptCount[]) {
+  const total = (outcome: AttemptCount['outcome']) =>
+    rows.filter((r) => r.outcome === outcome).reduce((sum, r) => sum + r.count, 0);
+  const completed = total('completed');
+  const failed = total('failed');
+  const running = total('running');
+  return {
+    attempts: completed + failed + running,
+    completed,
+    failed,
+    running,
+    failures: rows
+      .filter((r) => r.outcome === 'failed')
+      .map((r) => ({ errorClass: r.errorClass ?? 'unknown', code: r.code ?? 'unknown', count: r.count }))
+      .sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)),
+  };
+}
