@@ -15,7 +15,12 @@ import { authorsSpecs, readAuthorsConfig, type AuthorsConfig } from './config/au
 import { chainSpecs, readChainConfig, type ChainConfig } from './config/chain.js';
 import { imageSpecs, readImageConfig, type ImageConfig } from './config/image.js';
 import { ipfsSpecs, readIpfsConfig, type IpfsConfig } from './config/ipfs.js';
-import { pipelineSpecs, readPipelineConfig, type PipelineConfig } from './config/pipeline.js';
+import {
+  pipelineSpecs,
+  readPipelineConfig,
+  renamedPipelineVariables,
+  type PipelineConfig,
+} from './config/pipeline.js';
 import { readRevealConfig, revealSpecs, type RevealConfig } from './config/reveal.js';
 import { maskableSecrets } from './config/secrets.js';
 import { readServiceConfig, serviceSpecs, type ServiceConfig } from './config/service.js';
@@ -53,6 +58,9 @@ const specs = {
   ...authorsSpecs,
 };
 
+/** Old names of renamed variables -> the new ones (setting an old name is a configuration error). */
+const RENAMED_VARIABLES: Readonly<Record<string, string>> = { ...renamedPipelineVariables };
+
 /** Every variable loadConfig reads (each is documented in .env.example; a test checks it). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(specs));
 
@@ -69,6 +77,9 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   }
 
   const problems: string[] = [];
+  for (const [old, renamed] of Object.entries(RENAMED_VARIABLES)) {
+    if ((env[old] ?? '').trim() !== '') problems.push(`${old}: renamed ${renamed}; set ${renamed} instead`);
+  }
   const e = cleanEnv(cleaned, specs, {
     reporter: ({ errors }) => {
       for (const [name, error] of Object.entries(errors)) {

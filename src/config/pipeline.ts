@@ -31,8 +31,16 @@ export const pipelineSpecs = {
   IPFS_CONCURRENCY: intIn(1, 1000)({ default: 8, desc: 'tokens in flight per process' }),
   REVEAL_CONCURRENCY: intIn(1, 100)({ default: 1, desc: 'batches in flight per process' }),
   MAX_ATTEMPTS_IMAGE: intIn(1, 100)({ default: 5, desc: 'attempts' }),
-  MAX_ATTEMPTS_IPFS: intIn(1, 100)({ default: 5, desc: 'attempts' }),
+  MAX_ATTEMPTS_UPLOAD: intIn(1, 100)({ default: 5, desc: 'attempts' }),
   MAX_ATTEMPTS_REVEAL: intIn(1, 100)({ default: 5, desc: 'attempts' }),
+};
+
+/**
+ * Names that were renamed: setting the old one is refused with the new name rather than silently ignored.
+ * MAX_ATTEMPTS_UPLOAD is the name issue 14 gives the IPFS stage's attempts (its column is upload_attempts).
+ */
+export const renamedPipelineVariables: Readonly<Record<string, string>> = {
+  MAX_ATTEMPTS_IPFS: 'MAX_ATTEMPTS_UPLOAD',
 };
 
 /** POLL_INTERVAL_SECONDS (the chain area's) also paces the runtime's claims when no NOTIFY wakes it. */
@@ -51,7 +59,11 @@ export function readPipelineConfig(e: PipelineEnv, area: AreaContext): PipelineC
       retryBaseMs: toMs(e.RETRY_BASE_SECONDS),
       retryMaxMs: toMs(e.RETRY_MAX_SECONDS),
       concurrency: { image: e.IMAGE_CONCURRENCY, ipfs: e.IPFS_CONCURRENCY, reveal: e.REVEAL_CONCURRENCY },
-      maxAttempts: { image: e.MAX_ATTEMPTS_IMAGE, ipfs: e.MAX_ATTEMPTS_IPFS, reveal: e.MAX_ATTEMPTS_REVEAL },
+      maxAttempts: {
+        image: e.MAX_ATTEMPTS_IMAGE,
+        ipfs: e.MAX_ATTEMPTS_UPLOAD,
+        reveal: e.MAX_ATTEMPTS_REVEAL,
+      },
     },
   };
 }

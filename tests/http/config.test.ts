@@ -110,6 +110,15 @@ describe('loadConfig', () => {
     assert.equal(config.chain.contractAddress, undefined);
   });
 
+  it('MAX_ATTEMPTS_UPLOAD bounds the IPFS stage; its old name MAX_ATTEMPTS_IPFS is refused, naming the new one', () => {
+    assert.equal(loadConfig({}).pipeline.maxAttempts.ipfs, 5);
+    assert.equal(loadConfig({ MAX_ATTEMPTS_UPLOAD: '7' }).pipeline.maxAttempts.ipfs, 7);
+    assert.deepEqual(problemsOf({ MAX_ATTEMPTS_IPFS: '7' }), [
+      'MAX_ATTEMPTS_IPFS: renamed MAX_ATTEMPTS_UPLOAD; set MAX_ATTEMPTS_UPLOAD instead',
+    ]);
+    assert.equal(loadConfig({ MAX_ATTEMPTS_IPFS: '' }).pipeline.maxAttempts.ipfs, 5, 'empty = unset');
+  });
+
   it('accepts the seed spellings of log levels', () => {
     assert.equal(loadConfig({ LOG_LEVEL: 'WARNING' }).log.level, 'warn');
     assert.equal(loadConfig({ LOG_LEVEL: 'DEBUG' }).log.level, 'debug');
