@@ -110,14 +110,14 @@ export const followerLagBlocks = new Gauge({
 
 export const revealTransactions = new Counter({
   name: 'glisk_reveal_transactions_total',
-  help: 'Reveal transactions by outcome (confirmed, reverted, replaced, synced).',
+  help: 'Reveal transactions by outcome: confirmed or reverted (mined), replaced (a same-nonce replacement sent).',
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
 
 export const revealGasUsed = new Counter({
   name: 'glisk_reveal_gas_used_total',
-  help: 'Gas used by mined reveal transactions.',
+  help: 'Gas used by mined reveal transactions (confirmed or reverted).',
   registers: [registry],
 });
 
@@ -127,9 +127,17 @@ export const revealFeesPaid = new Counter({
   registers: [registry],
 });
 
+export const revealBatchTokens = new Histogram({
+  name: 'glisk_reveal_batch_tokens',
+  help: 'Tokens named by each mined reveal transaction.',
+  buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+  registers: [registry],
+});
+
 export const revealedTokens = new Counter({
   name: 'glisk_revealed_tokens_total',
-  help: 'Tokens revealed by this process (by transaction or synced from the chain).',
+  help: 'Tokens this process moved to revealed: by its own transaction (via="transaction"), or found revealed on chain already (via="synced").',
+  labelNames: ['via'] as const,
   registers: [registry],
 });
 

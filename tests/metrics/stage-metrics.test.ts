@@ -7,7 +7,6 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Author } from '../../src/db/schema.js';
 import { STAGES } from '../../src/domain/stages.js';
 import { PermanentStageError, TransientStageError } from '../../src/errors.js';
-import { metricsRegistry } from '../../src/metrics/registry.js';
 import {
   startStageRunner,
   type BatchStage,
@@ -18,6 +17,7 @@ import {
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
 import { captureLogs } from '../helpers/logs.js';
+import { readMetric as read, metricDeltas as snapshot } from '../helpers/metrics.js';
 import { waitUntil } from '../helpers/wait.js';
 
 let t: TestDatabase;
@@ -54,35 +54,6 @@ function start(stage: Stage): StageRunner {
   });
   running.push(runner);
   return runner;
-}
-
-/** The value of one series (0 when it does not exist yet); for a histogram, its `_count`. */
-async function read(name: string, labels: Record<string, string>): Promise<number> {
-  const metric = metricsRegistry().getSingleMetric(name);
-  assert.ok(metric, `${name} is registered`);
-  const { values } = await metric.get();
-  const wanted = Object.entries(labels);
-  let total = 0;
-  for (const sample of values) {
-    const sampleName = (sample as { metricName?: string }).metricName ?? name;
-    if (sampleName !== name && sampleName !== `${name}_count`) continue;
-    const sampleLabels = sample.labels as Record<string, unknown>;
-    if (wanted.every(([key, value]) => String(sampleLabels[key]) === value)) total += sample.value;
-  }
-  return total;
-}
-
-/** Reads every named series now; `delta()` then gives how much each grew. */
-async function snapshot(series: Record<string, [string, Record<string, string>]>) {
-  const before = new Map<string, number>();
-  for (const [key, [name, labels]] of Object.entries(series)) before.set(key, await read(name, labels));
-  return async () => {
-    const delta: Record<string, number> = {};
-    for (const [key, [name, labels]] of Object.entries(series)) {
-      delta[key] = (await read(name, labels)) - (before.get(key) ?? 0);
-    }
-    return delta;
-  };
 }
 
 describe('stage metrics written by the runtime', { timeout: 60_000 }, () => {

@@ -22,6 +22,7 @@ import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
 import { startTestApp } from '../helpers/http.js';
+import { metricDeltas, readMetric } from '../helpers/metrics.js';
 import { startRpcProxy, type JsonRpcRequest, type RpcProxy } from '../helpers/rpc-proxy.js';
 
 let chain: TestChain;
@@ -192,13 +193,40 @@ async function until(
   }
 }
 
+/** The reveal's metrics (src/metrics/reveal-metrics.ts), read as differences around a test's reveal. */
+const REVEAL_SERIES = {
+  confirmed: ['glisk_reveal_transactions_total', { outcome: 'confirmed' }],
+  reverted: ['glisk_reveal_transactions_total', { outcome: 'reverted' }],
+  replaced: ['glisk_reveal_transactions_total', { outcome: 'replaced' }],
+  gasUsed: ['glisk_reveal_gas_used_total', {}],
+  feesWei: ['glisk_reveal_fees_paid_wei_total', {}],
+  batches: ['glisk_reveal_batch_tokens_count', {}],
+  batchTokens: ['glisk_reveal_batch_tokens_sum', {}],
+  revealedByTransaction: ['glisk_revealed_tokens_total', { via: 'transaction' }],
+  revealedSynced: ['glisk_revealed_tokens_total', { via: 'synced' }],
+} satisfies Record<string, [string, Record<string, string>]>;
+const NO_REVEAL_CHANGE = Object.fromEntries(Object.keys(REVEAL_SERIES).map((key) => [key, 0]));
+
 describe('reveal sender', () => {
   it('reveals a batch of 50 in one transaction, tokenURI = ipfs:// + the metadata CID in v0 form', async () => {
     const ids = await readyTokens(50);
     const revealSender = await sender();
+    const delta = await metricDeltas(REVEAL_SERIES);
     const result = await revealSender.revealBatch(await claim(), controller.signal);
     assert.deepEqual(result.revealed, ids);
     assert.ok(result.txHash);
+    const receipt = await chain.publicClient.getTransactionReceipt({ hash: result.txHash });
+    assert.deepEqual(await delta(), {
+      ...NO_REVEAL_CHANGE,
+      confirmed: 1,
+      gasUsed: Number(receipt.gasUsed),
+      feesWei: Number(receipt.gasUsed * receipt.effectiveGasPrice),
+      batches: 1,
+      batchTokens: 50,
+      revealedByTransaction: 50,
+    });
+    assert.ok(receipt.gasUsed > 0n && receipt.effectiveGasPrice > 0n);
+    assert.ok((await readMetric('glisk_keeper_balance_wei')) > 0, 'the keeper balance read before sending');
     await assertRevealedOnChain(ids);
     const [row] = await database.db.select().from(revealTransactions);
     assert.equal(row?.status, 'confirmed');
@@ -223,8 +251,10 @@ describe('reveal sender', () => {
     // The admin (deployer) reveals one token directly, outside the service.
     await chain.reveal([first], ['ipfs://elsewhere'], chain.accounts.deployer);
     proxy.requests.length = 0;
+    const synced = await metricDeltas({ synced: REVEAL_SERIES.revealedSynced });
     const result = await (await sender()).revealBatch(await claim(), controller.signal);
     assert.deepEqual(result.synced, [first]);
+    assert.deepEqual(await synced(), { synced: 1 });
     assert.deepEqual(result.revealed, ids.slice(1));
     // The sent transaction names only the other four.
     const raw = proxy.requests.find(sendRaw)?.params?.[0] as Hex;
@@ -263,6 +293,7 @@ describe('reveal sender', () => {
     const ids = await readyTokens(3);
     await testClient().setAutomine(false);
     const revealSender = await sender({ transactionTimeoutMs: 100, maxFeeBumps: 2 });
+    const replaced = await metricDeltas({ replaced: REVEAL_SERIES.replaced });
     const running = revealSender.revealBatch(await claim(), controller.signal);
     await until(
       'two replacements',
@@ -274,6 +305,7 @@ describe('reveal sender', () => {
     assert.deepEqual(result.revealed, ids);
     const attempts = await database.db.select().from(revealAttempts).orderBy(revealAttempts.bump);
     assert.equal(attempts.length, 3);
+    assert.deepEqual(await replaced(), { replaced: 2 });
     assert.ok(attempts.every((a) => a.nonce === 0));
     for (let i = 1; i < attempts.length; i += 1) {
       const previous = attempts[i - 1];
@@ -469,6 +501,7 @@ describe('reveal sender', () => {
   it('a revert on chain (role revoked while the transaction is pending): failed row with the decoded reason', async () => {
     const ids = await readyTokens(2);
     await testClient().setAutomine(false);
+    const delta = await metricDeltas(REVEAL_SERIES);
     const running = (await sender()).revealBatch(await claim(), controller.signal);
     await until(
       'sent',
@@ -496,6 +529,13 @@ describe('reveal sender', () => {
     assert.equal(row?.errorData?.revert, 'AccessControlUnauthorizedAccount');
     assert.ok((row?.gasUsed ?? 0) > 0);
     assert.ok(row?.blockNumber);
+    const changed = await delta();
+    assert.equal(changed.gasUsed, row?.gasUsed, 'a reverted transaction still burns gas');
+    assert.ok((changed.feesWei ?? 0) > 0);
+    assert.deepEqual(
+      { ...changed, gasUsed: 0, feesWei: 0 },
+      { ...NO_REVEAL_CHANGE, reverted: 1, batches: 1, batchTokens: 2 },
+    );
   });
 
   it('waits while fees are above REVEAL_MAX_GAS_PRICE_GWEI, and sends once they drop', async () => {
@@ -529,6 +569,7 @@ describe('reveal sender', () => {
     await until('waiting', () => revealSender.status().state === 'waiting');
     assert.match(revealSender.status().reason ?? '', /KEEPER_BALANCE_LOW/);
     assert.equal(revealSender.status().keeperBalanceWei, '1000');
+    assert.equal(await readMetric('glisk_keeper_balance_wei'), 1000);
     await testClient().setBalance({ address: chain.accounts.keeper.address, value: 10n ** 18n });
     const result = await running;
     assert.equal(result.revealed.length, 2);

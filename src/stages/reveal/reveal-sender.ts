@@ -25,6 +25,7 @@ import { bufferedGasLimit, initialFees, replacementFees, weiToGwei, type Fees } 
 import { tryKeeperLock, type KeeperLock } from './keeper-lock.js';
 import { classifySendError } from './send-errors.js';
 import { sleep } from '../../lib/sleep.js';
+import { revealMetrics } from '../../metrics/reveal-metrics.js';
 
 /** Base's per-transaction gas limit (2^24, EIP-7825): a batch estimated above it is split. */
 export const MAX_TRANSACTION_GAS = 16_777_216n;
@@ -215,6 +216,7 @@ export class RevealSender {
         already.map((t) => t.id),
         null,
       );
+      revealMetrics.synced(result.synced.length);
       this.log.info('reveal.synced', { tokenIds: result.synced, reason: 'already revealed on chain' });
     }
     if (notMinted.length > 0 || missingCid.length > 0) {
@@ -376,6 +378,7 @@ export class RevealSender {
       chain.estimateL1Fee(call, { nonce, gas, ...fees }),
     ]);
     this.currentStatus.keeperBalanceWei = balance.toString();
+    revealMetrics.keeperBalance(balance);
     const cost = gas * fees.maxFeePerGas + l1Fee;
     if (balance >= cost) return true;
     this.waitFor(
@@ -567,6 +570,7 @@ export class RevealSender {
     if (!(await this.canPay(batch.call, last.nonce, gas, decision.fees))) return;
     await lock.assertHeld();
     const attempt = await this.storeAttempt(batch, last.nonce, last.bump + 1, gas, decision.fees);
+    revealMetrics.replaced();
     this.log.warn('reveal.replaced', {
       revealTransactionId: batch.row.id,
       nonce: last.nonce,
@@ -627,8 +631,10 @@ export class RevealSender {
   ): Promise<BatchResult> {
     const { receipt } = landed;
     const result = emptyResult();
+    const mined = { gasUsed: receipt.gasUsed, effectiveGasPrice: receipt.effectiveGasPrice };
+    const tokens = row.tokenRowIds.length;
     if (receipt.status === 'success') {
-      await this.deps.database.db.transaction(async (tx) => {
+      const settledHere = await this.deps.database.db.transaction(async (tx) => {
         const settled = await revealTransactions.settle(tx, row.id, {
           status: 'confirmed',
           txHash: receipt.txHash,
@@ -638,9 +644,13 @@ export class RevealSender {
           confirmedAt: new Date(),
           errorData: null,
         });
-        if (settled === undefined) return;
+        if (settled === undefined) return false;
         result.revealed = await tokenQueue.markRevealed(tx, row.tokenRowIds, receipt.txHash);
+        return true;
       });
+      if (settledHere) {
+        revealMetrics.mined({ outcome: 'confirmed', ...mined, tokens, revealed: result.revealed.length });
+      }
       result.txHash = receipt.txHash;
       result.gasUsed = receipt.gasUsed;
       this.currentStatus.pendingNonce = undefined;
@@ -670,6 +680,9 @@ export class RevealSender {
       gasUsed: Number(receipt.gasUsed),
       gasPriceGwei: weiToGwei(receipt.effectiveGasPrice),
     });
+    if (outcome.reverted.length + outcome.failed.length > 0) {
+      revealMetrics.mined({ outcome: 'reverted', ...mined, tokens, revealed: 0 });
+    }
     return { ...outcome, txHash: receipt.txHash, gasUsed: receipt.gasUsed };
   }
 
