@@ -34,6 +34,8 @@ export type ServiceConfig = {
     bodyLimitBytes: number;
     shutdownTimeoutMs: number;
     healthTimeoutMs: number;
+    /** Requests worked on at once; one more is answered 503 SERVER_BUSY at once (/health and /metrics exempt). */
+    maxInFlight: number;
   }>;
   database: Readonly<{
     /** Unset: the embedded PostgreSQL under .data/ is used (development and test only). */
@@ -78,6 +80,7 @@ export const serviceSpecs = {
   BODY_LIMIT: byteSize({ default: 1024 * 1024, desc: 'a size like 1mb' }),
   SHUTDOWN_TIMEOUT_SECONDS: positiveNumber({ default: 10, desc: 'seconds' }),
   HEALTH_TIMEOUT_MS: intIn(1, 60_000)({ default: 800, desc: 'milliseconds' }),
+  HTTP_MAX_IN_FLIGHT: intIn(1, 100_000)({ default: 512, desc: 'requests' }),
   DATABASE_URL: postgresUrl({ default: undefined, desc: 'postgres://user:password@host:5432/database' }),
   DB_POOL_SIZE: intIn(1, 10_000)({ default: 200, desc: 'connections' }),
   DB_POOL_TIMEOUT_MS: intIn(1, 600_000)({ default: 5000, desc: 'milliseconds' }),
@@ -126,6 +129,7 @@ export function readServiceConfig(e: CleanedEnv<typeof serviceSpecs>, area: Area
       bodyLimitBytes: e.BODY_LIMIT,
       shutdownTimeoutMs: toMs(e.SHUTDOWN_TIMEOUT_SECONDS),
       healthTimeoutMs: e.HEALTH_TIMEOUT_MS,
+      maxInFlight: e.HTTP_MAX_IN_FLIGHT,
     },
     database: {
       url: e.DATABASE_URL,

@@ -14,6 +14,11 @@ export type Executor = PgDatabase<PostgresJsQueryResultHKT, Schema>;
 export type Database = {
   db: PostgresJsDatabase<Schema>;
   sql: postgres.Sql;
+  /**
+   * A pool of ONE connection of its own for /health: a probe never queues behind API or worker queries for the
+   * main pool, so it tells the truth (and answers) while the pool is saturated. Opened on first use.
+   */
+  probeSql: () => postgres.Sql;
   /** What the last attempt to use a connection said about the server (see DatabaseAvailability). */
   availability: DatabaseAvailability;
   close: (timeoutSeconds?: number) => Promise<void>;
@@ -64,21 +69,28 @@ export type DatabaseOptions = {
 };
 
 export function createDatabase(url: string, options: DatabaseOptions = {}): Database {
-  const sql = postgres(url, {
-    max: options.max ?? 10,
-    connect_timeout: options.connectTimeoutSeconds ?? 5,
-    idle_timeout: options.idleTimeoutSeconds ?? 30,
-    // Every session runs in UTC whatever the server or the process says.
-    connection: { TimeZone: 'UTC', application_name: options.applicationName ?? 'glisk-backend' },
-    onnotice: () => {},
-    backoff: reconnectDelaySeconds,
-  });
+  const applicationName = options.applicationName ?? 'glisk-backend';
+  const open = (max: number, name: string) =>
+    postgres(url, {
+      max,
+      connect_timeout: options.connectTimeoutSeconds ?? 5,
+      idle_timeout: options.idleTimeoutSeconds ?? 30,
+      // Every session runs in UTC whatever the server or the process says.
+      connection: { TimeZone: 'UTC', application_name: name },
+      onnotice: () => {},
+      backoff: reconnectDelaySeconds,
+    });
+  const sql = open(options.max ?? 10, applicationName);
+  let probe: postgres.Sql | undefined;
   const db = drizzle(sql, { schema });
   return {
     db,
     sql,
+    probeSql: () => (probe ??= open(1, `${applicationName}-health`)),
     availability: new DatabaseAvailability(),
-    close: (timeout = 5) => sql.end({ timeout }),
+    close: async (timeout = 5) => {
+      await Promise.all([sql.end({ timeout }), probe?.end({ timeout })]);
+    },
   };
 }
 

@@ -6,7 +6,9 @@ import { DASHBOARD_PATHS, mountDashboard } from './dashboard.js';
 import { DOCS_PATHS, mountDocs } from './docs.js';
 import { errorHandler, methodNotAllowed, notFound } from './middleware/error-handler.js';
 import { REQUEST_ID_HEADER, requestId } from './middleware/request-id.js';
+import { loadShedding } from './middleware/load-shedding.js';
 import { requestLog } from './middleware/request-log.js';
+import { HEALTH_PATH } from './routes/health.routes.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { httpMetrics, METRICS_PATH, mountMetrics } from '../metrics/http-metrics.js';
 import { registerPipelineGauges } from '../metrics/pipeline-gauges.js';
@@ -46,6 +48,8 @@ export function createApp(deps: Deps, options: CreateAppOptions = {}): Express {
       maxAge: 600,
     }),
   );
+  // After CORS, so that a browser can read the 503; before any body is read or connection taken.
+  app.use(loadShedding(config.http.maxInFlight, [HEALTH_PATH, METRICS_PATH]));
 
   const methodsByPath = new Map<string, string[]>();
   for (const route of routes) {

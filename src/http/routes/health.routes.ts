@@ -1,6 +1,8 @@
 // GET /health as the seed specifies it: 200 {"status":"healthy"} when the database answers `SELECT 1` within
 // HEALTH_TIMEOUT_MS, else 503 {"status":"unhealthy","error":{"type","message"}}. It never waits longer than
-// the timeout, whatever state the pool or the server is in.
+// the timeout, whatever state the pool or the server is in: the probe has its own connection
+// (Database.probeSql), so a pool busy with API or worker queries does not make it queue, and load shedding
+// (HTTP_MAX_IN_FLIGHT) never refuses it.
 import { z } from 'zod';
 import { connectionFailureCode } from '../../db/connection-errors.js';
 import { redactUrl } from '../../logger.js';
@@ -17,6 +19,8 @@ const Unhealthy = z
     }),
   })
   .openapi('HealthUnhealthy');
+
+export const HEALTH_PATH = '/health';
 
 type Probe = { ok: true } | { ok: false; type: string; message: string };
 
@@ -36,7 +40,7 @@ export const healthRoutes: RouteFactory = ({ database, config }) => {
         timeoutMs,
       );
     });
-    const query = database.sql`select 1`.then(
+    const query = database.probeSql()`select 1`.then(
       (): Probe => {
         database.availability.reportSuccess();
         return { ok: true };
@@ -68,7 +72,7 @@ export const healthRoutes: RouteFactory = ({ database, config }) => {
   return [
     defineRoute({
       method: 'get',
-      path: '/health',
+      path: HEALTH_PATH,
       operationId: 'getHealth',
       summary: 'Service health',
       description:
