@@ -200,3 +200,8 @@ export class LocalChainError extends Error {
 export class UsageError extends Error {
   override name = 'UsageError';
 }
+
+/** `npm run demo`: the pipeline did not finish, or a check of its result on chain did not hold (exit 1). */
+export class DemoFailure extends Error {
+  override name = 'DemoFailure';
+}
