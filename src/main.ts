@@ -2,16 +2,15 @@
 // the embedded PostgreSQL in .data/), migrate, listen, start the workers; on SIGINT/SIGTERM close in reverse.
 import { loadConfig, useUtcTimezone, type Config } from './config.js';
 import { ConfigError } from './errors.js';
-import { checkDatabaseReachable, createDatabase, type Database } from './db/client.js';
 import { EMBEDDED_POSTGRES_PASSWORD, EMBEDDED_POSTGRES_USER } from './dev/embedded-postgres.js';
-import { openLocalDatabase, type LocalDatabase } from './dev/local-database.js';
-import { migrateDatabase } from './db/migrate.js';
+import type { LocalDatabase } from './dev/local-database.js';
 import { createApp } from './http/app.js';
 import { checkCanListen, listen, type RunningServer } from './http/server.js';
 import { installProcessGuards } from './lib/process-guards.js';
 import { createLoggerFromConfig, redactUrl, type Logger } from './logger.js';
 import { startWorkers, type RunningWorkers } from './workers/index.js';
 import { startPipeline, type RunningPipeline } from './workers/pipeline.js';
+import { databaseStartup, type DatabaseStartup } from './startup.js';
 
 const HELP = `Usage: npm start [-- --help]
 
@@ -25,8 +24,7 @@ Ctrl-C or SIGTERM shut down gracefully (requests in flight finish, bounded by SH
 a second signal exits at once. Exit status: 0 after a clean shutdown, 1 on a startup failure.`;
 
 type Running = {
-  local?: LocalDatabase;
-  database?: Database;
+  startup?: DatabaseStartup;
   server?: RunningServer;
   workers?: RunningWorkers;
   pipeline?: RunningPipeline;
@@ -44,7 +42,7 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   useUtcTimezone();
-  const started = performance.now();
+  const startedAt = performance.now();
 
   let config: Config;
   try {
@@ -63,52 +61,34 @@ async function main(args: string[]): Promise<void> {
   try {
     // A taken port is known in milliseconds; the database and migrations take seconds.
     await checkCanListen(config.http.host, config.http.port);
-    running.local = await openLocalDatabase({
-      databaseUrl: config.database.url ?? '',
+    running.startup = databaseStartup(config, {
+      checkReachable: true,
       onLog: (message, level) => logger.log(level, 'database.embedded_log', { detail: message }),
+      onOpened: (local) => logDatabase(logger, local),
+      onMigrated: (result) =>
+        logger.info('database.migrated', {
+          applied: result.applied,
+          total: result.total,
+          durationMs: Math.round(result.durationMs),
+        }),
     });
-    if (running.local.embedded) {
-      logger.info('database.embedded', {
-        detail: running.local.joined
-          ? 'joined the embedded PostgreSQL 17 already running for this checkout'
-          : 'started the embedded PostgreSQL 17 (DATABASE_URL is not set)',
-        dataDir: running.local.dataDir,
-        psql: psqlCommand(running.local.url),
-      });
-    } else {
-      logger.info('database.external', { url: redactUrl(running.local.url) });
-    }
-    if (shutdown.requested()) return;
-    await checkDatabaseReachable(running.local.url, config.database.connectTimeoutMs);
-    if (shutdown.requested()) return;
-
-    if (config.database.migrateOnStart) {
-      const result = await migrateDatabase(running.local.url);
-      logger.info('database.migrated', {
-        applied: result.applied,
-        total: result.total,
-        durationMs: Math.round(result.durationMs),
-      });
-    } else {
+    const started = await running.startup.open();
+    if (started === undefined || shutdown.requested()) return;
+    if (!config.database.migrateOnStart) {
       logger.info('database.migrate_skipped', { reason: 'MIGRATE_ON_START=false' });
     }
-    if (shutdown.requested()) return;
-
-    running.database = createDatabase(running.local.url, { max: config.database.poolSize });
-    const app = createApp({ config, logger, database: running.database });
+    const { database } = started;
+    const app = createApp({ config, logger, database });
     running.server = await listen(app, config.http.host, config.http.port);
     logger.info('http.listening', {
       url: running.server.url,
       host: config.http.host,
       port: running.server.port,
       docs: `${running.server.url}/docs`,
-      startupMs: Math.round(performance.now() - started),
+      startupMs: Math.round(performance.now() - startedAt),
     });
-    running.workers = startWorkers({ config, logger, database: running.database });
-    running.pipeline = await startPipeline(
-      { config, logger, database: running.database },
-      { listenUrl: running.local.url },
-    );
+    running.workers = startWorkers({ config, logger, database });
+    running.pipeline = await startPipeline({ config, logger, database }, { listenUrl: started.url });
   } catch (error) {
     logger.error('service.start_failed', { reason: startFailure(error, config), error });
     process.exitCode = 1;
@@ -163,8 +143,7 @@ function stop(
         const { forced } = await draining;
         if (forced) logger.warn('http.close_forced', { timeoutMs });
       }
-      if (running.database) await running.database.close(Math.ceil(timeoutMs / 1000));
-      if (running.local) await running.local.stop();
+      await running.startup?.close(timeoutMs);
       if (signal) {
         logger.info('service.stopped', { signal, durationMs: Math.round(performance.now() - started) });
         // Everything is closed, so the process ends by itself; if a stray handle keeps it alive, say so and go.
@@ -179,6 +158,20 @@ function stop(
     }
   })();
   return stopping;
+}
+
+function logDatabase(logger: Logger, local: LocalDatabase): void {
+  if (local.embedded) {
+    logger.info('database.embedded', {
+      detail: local.joined
+        ? 'joined the embedded PostgreSQL 17 already running for this checkout'
+        : 'started the embedded PostgreSQL 17 (DATABASE_URL is not set)',
+      dataDir: local.dataDir,
+      psql: psqlCommand(local.url),
+    });
+  } else {
+    logger.info('database.external', { url: redactUrl(local.url) });
+  }
 }
 
 function psqlCommand(url: string): string {

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { deployGlisk, localChainId, startLocalChain, type LocalChain } from '../dev/local-chain.js';
 import { UsageError } from '../errors.js';
+import { printLine, runCli, type CliIo } from './run.js';
 
 const HELP = `Usage: npm run chain [-- --port 8545] [--host 127.0.0.1] [--chain-id 31337]
 
@@ -33,11 +34,18 @@ function parseIntegerFlag(
   return parsed;
 }
 
-async function main(argv: string[]): Promise<number> {
+export type ChainOptions = {
+  /** Stops the chain as SIGTERM does (tests); a real run listens for SIGINT and SIGTERM. */
+  signal?: AbortSignal;
+};
+
+export async function main(argv: string[], io: CliIo, opts: ChainOptions = {}): Promise<number> {
+  const say = (text: string): void => printLine(io.stdout, text);
+  const warn = (text: string): void => printLine(io.stderr, text);
   let options: { port: number; host: string; chainId: number };
   try {
     const { values } = parseArgs({
-      args: argv,
+      args: argv.filter((arg) => arg !== '--'),
       options: {
         port: { type: 'string' },
         host: { type: 'string' },
@@ -48,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: false,
     });
     if (values.help === true) {
-      console.log(HELP);
+      say(HELP);
       return 0;
     }
     options = {
@@ -57,12 +65,12 @@ async function main(argv: string[]): Promise<number> {
       chainId: parseIntegerFlag(values['chain-id'], 'chain-id', 1, 2 ** 32 - 1, localChainId),
     };
   } catch (error) {
-    console.error(`chain: ${error instanceof Error ? error.message : String(error)} (see --help)`);
+    warn(`chain: ${error instanceof Error ? error.message : String(error)} (see --help)`);
     return 2;
   }
 
   const started = performance.now();
-  console.log(`chain: starting a local chain (id ${options.chainId}) on ${options.host}:${options.port} ...`);
+  say(`chain: starting a local chain (id ${options.chainId}) on ${options.host}:${options.port} ...`);
   let chain: LocalChain | undefined;
   try {
     chain = await startLocalChain(options);
@@ -70,32 +78,28 @@ async function main(argv: string[]): Promise<number> {
     const { keeper, minters } = deployment.accounts;
     const minter = minters[0];
     const elapsed = Math.round(performance.now() - started);
-    console.log(
+    say(
       `chain: serving ${chain.rpcUrl}; GliskS0 deployed at ${deployment.contractAddress} ` +
         `(block ${deployment.deployBlock}), keeper ${keeper.address}, ready in ${elapsed} ms`,
     );
-    console.log('');
-    console.log(
-      '# Local GLISK chain: paste into .env (public hardhat dev keys; never use them on a real network)',
-    );
-    console.log(`RPC_URL=${chain.rpcUrl}`);
-    console.log(`GLISK_NFT_CONTRACT_ADDRESS=${deployment.contractAddress}`);
-    console.log(`KEEPER_PRIVATE_KEY=${keeper.privateKey}`);
-    console.log('# No Alchemy webhook locally: follow the chain from the deployment block. It mines only on');
-    console.log('# transactions, so a confirmation depth above 0 would hold back the latest mint.');
-    console.log('CHAIN_FOLLOWER_ENABLED=true');
-    console.log(`FOLLOWER_START_BLOCK=${deployment.deployBlock}`);
-    console.log('CONFIRMATIONS=0');
+    say('');
+    say('# Local GLISK chain: paste into .env (public hardhat dev keys; never use them on a real network)');
+    say(`RPC_URL=${chain.rpcUrl}`);
+    say(`GLISK_NFT_CONTRACT_ADDRESS=${deployment.contractAddress}`);
+    say(`KEEPER_PRIVATE_KEY=${keeper.privateKey}`);
+    say('# No Alchemy webhook locally: follow the chain from the deployment block. It mines only on');
+    say('# transactions, so a confirmation depth above 0 would hold back the latest mint.');
+    say('CHAIN_FOLLOWER_ENABLED=true');
+    say(`FOLLOWER_START_BLOCK=${deployment.deployBlock}`);
+    say('CONFIRMATIONS=0');
     if (minter !== undefined) {
-      console.log(`# Minter (dev account #2, the default of \`npm run mint\`): ${minter.address}`);
-      console.log(`# MINTER_PRIVATE_KEY=${minter.privateKey}`);
+      say(`# Minter (dev account #2, the default of \`npm run mint\`): ${minter.address}`);
+      say(`# MINTER_PRIVATE_KEY=${minter.privateKey}`);
     }
-    console.log('');
-    console.log(
-      `chain: mint with \`npm run mint -- --author <0x address> --quantity <1-50>\`; Ctrl-C to stop`,
-    );
+    say('');
+    say(`chain: mint with \`npm run mint -- --author <0x address> --quantity <1-50>\`; Ctrl-C to stop`);
   } catch (error) {
-    console.error(`chain: could not start: ${error instanceof Error ? error.message : String(error)}`);
+    warn(`chain: could not start: ${error instanceof Error ? error.message : String(error)}`);
     await chain?.stop();
     return 1;
   }
@@ -105,25 +109,29 @@ async function main(argv: string[]): Promise<number> {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
-        console.error(`chain: ${signal} again, exiting without waiting`);
+        warn(`chain: ${signal} again, exiting without waiting`);
         process.exit(130);
       }
       stopping = true;
-      console.log(`chain: ${signal} received, stopping`);
+      say(`chain: ${signal} received, stopping`);
       running.stop().then(
         () => {
-          console.log('chain: stopped');
+          say('chain: stopped');
           resolve(0);
         },
         (error: unknown) => {
-          console.error(`chain: stop failed: ${error instanceof Error ? error.message : String(error)}`);
+          warn(`chain: stop failed: ${error instanceof Error ? error.message : String(error)}`);
           resolve(1);
         },
       );
     };
+    if (opts.signal) {
+      opts.signal.addEventListener('abort', () => onSignal('SIGTERM'), { once: true });
+      return;
+    }
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
+await runCli(import.meta.url, main);

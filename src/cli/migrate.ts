@@ -1,9 +1,7 @@
 // `npm run db:migrate`: applies the committed migrations in drizzle/ under the migration advisory lock.
-import { loadConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { openLocalDatabase, type LocalDatabase } from '../dev/local-database.js';
 import { migrateDatabase } from '../db/migrate.js';
-import { printLine, runCli, type CliIo } from './run.js';
+import { withDatabase } from '../startup.js';
+import { printLine, readCliConfig, runCli, type CliIo } from './run.js';
 
 const HELP = `Usage: npm run db:migrate [-- --help]
 
@@ -25,40 +23,30 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     printLine(io.stderr, `db:migrate: unknown argument ${unknown.join(' ')} (see --help)`);
     return 1;
   }
-  let databaseUrl: string | undefined;
+  const config = readCliConfig(io, 'db:migrate');
+  if (config === undefined) return 1;
   try {
-    databaseUrl = loadConfig(io.env).database.url;
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    printLine(io.stderr, `db:migrate: ${error.message}`);
-    return 1;
-  }
-  let database: LocalDatabase | undefined;
-  try {
-    database = await openLocalDatabase({
-      databaseUrl,
-      // Lifecycle notices only (initialising, started, joined, stopped); the server's own output stays in its log.
-      onLog: (message, level) => {
-        if (level === 'info') printLine(io.stdout, `db:migrate: ${message}`);
-      },
+    // Lifecycle notices only (initialising, started, joined, stopped); the server's own output stays in its log.
+    const onLog = (message: string, level: string): void => {
+      if (level === 'info') printLine(io.stdout, `db:migrate: ${message}`);
+    };
+    return await withDatabase(config, { migrate: false, onLog }, async ({ local }) => {
+      const target = local.embedded
+        ? `embedded PostgreSQL in ${local.dataDir ?? '.data'}`
+        : describe(local.url);
+      printLine(io.stdout, `db:migrate: migrating ${target}`);
+      const result = await migrateDatabase(local.url);
+      const names = result.applied.length > 0 ? ` (${result.applied.join(', ')})` : '';
+      printLine(
+        io.stdout,
+        `db:migrate: applied ${result.applied.length} migration(s)${names} in ${Math.round(result.durationMs)} ms; ` +
+          `${result.total} recorded`,
+      );
+      return 0;
     });
-    const target = database.embedded
-      ? `embedded PostgreSQL in ${database.dataDir ?? '.data'}`
-      : describe(database.url);
-    printLine(io.stdout, `db:migrate: migrating ${target}`);
-    const result = await migrateDatabase(database.url);
-    const names = result.applied.length > 0 ? ` (${result.applied.join(', ')})` : '';
-    printLine(
-      io.stdout,
-      `db:migrate: applied ${result.applied.length} migration(s)${names} in ${Math.round(result.durationMs)} ms; ` +
-        `${result.total} recorded`,
-    );
-    return 0;
   } catch (error) {
     printLine(io.stderr, `db:migrate failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
-  } finally {
-    await database?.stop();
   }
 }
 

@@ -4,12 +4,11 @@ import { PassThrough } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createChainPublicClient } from '../providers/chain/client.js';
 import { loadConfig } from '../config.js';
-import { ConfigError, UsageError } from '../errors.js';
-import { createDatabase, type Database } from '../db/client.js';
-import { openLocalDatabase, type LocalDatabase } from '../dev/local-database.js';
+import { UsageError } from '../errors.js';
 import { scanGaps, type GapScanProgress, type GapScanReport } from '../stages/detection/gap-scan.js';
 import { createLogger } from '../logger.js';
-import { printLine, runCli, type CliIo, type CliOutput } from './run.js';
+import { withDatabase } from '../startup.js';
+import { printFailure, printLine, runCli, type CliIo, type CliOutput } from './run.js';
 
 const HELP = `Usage: npm run recover -- [--dry-run] [--limit N] [--concurrency N]
 
@@ -122,8 +121,6 @@ function ranges(ids: readonly number[]): string {
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  let local: LocalDatabase | undefined;
-  let database: Database | undefined;
   try {
     const options = parseOptions(argv);
     if (options === 'help') {
@@ -134,33 +131,27 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const { rpcUrl, contractAddress } = config.chain;
     if (rpcUrl === undefined) throw new UsageError('RPC_URL (or ALCHEMY_API_KEY with NETWORK) is not set');
     if (contractAddress === undefined) throw new UsageError('GLISK_NFT_CONTRACT_ADDRESS is not set');
-    local = await openLocalDatabase({ databaseUrl: config.database.url ?? '' });
-    database = createDatabase(local.url, { max: 4, applicationName: 'glisk-recover' });
-    const report = await scanGaps({
-      db: database.db,
-      client: createChainPublicClient({ rpcUrl, cacheTimeMs: 0 }),
-      contractAddress,
-      confirmations: config.detection.confirmations,
-      concurrency: options.concurrency,
-      limit: options.limit,
-      dryRun: options.dryRun,
-      // The summary below says what happened; the structured log lines are for the service.
-      logger: createLogger({ level: 'error', format: 'json', stream: new PassThrough() }),
-      onMissing: (result) => printLine(io.stdout, found(result)),
-      onProgress: progressPrinter(io.stderr),
-    });
+    const pool = { max: 4, applicationName: 'glisk-recover' };
+    const report = await withDatabase(config, { migrate: false, pool }, ({ database }) =>
+      scanGaps({
+        db: database.db,
+        client: createChainPublicClient({ rpcUrl, cacheTimeMs: 0 }),
+        contractAddress,
+        confirmations: config.detection.confirmations,
+        concurrency: options.concurrency,
+        limit: options.limit,
+        dryRun: options.dryRun,
+        // The summary below says what happened; the structured log lines are for the service.
+        logger: createLogger({ level: 'error', format: 'json', stream: new PassThrough() }),
+        onMissing: (result) => printLine(io.stdout, found(result)),
+        onProgress: progressPrinter(io.stderr),
+      }),
+    );
     printLine(io.stdout, summary(report));
     return report.failed.length > 0 ? 2 : 0;
   } catch (error) {
-    const message =
-      error instanceof ConfigError || error instanceof UsageError || !(error instanceof Error)
-        ? String(error instanceof Error ? error.message : error)
-        : (error.message.split('\n')[0] ?? error.name);
-    printLine(io.stderr, `recover failed: ${message}${error instanceof UsageError ? ' (see --help)' : ''}`);
+    printFailure(io, 'recover', error);
     return 1;
-  } finally {
-    await database?.close();
-    await local?.stop();
   }
 }
 

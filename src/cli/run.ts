@@ -4,7 +4,8 @@
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readProcessEnv } from '../config.js';
+import { loadConfig, readProcessEnv, type Config } from '../config.js';
+import { ConfigError, UsageError } from '../errors.js';
 
 export type CliOutput = { write(text: string): unknown; isTTY?: boolean };
 
@@ -20,6 +21,29 @@ export type CliMain = (argv: string[], io: CliIo) => Promise<number>;
 /** console.log for a CliOutput. */
 export function printLine(output: CliOutput, text: string): void {
   output.write(`${text}\n`);
+}
+
+/** The command's configuration (from io.env), or undefined once every problem is printed (the command exits 1). */
+export function readCliConfig(io: CliIo, command: string): Config | undefined {
+  try {
+    return loadConfig(io.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    printLine(io.stderr, `${command}: ${error.message}`);
+    return undefined;
+  }
+}
+
+/**
+ * `<command> failed: <why>` on stderr: a configuration or usage problem in full (a usage one points to --help),
+ * anything else by the first line of its message (stacks are for debugging, not for the terminal).
+ */
+export function printFailure(io: CliIo, command: string, error: unknown): void {
+  const message =
+    error instanceof ConfigError || error instanceof UsageError || !(error instanceof Error)
+      ? String(error instanceof Error ? error.message : error)
+      : (error.message.split('\n')[0] ?? error.name);
+  printLine(io.stderr, `${command} failed: ${message}${error instanceof UsageError ? ' (see --help)' : ''}`);
 }
 
 export async function runCli(moduleUrl: string, main: CliMain): Promise<void> {

@@ -2,10 +2,10 @@
 // embedded PostgreSQL of .data/ (joined when `npm start` runs it, started for the session otherwise).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { childProcessEnv, loadConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { openLocalDatabase, REPO_ROOT, type LocalDatabase } from '../dev/local-database.js';
+import { REPO_ROOT } from '../dev/local-database.js';
 import { redactUrl } from '../logger.js';
+import { withDatabase } from '../startup.js';
+import { printLine, readCliConfig, runCli, type CliIo } from './run.js';
 
 const HELP = `Usage: npm run db:studio [-- --port <port>] [-- --host <host>]
 
@@ -46,43 +46,37 @@ function parseArgs(args: string[]): Parsed {
   return { kind: 'run', options };
 }
 
-async function main(args: string[]): Promise<number> {
-  const parsed = parseArgs(args);
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(argv);
   if (parsed.kind === 'help') {
-    console.log(HELP);
+    printLine(io.stdout, HELP);
     return 0;
   }
   if (parsed.kind === 'error') {
-    console.error(`db:studio: ${parsed.message} (see --help)`);
+    printLine(io.stderr, `db:studio: ${parsed.message} (see --help)`);
     return 1;
   }
-  let databaseUrl: string | undefined;
+  const config = readCliConfig(io, 'db:studio');
+  if (config === undefined) return 1;
   try {
-    databaseUrl = loadConfig().database.url;
+    printLine(io.stdout, 'db:studio: opening the database...');
+    return await withDatabase(config, { migrate: false }, async ({ local }) => {
+      const target = local.embedded
+        ? `the embedded PostgreSQL in ${local.dataDir ?? '.data/postgres'}`
+        : redactUrl(local.url);
+      printLine(io.stdout, `db:studio: starting Drizzle Studio on ${target}`);
+      return await runStudio({ ...io.env, DATABASE_URL: local.url }, parsed.options, io);
+    });
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
+    printLine(
+      io.stderr,
+      `db:studio failed: ${error instanceof Error ? redactUrl(error.message) : String(error)}`,
+    );
     return 1;
-  }
-
-  let local: LocalDatabase | undefined;
-  try {
-    console.log('db:studio: opening the database...');
-    local = await openLocalDatabase({ databaseUrl: databaseUrl ?? '' });
-    const target = local.embedded
-      ? `the embedded PostgreSQL in ${local.dataDir ?? '.data/postgres'}`
-      : redactUrl(local.url);
-    console.log(`db:studio: starting Drizzle Studio on ${target}`);
-    return await runStudio(local.url, parsed.options);
-  } catch (error) {
-    console.error(`db:studio failed: ${error instanceof Error ? redactUrl(error.message) : String(error)}`);
-    return 1;
-  } finally {
-    await local?.stop();
   }
 }
 
-function runStudio(url: string, options: Options): Promise<number> {
+function runStudio(env: CliIo['env'], options: Options, io: CliIo): Promise<number> {
   const bin = path.join(REPO_ROOT, 'node_modules', 'drizzle-kit', 'bin.cjs');
   const child = spawn(
     process.execPath,
@@ -96,7 +90,7 @@ function runStudio(url: string, options: Options): Promise<number> {
       '--host',
       options.host,
     ],
-    { cwd: REPO_ROOT, env: childProcessEnv({ DATABASE_URL: url }), stdio: 'inherit' },
+    { cwd: REPO_ROOT, env, stdio: 'inherit' },
   );
   // Ctrl-C reaches Studio too (same process group); a SIGTERM sent to this process alone is passed on.
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
@@ -104,7 +98,7 @@ function runStudio(url: string, options: Options): Promise<number> {
   process.on('SIGTERM', forward);
   return new Promise((resolve) => {
     child.on('error', (error) => {
-      console.error(`db:studio: cannot run drizzle-kit: ${error.message}`);
+      printLine(io.stderr, `db:studio: cannot run drizzle-kit: ${error.message}`);
       resolve(1);
     });
     child.on('exit', (code, signal) => {
@@ -114,4 +108,4 @@ function runStudio(url: string, options: Options): Promise<number> {
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
+await runCli(import.meta.url, main);

@@ -3,14 +3,13 @@
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { createDatabase, type Database } from '../db/client.js';
-import { migrateDatabase } from '../db/migrate.js';
-import { ConfigError, UsageError } from '../errors.js';
+import type { Deps } from '../deps.js';
+import { UsageError } from '../errors.js';
 import { STAGE_NAMES, isStageName, type StageName } from '../domain/stages.js';
-import { openLocalDatabase, type LocalDatabase } from '../dev/local-database.js';
 import { createLogger } from '../logger.js';
+import { withDatabase } from '../startup.js';
 import { startPipeline, stageFactories } from '../workers/pipeline.js';
-import { printLine, runCli, type CliIo } from './run.js';
+import { printFailure, printLine, runCli, type CliIo } from './run.js';
 
 const HELP = `Usage: npm run worker -- [--stages ${STAGE_NAMES.join(',')}] [--help]
 
@@ -65,8 +64,6 @@ export type WorkerOptions = {
 };
 
 export async function main(argv: string[], io: CliIo, options: WorkerOptions = {}): Promise<number> {
-  let local: LocalDatabase | undefined;
-  let database: Database | undefined;
   try {
     const stages = parseStages(argv);
     if (stages === 'help') {
@@ -88,35 +85,47 @@ export async function main(argv: string[], io: CliIo, options: WorkerOptions = {
       secrets: config.secrets,
       stream,
     });
-    local = await openLocalDatabase({ databaseUrl: config.database.url ?? '' });
-    if (config.database.migrateOnStart) await migrateDatabase(local.url);
-    database = createDatabase(local.url, {
+    const pool = {
       max: Math.min(config.database.poolSize, 4 + 2 * selected.length),
       applicationName: 'glisk-worker',
-    });
-
-    const stop = new AbortController();
-    const external = options.signal;
-    external?.addEventListener('abort', () => stop.abort(), { once: true });
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
-        logger.warn('worker.forced_exit', { signal });
-        process.exit(1);
-      }
-      logger.info('worker.stopping', { signal, timeoutMs: config.http.shutdownTimeoutMs });
-      stop.abort();
     };
-    if (external === undefined) {
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+    return await withDatabase(config, { pool }, async ({ url, database }) => {
+      await runStages({ config, logger, database }, url, selected, options.signal);
+      return 0;
+    });
+  } catch (error) {
+    printFailure(io, 'worker', error);
+    return 1;
+  }
+}
+
+/** Runs the stages until SIGTERM/SIGINT (or `external` aborts), then stops them within SHUTDOWN_TIMEOUT_SECONDS. */
+async function runStages(
+  deps: Deps,
+  listenUrl: string,
+  stages: StageName[],
+  external: AbortSignal | undefined,
+): Promise<void> {
+  const { config, logger } = deps;
+  const stop = new AbortController();
+  external?.addEventListener('abort', () => stop.abort(), { once: true });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn('worker.exit_forced', { signal });
+      process.exit(1);
     }
-    const pipeline = await startPipeline(
-      { config, logger, database },
-      { stages: selected, listenUrl: local.url },
-    );
-    logger.info('worker.started', { stages: selected, pid: process.pid });
+    logger.info('worker.stopping', { signal, timeoutMs: config.http.shutdownTimeoutMs });
+    stop.abort();
+  };
+  if (external === undefined) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  try {
+    const pipeline = await startPipeline(deps, { stages, listenUrl });
+    logger.info('worker.started', { stages, pid: process.pid });
     if (!stop.signal.aborted) {
       await new Promise<void>((resolve) =>
         stop.signal.addEventListener('abort', () => resolve(), { once: true }),
@@ -124,21 +133,11 @@ export async function main(argv: string[], io: CliIo, options: WorkerOptions = {
     }
     const { forced } = await pipeline.stop(config.http.shutdownTimeoutMs);
     logger.info('worker.stopped', { forced });
+  } finally {
     if (external === undefined) {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
     }
-    return 0;
-  } catch (error) {
-    const message =
-      error instanceof ConfigError || error instanceof UsageError || !(error instanceof Error)
-        ? String(error instanceof Error ? error.message : error)
-        : (error.message.split('\n')[0] ?? error.name);
-    printLine(io.stderr, `worker failed: ${message}${error instanceof UsageError ? ' (see --help)' : ''}`);
-    return 1;
-  } finally {
-    await database?.close();
-    await local?.stop();
   }
 }
 
