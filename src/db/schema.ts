@@ -168,6 +168,10 @@ export const tokens = pgTable(
     index('tokens_s0_image_claim_idx')
       .on(t.nextAttemptAt, t.tokenId)
       .where(sql`${t.status} IN ('detected', 'generating')`),
+    // Content retention: a stored image still needed by a token that is not revealed yet is never deleted.
+    index('tokens_s0_unrevealed_image_cid_idx')
+      .on(t.imageCid)
+      .where(sql`${t.status} <> 'revealed' AND ${t.imageCid} IS NOT NULL`),
   ],
 );
 
@@ -259,6 +263,16 @@ export const ipfsUploadRecords = pgTable(
     ),
     check('ipfs_upload_records_completed_has_cid', sql`${t.status} <> 'completed' OR ${t.cid} IS NOT NULL`),
     index('ipfs_upload_records_token_created_idx').on(t.tokenRowId, t.createdAt),
+    // Content retention: which tokens' completed uploads hold this stored content.
+    index('ipfs_upload_records_computed_cid_idx')
+      .on(t.computedCid)
+      .where(sql`${t.status} = 'completed'`),
+    // The gateway serves content by the provider's CID too, when it differs from ours (rare: a small index).
+    index('ipfs_upload_records_provider_cid_idx')
+      .on(t.cid)
+      .where(
+        sql`${t.status} = 'completed' AND ${t.computedCid} IS NOT NULL AND ${t.cid} <> ${t.computedCid}`,
+      ),
   ],
 );
 

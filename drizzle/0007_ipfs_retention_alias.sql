@@ -1,0 +1,3 @@
+CREATE INDEX "ipfs_upload_records_computed_cid_idx" ON "ipfs_upload_records" USING btree ("computed_cid") WHERE "ipfs_upload_records"."status" = 'completed';--> statement-breakpoint
+CREATE INDEX "ipfs_upload_records_provider_cid_idx" ON "ipfs_upload_records" USING btree ("cid") WHERE "ipfs_upload_records"."status" = 'completed' AND "ipfs_upload_records"."computed_cid" IS NOT NULL AND "ipfs_upload_records"."cid" <> "ipfs_upload_records"."computed_cid";--> statement-breakpoint
+CREATE INDEX "tokens_s0_unrevealed_image_cid_idx" ON "tokens_s0" USING btree ("image_cid") WHERE "tokens_s0"."status" <> 'revealed' AND "tokens_s0"."image_cid" IS NOT NULL;
