@@ -105,17 +105,24 @@ function drawWaiting(stages) {
 async function retry(tokenId, button) {
   button.disabled = true;
   button.textContent = 'retrying…';
+  let outcome;
   try {
     const res = await fetch(`/api/tokens/${tokenId}/retry`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminKey}` },
     });
     const body = await res.json().catch(() => ({}));
-    button.textContent = res.ok ? 'sent back' : (body.error?.code ?? `HTTP ${res.status}`);
-    await refresh();
+    outcome = res.ok
+      ? `#${tokenId} sent back to ${body.status}`
+      : `#${tokenId} not retried: ${body.error?.code ?? `HTTP ${res.status}`}` +
+        (body.error?.message ? ` (${body.error.message})` : '');
   } catch {
-    button.textContent = 'network error';
+    outcome = `#${tokenId} not retried: network error`;
   }
+  // Outside the table, which the refresh redraws.
+  $('retry-result').textContent = outcome;
+  $('retry-result').hidden = false;
+  await refresh();
 }
 
 function drawFailures(failures) {

@@ -5,15 +5,6 @@ import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import type { TokenStatus } from '../db/schema.js';
 
-export type StatusCount = { status: TokenStatus; count: number };
-
-export async function countByStatus(tx: Executor): Promise<StatusCount[]> {
-  const rows = await tx.execute<{ status: TokenStatus; count: number }>(
-    sql`select status, count(*)::int as count from tokens_s0 group by status`,
-  );
-  return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
-}
-
 export type OldestWaiting = { status: TokenStatus; tokenId: number; since: Date };
 
 /** Per status, the token that has been in it longest (by updated_at, the time of its last move). */

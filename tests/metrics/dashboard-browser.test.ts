@@ -1,8 +1,9 @@
 // The operator dashboard in a real browser: headless Chromium (Debian's, through playwright-core) opens
 // /dashboard against a service whose database holds tokens in every status, a failure, a confirmed reveal and
-// an image in the content store. The funnel shows the counts of GET /api/pipeline/overview, the chart, the
+// an image in the content store. The funnel shows the counts of GET /api/pipeline/stats, the chart, the
 // failure, the reveal and the image are drawn, nothing leaves loopback, the console stays clean, and a
-// screenshot is saved under .tmp/artifacts/.
+// screenshot is saved under .tmp/artifacts/. With the admin key entered, a click on a failure's Retry sends the
+// token back (POST /api/tokens/{tokenId}/retry) and the page shows it moved.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -20,7 +21,28 @@ const ARTIFACTS = path.join(REPO_ROOT, '.tmp', 'artifacts');
 
 const skip = chromiumMissing;
 
-type Overview = { funnel: Record<string, number> };
+const ADMIN_KEY = 'dashboard-test-admin-key-0123456789';
+
+type Stats = { statuses: { status: string; count: number }[] };
+
+async function stats(app: TestApp): Promise<Record<string, number>> {
+  const res = await fetch(`${app.url}/api/pipeline/stats`, {
+    headers: { authorization: `Bearer ${ADMIN_KEY}` },
+  });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as Stats;
+  return Object.fromEntries(body.statuses.map((s) => [s.status, s.count]));
+}
+
+async function funnelShown(page: Page): Promise<Record<string, number>> {
+  const shown: Record<string, number> = {};
+  for (const item of await page.locator('#funnel li').all()) {
+    const status = await item.getAttribute('data-status');
+    assert.ok(status);
+    shown[status] = Number(await item.locator('.count').textContent());
+  }
+  return shown;
+}
 
 describe('the operator dashboard in headless Chromium', { skip }, () => {
   let app: TestApp;
@@ -28,7 +50,7 @@ describe('the operator dashboard in headless Chromium', { skip }, () => {
   let imageCid: string;
 
   before(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: { ADMIN_API_KEY: ADMIN_KEY } });
     const db = app.testDb.db;
     const author = await insertAuthor(db, 1);
     const png = await sharp({
@@ -84,19 +106,13 @@ describe('the operator dashboard in headless Chromium', { skip }, () => {
 
   it('shows the funnel counts of the API, the chart, a failure, a reveal and an image; nothing leaves loopback', async () => {
     const { page, requested, consoleErrors } = await open(1200);
-    const overview = (await (await fetch(`${app.url}/api/pipeline/overview`)).json()) as Overview;
-    assert.deepEqual(overview.funnel, {
-      detected: 2,
-      generating: 1,
-      uploading: 1,
-      ready: 2,
-      revealed: 1,
-      failed: 1,
-    });
-    for (const [status, count] of Object.entries(overview.funnel)) {
-      const shown = await page.locator(`#funnel li[data-status="${status}"] .count`).textContent();
-      assert.equal(Number(shown), count, status);
-    }
+    const expected = { detected: 2, generating: 1, uploading: 1, ready: 2, revealed: 1, failed: 1 };
+    assert.deepEqual(await stats(app), expected);
+    assert.deepEqual(
+      await funnelShown(page),
+      expected,
+      'the funnel shows what GET /api/pipeline/stats answers',
+    );
     assert.equal(await page.locator('#chart svg polyline').count(), 3);
     const failure = await page.locator('#failures tr[data-token="8"]').textContent();
     assert.match(failure ?? '', /REPLICATE_UNAUTHORIZED/);
@@ -121,6 +137,45 @@ describe('the operator dashboard in headless Chromium', { skip }, () => {
       'every request goes to this server',
     );
     assert.deepEqual(consoleErrors, []);
+    await page.close();
+  });
+
+  it('retry needs the admin key; with it, a click sends the failed token back and the funnel follows', async () => {
+    const { page, requested, consoleErrors } = await open(1200);
+    const button = page.locator('#failures tr[data-token="8"] button');
+    assert.equal(await button.isDisabled(), true, 'no key entered: the button is disabled');
+
+    // A wrong key: the route refuses, the page says so, the token stays failed.
+    await page.locator('#admin-key').fill('not-the-key-but-long-enough');
+    await page.locator('#admin-form button[type="submit"]').click();
+    await button.click();
+    await page.locator('#retry-result', { hasText: '#8 not retried: ADMIN_UNAUTHORIZED' }).waitFor();
+    assert.equal((await stats(app)).failed, 1);
+
+    await page.locator('#admin-key').fill(ADMIN_KEY);
+    await page.locator('#admin-form button[type="submit"]').click();
+    assert.equal(await page.locator('#admin-key').inputValue(), '', 'the key is not left in the field');
+    await page.locator('#failures tr[data-token="8"] button').click();
+    // The page refreshes after the answer: the failure is gone and the token counts as detected again.
+    await page.locator('#retry-result', { hasText: '#8 sent back to detected' }).waitFor();
+    await page.locator('#failures tr[data-token="8"]').waitFor({ state: 'detached' });
+    const after = await stats(app);
+    assert.deepEqual(after, { detected: 3, generating: 1, uploading: 1, ready: 2, revealed: 1, failed: 0 });
+    assert.deepEqual(await funnelShown(page), after);
+    const token = (await (await fetch(`${app.url}/api/tokens/8`)).json()) as { status: string };
+    assert.equal(token.status, 'detected', 'back at the start of the image stage it failed in');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-after-retry.png'), fullPage: true });
+    const retries = requested.filter((url) => url.endsWith('/api/tokens/8/retry'));
+    assert.equal(retries.length, 2, 'one POST per click');
+    assert.ok(
+      requested.every((url) => !url.includes(ADMIN_KEY)),
+      'the key never goes into a URL',
+    );
+    // The refused retry logs a 401 in the console; nothing else may.
+    assert.deepEqual(
+      consoleErrors.filter((text) => !/401/.test(text)),
+      [],
+    );
     await page.close();
   });
 

@@ -101,7 +101,8 @@ export const pipelineOverviewRoutes: RouteFactory = () => [
     const currentMinute = Math.floor(now.getTime() / 60_000) * 60_000;
     const since = new Date(currentMinute - (MINUTES - 1) * 60_000);
     const [counts, oldest, perMinute, failures, reveals, gallery] = await Promise.all([
-      pipelineOverview.countByStatus(),
+      // The counts of GET /api/pipeline/stats (same statement), so the dashboard's funnel and the stats agree.
+      pipelineOverview.statusStats(),
       pipelineOverview.oldestPerStatus(STAGES.map((s) => s.waitsIn)),
       pipelineOverview.completionsPerMinute(since),
       pipelineOverview.recentFailures(LIST_LIMIT),
