@@ -99,9 +99,10 @@ export type BatchStage = StageBase & {
   mode: 'batch';
   /**
    * Asked before each claim: true to claim now, or how long to wait first (the reveal waits until a batch is full
-   * or its oldest ready token has waited long enough). Omitted: always claim.
+   * or its oldest ready token has waited long enough, and first settles a batch left in flight by a stopped
+   * process). `signal` aborts when the runner stops. Omitted: always claim.
    */
-  readyToClaim?: (db: Executor) => Promise<true | { waitMs: number }>;
+  readyToClaim?: (db: Executor, signal: AbortSignal) => Promise<true | { waitMs: number }>;
   /** The stage's work on the claimed tokens; one result per token, in the same order. A throw fails them all. */
   work: (tokens: readonly Token[], ctx: WorkContext) => Promise<readonly BatchItemResult[]>;
 };
@@ -234,6 +235,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   const slotWakeup = new Wakeup();
   const counters = { claims: 0, claimed: 0, completed: 0, retried: 0, failed: 0, leasesLost: 0 };
   let stopping = false;
+  const runnerStopped = new AbortController();
 
   const heldTokens = (): Map<string, Unit> => {
     const held = new Map<string, Unit>();
@@ -476,7 +478,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       }
       try {
         if (stage.mode === 'batch' && stage.readyToClaim) {
-          const ready = await stage.readyToClaim(db);
+          const ready = await stage.readyToClaim(db, runnerStopped.signal);
           if (ready !== true) {
             await workWakeup.wait(Math.min(settings.pollIntervalMs, Math.max(0, ready.waitMs)));
             continue;
@@ -534,6 +536,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   const stop = (timeoutMs: number): Promise<{ forced: boolean }> => {
     stopped ??= (async () => {
       stopping = true;
+      runnerStopped.abort(new Error('worker stopping'));
       workWakeup.wake();
       slotWakeup.wake();
       await looping;

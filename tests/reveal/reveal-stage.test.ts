@@ -4,9 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { privateKeyToAccount } from 'viem/accounts';
 import { ConfigError } from '../../src/errors.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Logger } from '../../src/logger.js';
+import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
 import { STAGES } from '../../src/domain/stages.js';
-import { revealTransactions, tokens } from '../../src/db/schema.js';
+import { eq, inArray } from 'drizzle-orm';
+import { revealAttempts, revealTransactions, tokens } from '../../src/db/schema.js';
 import { computeCid } from '../../src/lib/cid.js';
 import { connectRevealChain } from '../../src/providers/chain/reveal-chain.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
@@ -17,6 +20,8 @@ import { startTestChain, type TestChain } from '../helpers/chain.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor } from '../helpers/db-fixtures.js';
 import { captureLogs } from '../helpers/logs.js';
+import { startRpcProxy } from '../helpers/rpc-proxy.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let chain: TestChain;
 let database: TestDatabase;
@@ -30,63 +35,95 @@ after(async () => {
   await database?.drop();
 });
 
+/** Mints `count` tokens on chain and records them `ready` with their metadata CIDs. */
+async function readyTokens(count: number): Promise<number[]> {
+  const minter = chain.accounts.minters[0];
+  assert.ok(minter);
+  const minted = await chain.mint({ from: minter, author: minter.address, quantity: count });
+  const author = await insertAuthor(database.db, minted.tokenIds.map(Number)[0] ?? 1);
+  const ids = minted.tokenIds.map(Number);
+  for (const tokenId of ids) {
+    const cid = await computeCid(new TextEncoder().encode(`metadata ${tokenId}`), 'dag-pb');
+    await tokensRepository.addMany(database.db, [
+      {
+        tokenId,
+        authorId: author.id,
+        minterAddress: author.walletAddress,
+        mintTimestamp: new Date(),
+        status: 'ready',
+        imageCid: cid,
+        metadataCid: cid,
+        readyAt: new Date(),
+      },
+    ]);
+  }
+  return ids;
+}
+
+function revealConfig() {
+  return loadConfig({
+    APP_ENV: 'test',
+    KEEPER_PRIVATE_KEY: chain.accounts.keeper.privateKey,
+    RPC_URL: chain.rpcUrl,
+    GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
+    BATCH_REVEAL_WAIT_SECONDS: '0.5',
+    POLL_INTERVAL_SECONDS: '0.05',
+  });
+}
+
+async function revealSender(logger: Logger, rpcUrl = chain.rpcUrl): Promise<RevealSender> {
+  return new RevealSender({
+    database: database.database,
+    chain: await connectRevealChain({
+      rpcUrl,
+      contractAddress: chain.contractAddress,
+      account: privateKeyToAccount(chain.accounts.keeper.privateKey),
+    }),
+    logger,
+    settings: {
+      gasBuffer: 1.2,
+      maxGasPriceWei: undefined,
+      transactionTimeoutMs: 60_000,
+      maxFeeBumps: 3,
+      maxAttempts: 3,
+      pollIntervalMs: 20,
+      retryBaseSeconds: 0,
+      retryCapSeconds: 0,
+    },
+  });
+}
+
+function revealStage(config: Config, logger: Logger, sender: RevealSender) {
+  return createRevealStage({
+    config,
+    database: database.database,
+    logger,
+    settings: { ...config.pipeline, concurrency: 1, maxAttempts: 3, batchSize: 50 },
+    sender,
+  });
+}
+
+async function statusesOf(ids: readonly number[]): Promise<string[]> {
+  const rows = await database.db
+    .select({ status: tokens.status })
+    .from(tokens)
+    .where(inArray(tokens.tokenId, [...ids]));
+  return rows.map((r) => r.status);
+}
+
+function keeperNonce(): Promise<number> {
+  return chain.publicClient.getTransactionCount({
+    address: chain.accounts.keeper.address,
+    blockTag: 'latest',
+  });
+}
+
 describe('reveal stage', () => {
   it('waits for the oldest ready token to have waited, then reveals the batch in one transaction', async () => {
-    const minter = chain.accounts.minters[0];
-    assert.ok(minter);
-    const minted = await chain.mint({ from: minter, author: minter.address, quantity: 3 });
-    const author = await insertAuthor(database.db, 1);
-    const ids = minted.tokenIds.map(Number);
-    for (const tokenId of ids) {
-      const cid = await computeCid(new TextEncoder().encode(`metadata ${tokenId}`), 'dag-pb');
-      await tokensRepository.addMany(database.db, [
-        {
-          tokenId,
-          authorId: author.id,
-          minterAddress: author.walletAddress,
-          mintTimestamp: new Date(),
-          status: 'ready',
-          imageCid: cid,
-          metadataCid: cid,
-          readyAt: new Date(),
-        },
-      ]);
-    }
-    const config = loadConfig({
-      APP_ENV: 'test',
-      KEEPER_PRIVATE_KEY: chain.accounts.keeper.privateKey,
-      RPC_URL: chain.rpcUrl,
-      GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
-      BATCH_REVEAL_WAIT_SECONDS: '0.5',
-      POLL_INTERVAL_SECONDS: '0.05',
-    });
+    await readyTokens(3);
+    const config = revealConfig();
     const logs = captureLogs(config.secrets);
-    const sender = new RevealSender({
-      database: database.database,
-      chain: await connectRevealChain({
-        rpcUrl: chain.rpcUrl,
-        contractAddress: chain.contractAddress,
-        account: privateKeyToAccount(chain.accounts.keeper.privateKey),
-      }),
-      logger: logs.logger,
-      settings: {
-        gasBuffer: 1.2,
-        maxGasPriceWei: undefined,
-        transactionTimeoutMs: 60_000,
-        maxFeeBumps: 3,
-        maxAttempts: 3,
-        pollIntervalMs: 20,
-        retryBaseSeconds: 0,
-        retryCapSeconds: 0,
-      },
-    });
-    const stage = createRevealStage({
-      config,
-      database: database.database,
-      logger: logs.logger,
-      settings: { ...config.pipeline, concurrency: 1, maxAttempts: 3, batchSize: 50 },
-      sender,
-    });
+    const stage = revealStage(config, logs.logger, await revealSender(logs.logger));
     assert.equal(stage.definition, STAGES.reveal);
     const started = Date.now();
     const runner = startStageRunner(stage, { database: database.database, logger: logs.logger });
@@ -108,6 +145,75 @@ describe('reveal stage', () => {
       await runner.stop(2_000);
     }
     assert.ok(!logs.text().toLowerCase().includes(chain.accounts.keeper.privateKey.slice(2).toLowerCase()));
+  });
+
+  it('at start, settles a batch a stopped process left in flight (its stored bytes, its nonce) with no other token ready', async () => {
+    const ids = await readyTokens(2);
+    const config = revealConfig();
+    const logs = captureLogs(config.secrets);
+    const proxy = await startRpcProxy(chain.rpcUrl);
+    const nonceBefore = await keeperNonce();
+    const earlier = new Set((await database.db.select().from(revealAttempts)).map((a) => a.id));
+    const newAttempts = async () =>
+      (await database.db.select().from(revealAttempts)).filter((a) => !earlier.has(a.id));
+    try {
+      // The first process signs and stores the batch, its broadcast never reaches the node, and it stops.
+      proxy.override = (r) =>
+        r.method === 'eth_sendRawTransaction'
+          ? { error: { code: -32603, message: 'connection reset' } }
+          : undefined;
+      const dead = new AbortController();
+      const claimed = await tokenQueue.claimTokens(database.db, STAGES.reveal, {
+        owner: 'stopped-process',
+        leaseSeconds: 60,
+        limit: 50,
+      });
+      assert.deepEqual(claimed.map((t) => t.tokenId).sort(), ids);
+      const first = (await revealSender(logs.logger, proxy.url)).revealBatch(claimed, dead.signal);
+      await waitUntil(async () => (await newAttempts()).length === 1, {
+        what: 'the attempt stored',
+      });
+      dead.abort();
+      await first;
+      const [stored] = await newAttempts();
+      assert.ok(stored);
+      assert.equal(await keeperNonce(), nonceBefore, 'nothing reached the chain');
+
+      // A new process starts the stage: nothing is claimable, yet the batch is settled with the stored bytes.
+      proxy.override = undefined;
+      proxy.requests.length = 0;
+      const runner = startStageRunner(
+        revealStage(config, logs.logger, await revealSender(logs.logger, proxy.url)),
+        {
+          database: database.database,
+          logger: logs.logger,
+        },
+      );
+      try {
+        await waitUntil(async () => (await statusesOf(ids)).every((s) => s === 'revealed'), {
+          what: 'the in-flight batch revealed',
+        });
+      } finally {
+        await runner.stop(2_000);
+      }
+      const broadcasts = proxy.requests.filter((r) => r.method === 'eth_sendRawTransaction');
+      assert.deepEqual(
+        broadcasts.map((r) => r.params?.[0]),
+        [stored.rawTransaction],
+        'the stored bytes, nothing re-signed',
+      );
+      assert.equal(await keeperNonce(), nonceBefore + 1, 'one transaction, at the stored nonce');
+      const [row] = await database.db
+        .select()
+        .from(revealTransactions)
+        .where(eq(revealTransactions.id, stored.revealTransactionId));
+      assert.equal(row?.status, 'confirmed');
+      assert.equal(row?.txHash, stored.txHash);
+      assert.equal((await newAttempts()).length, 1, 'no second attempt');
+      assert.equal(runner.stats().claimed, 0, 'nothing new was claimed');
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('KEEPER_PRIVATE_KEY is a secret in every spelling, and a bad one is refused without being shown', () => {

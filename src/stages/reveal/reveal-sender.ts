@@ -133,6 +133,11 @@ export class RevealSender {
     };
   }
 
+  /** The keeper's address, checksummed. */
+  get keeperAddress(): string {
+    return this.deps.chain.keeperAddress;
+  }
+
   status(): RevealStatus {
     return { ...this.currentStatus };
   }

@@ -9,6 +9,7 @@ import { STAGES } from '../../domain/stages.js';
 import { TransientStageError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { connectRevealChain } from '../../providers/chain/reveal-chain.js';
+import * as revealTransactions from '../../repositories/reveal-transactions.repository.js';
 import * as tokenQueue from '../../repositories/token-queue.repository.js';
 import type { BatchItemResult, BatchStage, StageSettings } from '../../workers/stage-runner.js';
 import { gweiToWei } from './fees.js';
@@ -73,17 +74,31 @@ export function createRevealStage(deps: RevealStageDeps): BatchStage {
     return sender;
   };
   let warned = false;
+  // Stored lower-case, as the sender writes it (reveal_transactions_keeper_address_format).
+  const keeper = (
+    deps.sender?.keeperAddress ??
+    (reveal.keeperPrivateKey === ''
+      ? ''
+      : privateKeyToAccount(reveal.keeperPrivateKey as `0x${string}`).address)
+  ).toLowerCase();
 
   return {
     mode: 'batch',
     definition: STAGES.reveal,
     settings,
-    async readyToClaim(db: Executor) {
+    async readyToClaim(db: Executor, signal: AbortSignal) {
       if (missing.length > 0 && deps.sender === undefined) {
         if (!warned)
           log.warn('reveal.disabled', { missing, detail: 'the reveal stage claims nothing until set' });
         warned = true;
         return { waitMs: 60_000 };
+      }
+      // A batch this keeper left in flight (a process stopped or killed after signing) is settled first, with its
+      // stored bytes at its nonce: its tokens are not claimable meanwhile, so nothing else would ever resume it
+      // when no other token is ready, and nothing new is sent before it is settled.
+      if ((await revealTransactions.listInFlightForKeeper(db, keeper)).length > 0) {
+        const resumed = await (await getSender()).resume(signal);
+        if (resumed !== true) return { waitMs: settings.pollIntervalMs };
       }
       const backlog = await tokenQueue.claimableBacklog(db, STAGES.reveal);
       if (backlog.count === 0) return { waitMs: settings.pollIntervalMs };
