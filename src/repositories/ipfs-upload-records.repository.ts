@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, ne, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import {
   ipfsUploadRecords,
@@ -90,4 +90,24 @@ export async function findPinned(
     .orderBy(desc(ipfsUploadRecords.createdAt))
     .limit(1);
   return row?.cid ?? undefined;
+}
+
+/**
+ * The stored (computed) CID that a provider's CID stands for, when a completed upload answered `providerCid` for
+ * content we address differently (the provider laid the same file out another way). Undefined when none did.
+ */
+export async function storedCidFor(tx: Executor, providerCid: string): Promise<string | undefined> {
+  const [row] = await tx
+    .select({ computedCid: ipfsUploadRecords.computedCid })
+    .from(ipfsUploadRecords)
+    .where(
+      and(
+        eq(ipfsUploadRecords.cid, providerCid),
+        eq(ipfsUploadRecords.status, 'completed'),
+        isNotNull(ipfsUploadRecords.computedCid),
+        ne(ipfsUploadRecords.cid, ipfsUploadRecords.computedCid),
+      ),
+    )
+    .limit(1);
+  return row?.computedCid ?? undefined;
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { toCanonicalCid } from '../../src/lib/cid.js';
 import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
+import * as ipfsRecords from '../../src/repositories/ipfs-upload-records.repository.js';
 import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
 import { startTestApp, type TestApp } from '../helpers/http.js';
 
@@ -16,6 +17,12 @@ const JSON_BYTES = Buffer.from('Hello Worlds!\n');
 const JSON_CID_V0 = 'QmVr26fY1tKyspEJBniVhqxQeEjhF78XerGiqWAwraVLQH';
 const JSON_CID_V1 = toCanonicalCid(JSON_CID_V0);
 // `echo file1 | ipfs add --cid-version=1`: a valid CID that is not stored.
+// What `ipfs add --cid-version=0` answers for IMAGE (dag-pb leaves): a provider laying the file out its own way.
+const PROVIDER_CID_V0 = 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o';
+const PROVIDER_CID = toCanonicalCid(PROVIDER_CID_V0);
+// A CID answered by an upload that did not complete.
+const FAILED_UPLOAD_CID = toCanonicalCid('QmWATWQ7fVPP2EFGu71UkfnqhYXDYH566qy47CnJDgvs8u');
+
 const UNKNOWN_CID = 'bafkreihm3rktn5z33luic3youqdsn326toaq3ekesmdvsa53sbrd3f5r3a';
 
 describe('IPFS gateway', { timeout: 30_000 }, () => {
@@ -145,5 +152,40 @@ describe('IPFS gateway', { timeout: 30_000 }, () => {
     assert.equal(six.metadataUrl, null);
     const followed = await get(String(five.metadataUrl));
     assert.equal(await followed.text(), 'Hello Worlds!\n');
+  });
+
+  it("serves a provider's CID that differs from ours with the content it stands for (completed uploads only)", async () => {
+    const author = await insertAuthor(app.testDb.db, 2);
+    const [token] = await insertTokens(app.testDb.db, author, [7], {
+      status: 'ready',
+      imageCid: PROVIDER_CID,
+      metadataCid: JSON_CID_V1,
+    });
+    assert.ok(token);
+    const record = { tokenRowId: token.id, recordType: 'image' as const, provider: 'pinata' as const };
+    await ipfsRecords.add(app.testDb.db, {
+      ...record,
+      computedCid: IMAGE_CID,
+      cid: PROVIDER_CID,
+      status: 'completed',
+    });
+    await ipfsRecords.add(app.testDb.db, {
+      ...record,
+      computedCid: IMAGE_CID,
+      cid: FAILED_UPLOAD_CID,
+      status: 'failed',
+    });
+    for (const cid of [PROVIDER_CID_V0, PROVIDER_CID]) {
+      const response = await get(`/ipfs/${cid}`);
+      assert.equal(response.status, 200, cid);
+      assert.deepEqual(Buffer.from(await response.arrayBuffer()), IMAGE);
+      assert.equal(response.headers.get('etag'), `"${cid}"`);
+      assert.equal(response.headers.get('content-type'), 'image/png');
+      assert.equal((await get(`/ipfs/${cid}`, {}, 'HEAD')).status, 200);
+    }
+    assert.equal((await get(`/ipfs/${FAILED_UPLOAD_CID}`)).status, 404, 'a failed upload names nothing');
+    assert.equal((await get(`/ipfs/${FAILED_UPLOAD_CID}`, {}, 'HEAD')).status, 404);
+    const seven = (await (await get('/api/tokens/7')).json()) as Record<string, unknown>;
+    assert.equal(seven.imageUrl, `/ipfs/${PROVIDER_CID}`);
   });
 });

@@ -1,9 +1,12 @@
 // GET and HEAD /ipfs/{cid}: a read-only IPFS gateway over the content store, so that with IPFS_PROVIDER=local the
 // ipfs:// links of a ready token (its metadata, the image the metadata names) can be followed here. Content is
 // addressed by its CID, so it never changes: ETag is the CID, caching is immutable, ranges are plain byte ranges.
+// A CID that a remote provider answered for content we address differently (it laid the same file out another
+// way, and the token keeps its CID) is served too: the token's ipfs:// links work here whatever the provider.
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { ContentBlobInfo } from '../../repositories/content-blobs.repository.js';
+import type { UnitOfWork } from '../../repositories/unit-of-work.js';
 import { NotFoundError } from '../../errors.js';
 import { isCid, toCanonicalCid } from '../../lib/cid.js';
 import { BinaryBody, defineRoute, type RouteFactory } from '../route.js';
@@ -20,6 +23,24 @@ const CidParams = z.object({
 });
 
 const NOT_FOUND = 'CONTENT_NOT_FOUND: no content with this CID is stored here.';
+
+/**
+ * The canonical CID under which the content named `cid` is stored: `cid` itself, or the content a provider
+ * answered `cid` for. Undefined when neither is stored (unknown, or dropped after IPFS_LOCAL_RETENTION_HOURS).
+ */
+export async function storedCidServing(
+  repos: Pick<UnitOfWork, 'contentBlobs' | 'ipfsRecords'>,
+  cid: string,
+): Promise<string | undefined> {
+  const canonical = toCanonicalCid(cid);
+  if (await repos.contentBlobs.exists(canonical)) return canonical;
+  const stored = await repos.ipfsRecords.storedCidFor(canonical);
+  return stored !== undefined && (await repos.contentBlobs.exists(stored)) ? stored : undefined;
+}
+
+function notFound(cid: string): NotFoundError {
+  return new NotFoundError('CONTENT_NOT_FOUND', `No content ${cid} is stored here`);
+}
 
 type Answer =
   | { status: 200 | 206; headers: Record<string, string>; body: Uint8Array }
@@ -103,10 +124,10 @@ export const ipfsRoutes: RouteFactory = () => [
       416: { description: 'The range lies beyond the content.' },
     },
   }).handle(async ({ params, uow, req }) => {
-    const { contentBlobs } = await uow();
-    const info = await contentBlobs.getInfo(toCanonicalCid(params.cid));
-    if (info === undefined)
-      throw new NotFoundError('CONTENT_NOT_FOUND', `No content ${params.cid} is stored here`);
+    const repos = await uow();
+    const stored = await storedCidServing(repos, params.cid);
+    const info = stored === undefined ? undefined : await repos.contentBlobs.getInfo(stored);
+    if (info === undefined) throw notFound(params.cid);
     const { status, headers } = answer(req, params.cid, info, undefined);
     return { status, headers };
   }),
@@ -122,10 +143,10 @@ export const ipfsRoutes: RouteFactory = () => [
       416: { description: 'The range lies beyond the content (Content-Range: bytes */size).' },
     },
   }).handle(async ({ params, uow, req }) => {
-    const { contentBlobs } = await uow();
-    const blob = await contentBlobs.get(toCanonicalCid(params.cid));
-    if (blob === undefined)
-      throw new NotFoundError('CONTENT_NOT_FOUND', `No content ${params.cid} is stored here`);
+    const repos = await uow();
+    const stored = await storedCidServing(repos, params.cid);
+    const blob = stored === undefined ? undefined : await repos.contentBlobs.get(stored);
+    if (blob === undefined) throw notFound(params.cid);
     return answer(req, params.cid, blob, blob.bytes);
   }),
 ];

@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { coercedIntFor, notStored } from '../../db/column-ranges.js';
 import { TOKEN_STATUSES, tokens as tokensTable } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
-import { isCid, toCanonicalCid } from '../../lib/cid.js';
+import { isCid } from '../../lib/cid.js';
 import type { TokenWithAuthor } from '../../repositories/tokens.repository.js';
 import { IsoTimestamp } from '../openapi.js';
 import { defineRoute, type RouteFactory } from '../route.js';
+import { storedCidServing } from './ipfs.routes.js';
 
 const Address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x address (40 hex digits)');
 const Cid = z.string().openapi({ example: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi' });
@@ -136,14 +137,16 @@ export const tokensRoutes: RouteFactory = () => [
     responses: { 200: { description: 'The token.', schema: TokenDetailSchema } },
     errors: { 404: 'TOKEN_NOT_FOUND: no token with this id has been detected.' },
   }).handle(async ({ params, uow }) => {
-    const { tokens, contentBlobs } = await uow();
-    const row = await tokens.getWithAuthorByTokenId(params.tokenId);
+    const repos = await uow();
+    const row = await repos.tokens.getWithAuthorByTokenId(params.tokenId);
     if (row === undefined) {
       throw new NotFoundError('TOKEN_NOT_FOUND', `Token ${params.tokenId} has not been detected`);
     }
     // A CID is linked only when the gateway can serve it (a remote provider's bytes expire after the reveal).
     const gatewayPath = async (cid: string | null) =>
-      cid !== null && isCid(cid) && (await contentBlobs.exists(toCanonicalCid(cid))) ? `/ipfs/${cid}` : null;
+      cid !== null && isCid(cid) && (await storedCidServing(repos, cid)) !== undefined
+        ? `/ipfs/${cid}`
+        : null;
     return {
       status: 200,
       body: {
