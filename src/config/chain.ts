@@ -27,6 +27,8 @@ export type ChainConfig = {
   detection: Readonly<{
     /** Empty means unset: the webhook route refuses to run unsigned (503) and production refuses to start. */
     webhookSecret: string;
+    /** Tokens a webhook delivery writes per transaction (its mints are ingested in chunks of about this many). */
+    webhookChunkTokens: number;
     followerEnabled: boolean;
     confirmations: number;
     followerStartBlock: bigint | undefined;
@@ -39,6 +41,7 @@ export type ChainConfig = {
 
 export const chainSpecs = {
   ALCHEMY_WEBHOOK_SECRET: str({ default: '', desc: 'the signing key of the Alchemy webhook' }),
+  WEBHOOK_CHUNK_TOKENS: intIn(50, 100_000)({ default: 2000, desc: 'tokens per transaction' }),
   ALCHEMY_API_KEY: str({ default: '', desc: 'an Alchemy API key' }),
   NETWORK: str({ choices: NETWORKS, default: 'BASE_SEPOLIA', desc: NETWORKS.join(' or ') }),
   RPC_URL: httpUrl({ default: undefined, desc: 'an http(s) JSON-RPC URL' }),
@@ -88,6 +91,7 @@ export function readChainConfig(e: CleanedEnv<typeof chainSpecs>, area: AreaCont
     },
     detection: {
       webhookSecret: e.ALCHEMY_WEBHOOK_SECRET,
+      webhookChunkTokens: e.WEBHOOK_CHUNK_TOKENS,
       followerEnabled: e.CHAIN_FOLLOWER_ENABLED,
       confirmations: e.CONFIRMATIONS,
       followerStartBlock: e.FOLLOWER_START_BLOCK,

@@ -67,6 +67,8 @@ export type RouteContext<P, Q, B> = {
   rawBody: Buffer | undefined;
   /** The request's transaction with every repository bound to it; opened on the first call, then shared. */
   uow: () => Promise<UnitOfWork>;
+  /** Commits the request's transaction now; the next uow() call begins a new one (chunked, idempotent writes). */
+  checkpoint: () => Promise<void>;
   log: Logger;
   requestId: string;
   req: Request;
@@ -250,6 +252,7 @@ function wrap(route: Route, deps: Deps): RequestHandler {
         body,
         rawBody,
         uow: () => uow.open(),
+        checkpoint: () => uow.checkpoint(),
         get log() {
           return requestLog();
         },

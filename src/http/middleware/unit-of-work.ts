@@ -122,6 +122,21 @@ export class RequestUnitOfWork {
     }
   }
 
+  /**
+   * Commits the work so far and lets the next open() begin a new transaction (with the same connection wait and
+   * outage handling): a request that writes a large input in bounded chunks keeps each chunk's locks and memory
+   * small, and what it committed survives a crash before the next chunk (the writes must be idempotent).
+   */
+  async checkpoint(): Promise<void> {
+    if (this.ended) throw new Error('the unit of work of this request has already ended');
+    if (!this.opened) return;
+    await this.commit();
+    this.ended = false;
+    this.opened = undefined;
+    this.transaction = undefined;
+    this.finish = undefined;
+  }
+
   /** Rolls back if a transaction is open; never throws (the request already failed for a reason). */
   async rollback(): Promise<void> {
     const opened = this.opened;

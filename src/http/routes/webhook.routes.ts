@@ -1,6 +1,7 @@
 // POST /webhooks/alchemy: Alchemy's signed delivery of a block's logs. The signature is checked over the raw bytes
-// before anything is parsed; every BatchMinted of our contract in the block is ingested in the request's one
-// transaction; replays and concurrent duplicates create nothing twice (the ingest is idempotent).
+// before anything is parsed; every BatchMinted of our contract in the block is ingested, in transactions of about
+// WEBHOOK_CHUNK_TOKENS tokens each; replays, concurrent duplicates and the redelivery of a delivery cut between
+// chunks create nothing twice (the ingest is idempotent).
 import type { Address } from 'viem';
 import { z } from 'zod';
 import { alchemyWebhookSchema } from '../../stages/detection/alchemy-payload.js';
@@ -8,9 +9,10 @@ import {
   ALCHEMY_SIGNATURE_HEADER,
   verifyAlchemySignature,
 } from '../../stages/detection/alchemy-signature.js';
-import { mintsFromAlchemyPayload } from '../../stages/detection/batch-minted.js';
-import { ingestMints } from '../../stages/detection/mint-ingest.js';
+import { mintsFromAlchemyPayloadInSlices } from '../../stages/detection/batch-minted.js';
+import { chunkMints, ingestMints } from '../../stages/detection/mint-ingest.js';
 import { ServiceUnavailableError, SignatureError, ValidationError } from '../../errors.js';
+import { yieldToEventLoop } from '../../lib/sleep.js';
 import { defineRoute, type RouteFactory } from '../route.js';
 
 export const WebhookResult = z
@@ -33,6 +35,7 @@ const AlchemyWebhookBody = alchemyWebhookSchema.openapi('AlchemyWebhook');
 export const webhookRoutes: RouteFactory = (deps) => {
   const secret = deps.config.detection.webhookSecret;
   const contract: Address | undefined = deps.config.chain.contractAddress;
+  const chunkTokens = deps.config.detection.webhookChunkTokens;
   return [
     defineRoute({
       method: 'post',
@@ -68,9 +71,9 @@ export const webhookRoutes: RouteFactory = (deps) => {
         401: 'SIGNATURE_MISSING or SIGNATURE_INVALID: the delivery is not signed with our key.',
         503: 'WEBHOOK_NOT_CONFIGURED: no signing key (or contract address) is configured.',
       },
-    }).handle(async ({ body, uow, log }) => {
+    }).handle(async ({ body, uow, checkpoint, log }) => {
       if (contract === undefined) throw new Error('webhook route reached without a contract address');
-      const decoded = mintsFromAlchemyPayload(body, contract);
+      const decoded = await mintsFromAlchemyPayloadInSlices(body, contract);
       if (!decoded.ok) {
         const details = decoded.issues.map((issue) => ({
           path: `body.${issue.path}`,
@@ -83,27 +86,44 @@ export const webhookRoutes: RouteFactory = (deps) => {
           details,
         );
       }
-      const { tx } = await uow();
-      const result = await ingestMints(tx, decoded.mints);
-      for (const conflict of result.conflicts) {
-        log.warn('webhook.conflict', { delivery: body.id, ...conflict });
+      // One transaction per chunk of about WEBHOOK_CHUNK_TOKENS tokens, committed before the next: a huge
+      // delivery holds few locks and little memory at a time, and yields to other requests (/health) between
+      // chunks. A failure answers 5xx after the chunks before it were committed; Alchemy's redelivery skips them.
+      const chunks = chunkMints(decoded.mints, chunkTokens);
+      const created: number[] = [];
+      const skipped: number[] = [];
+      let conflicts = 0;
+      for (const [index, chunk] of chunks.entries()) {
+        if (index > 0) await yieldToEventLoop();
+        const { tx } = await uow();
+        const result = await ingestMints(tx, chunk);
+        await checkpoint();
+        for (const id of result.created) created.push(id);
+        for (const id of result.skipped) skipped.push(id);
+        conflicts += result.conflicts.length;
+        for (const conflict of result.conflicts) {
+          log.warn('webhook.conflict', { delivery: body.id, ...conflict });
+        }
       }
+      created.sort((a, b) => a - b);
+      skipped.sort((a, b) => a - b);
       log.info('webhook.ingested', {
         delivery: body.id,
         block: body.event.data.block.number,
         mints: decoded.mints.length,
         ignored: decoded.ignored,
-        created: result.created.length,
-        skipped: result.skipped.length,
+        created: created.length,
+        skipped: skipped.length,
+        chunks: chunks.length,
       });
       return {
         status: 200,
         body: {
-          created: result.created,
-          skipped: result.skipped,
+          created,
+          skipped,
           mints: decoded.mints.length,
           ignored: decoded.ignored,
-          ...(result.conflicts.length > 0 ? { conflicts: result.conflicts.length } : {}),
+          ...(conflicts > 0 ? { conflicts } : {}),
         },
       };
     }),

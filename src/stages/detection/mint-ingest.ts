@@ -57,6 +57,33 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * Splits a delivery's mints into chunks of about `tokensPerChunk` tokens for one transaction each, in key order
+ * (tx hash, log index). Mints with the same key stay in one chunk, so that a duplicate that contradicts another is
+ * judged exactly as in one call. Each chunk is ingested idempotently, so a delivery cut between chunks (a crash)
+ * is finished by its redelivery: the committed chunks are skipped, the rest created.
+ */
+export function chunkMints(mints: readonly DecodedMint[], tokensPerChunk: number): DecodedMint[][] {
+  const key = (mint: DecodedMint): string =>
+    `${mint.txHash.toLowerCase()}#${String(mint.logIndex).padStart(10, '0')}`;
+  const ordered = [...mints].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const out: DecodedMint[][] = [];
+  let current: DecodedMint[] = [];
+  let tokens = 0;
+  for (const [i, mint] of ordered.entries()) {
+    current.push(mint);
+    tokens += mint.quantity;
+    const next = ordered[i + 1];
+    if (tokens >= tokensPerChunk && (next === undefined || key(next) !== key(mint))) {
+      out.push(current);
+      current = [];
+      tokens = 0;
+    }
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 export function tokenIdsOf(mint: Pick<DecodedMint, 'startTokenId' | 'quantity'>): number[] {
   return Array.from({ length: mint.quantity }, (_, i) => mint.startTokenId + i);
 }
