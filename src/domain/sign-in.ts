@@ -14,7 +14,6 @@ import {
   type PublicClient,
 } from 'viem';
 import { parseSiweMessage, validateSiweMessage, type SiweMessage } from 'viem/siwe';
-import type { Config } from '../config.js';
 import type { UnitOfWork } from '../repositories/unit-of-work.js';
 import { AuthenticationError, NotConfiguredError, ServiceUnavailableError } from '../errors.js';
 
@@ -41,7 +40,13 @@ export type CheckedMessage = {
 
 const REQUIRED_FIELDS = ['domain', 'address', 'uri', 'version', 'chainId', 'nonce', 'issuedAt'] as const;
 
-export function signInPolicy(config: Config): SignInPolicy {
+/** What sign-in reads of the configuration (Config will do): AUTH_DOMAIN, NETWORK's chain id, the nonce TTL, RPC. */
+export type SignInSettings = Readonly<{
+  auth: Readonly<{ domain: string; chainId: number; nonceTtlSeconds: number }>;
+  chain: Readonly<{ rpcUrl: string | undefined }>;
+}>;
+
+export function signInPolicy(config: Pick<SignInSettings, 'auth'>): SignInPolicy {
   return {
     domain: config.auth.domain,
     chainId: config.auth.chainId,
@@ -176,7 +181,7 @@ export type SignInVerifier = {
   checkSignature: SignatureChecker;
 };
 
-export function createSignInVerifier(config: Config): SignInVerifier {
+export function createSignInVerifier(config: SignInSettings): SignInVerifier {
   const policy = signInPolicy(config);
   const checkSignature = createSignatureChecker(config.chain.rpcUrl, policy);
   return {

@@ -3,12 +3,10 @@
 // (token-queue.repository), the runtime's retries and releases (src/workers/stage-runner.ts) and the operator
 // retry all read their statuses from here, so no status list is written twice.
 import type { TokenStatus } from '../db/schema.js';
+import type { AttemptsColumn } from '../repositories/token-queue.repository.js';
 
 export const STAGE_NAMES = ['image', 'ipfs', 'reveal'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
-
-/** The columns of tokens_s0 that count a stage's attempts (TypeScript names). */
-export type AttemptsColumn = 'generationAttempts' | 'uploadAttempts' | 'revealAttempts';
 
 export type StageDefinition = Readonly<{
   name: StageName;

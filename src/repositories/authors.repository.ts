@@ -8,7 +8,7 @@ import {
   type NewAuthor,
   type TokenStatus,
 } from '../db/schema.js';
-import type { StageDefinition } from '../domain/stages.js';
+import type { ClaimableStage } from './token-queue.repository.js';
 import type { Page } from './index.js';
 
 // Wallets compare by lower(wallet_address) so that every lookup is served by authors_wallet_address_lower_uq.
@@ -136,7 +136,7 @@ export async function tokenStats(tx: Executor, authorId: string): Promise<Author
 export async function countAwaitingStage(
   tx: Executor,
   authorId: string,
-  stage: Pick<StageDefinition, 'start' | 'working'>,
+  stage: Pick<ClaimableStage, 'start' | 'working'>,
 ): Promise<number> {
   const [row] = await tx
     .select({ count: sql<number>`count(*)::int` })

@@ -14,7 +14,6 @@ import {
   type Token,
   type TokenStatus,
 } from '../db/schema.js';
-import type { StageDefinition } from '../domain/stages.js';
 
 /** Columns a status change may write besides the status (the lease is always cleared). */
 export type TokenChanges = Partial<
@@ -41,11 +40,15 @@ export type ClaimOptions = {
   limit: number;
 };
 
-/** What the claim statement needs of a stage (a StageDefinition will do). */
-export type ClaimableStage = Pick<
-  StageDefinition,
-  'start' | 'working' | 'attempts' | 'skipTokensInFlightOnChain'
->;
+/** The columns of tokens_s0 that count a stage's attempts (TypeScript names). */
+export type AttemptsColumn = 'generationAttempts' | 'uploadAttempts' | 'revealAttempts';
+/** What the claim statement needs of a stage: its row of the stage table (src/domain/stages.ts StageDefinition). */
+export type ClaimableStage = Readonly<{
+  start: TokenStatus;
+  working: TokenStatus;
+  attempts: AttemptsColumn;
+  skipTokensInFlightOnChain: boolean;
+}>;
 
 /**
  * A claimed token (the row a claim returned will do) for a compare-and-set write: the write applies only while

@@ -12,7 +12,8 @@ import { createIpfsProvider } from '../providers/ipfs/index.js';
 import { createImageStage } from '../stages/image/image.stage.js';
 import { createIpfsStage } from '../stages/ipfs/ipfs.stage.js';
 import { createRevealStage } from '../stages/reveal/reveal.stage.js';
-import { startStageRunner, type Stage, type StageRunner, type StageSettings } from './stage-runner.js';
+import type { Stage, StageSettings } from '../stages/stage.js';
+import { startStageRunner, type StageRunner } from './stage-runner.js';
 import { listenForTokens, type TokenListener } from './token-listener.js';
 
 export type PipelineDeps = {

@@ -22,92 +22,14 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Database, Executor } from '../db/client.js';
 import type { ErrorData, Token } from '../db/schema.js';
-import type { StageDefinition } from '../domain/stages.js';
 import { finishClaimedToken } from '../domain/token-state.js';
 import { StageError, type StageErrorClass } from '../errors.js';
 import { backoffDelayMs } from '../lib/backoff.js';
 import type { Logger } from '../logger.js';
 import { prometheusStageMetrics, type StageMetrics } from '../metrics/stage-metrics.js';
 import * as tokenQueue from '../repositories/token-queue.repository.js';
-import type { TokenChanges } from '../repositories/token-queue.repository.js';
-
-export type StageSettings = Readonly<{
-  /** Most tokens one claim takes (WORKER_BATCH_SIZE); for a batch stage, the batch size. */
-  batchSize: number;
-  /** Units in flight at once (<STAGE>_CONCURRENCY): tokens for a per-token stage, batches for a batch stage. */
-  concurrency: number;
-  /** Attempts before a transiently failing token is failed for good (MAX_ATTEMPTS_<STAGE>). */
-  maxAttempts: number;
-  /** How long a claim stays valid without renewal (LEASE_SECONDS). */
-  leaseSeconds: number;
-  /** Longest idle wait between two claims when no NOTIFY comes (POLL_INTERVAL_SECONDS). */
-  pollIntervalMs: number;
-  /** Backoff of transient failures: first retry ceiling, and cap (RETRY_BASE_SECONDS, RETRY_MAX_SECONDS). */
-  retryBaseMs: number;
-  retryMaxMs: number;
-}>;
-
-/** Free-form details of one attempt (external job id, fallback used), written on its attempts row. */
-export type AttemptDetails = Record<string, unknown>;
-
-export type WorkContext = {
-  /** Aborts when the lease is lost or the worker is forced to stop: pass it to every I/O. */
-  signal: AbortSignal;
-  log: Logger;
-  /** Adds details to this attempt's row(s). */
-  note: (details: AttemptDetails) => void;
-};
-
-export type AttemptOutcome = {
-  status: 'completed' | 'failed';
-  errorData?: ErrorData;
-  details: AttemptDetails;
-};
-
-/** Writes a stage's attempts rows: one per token per attempt. */
-export type AttemptRecorder = {
-  /** Right after the claim: one `running` row per claimed token, returned by tokens_s0.id. */
-  begin: (db: Executor, tokens: readonly Token[]) => Promise<ReadonlyMap<string, string>>;
-  /** With the finishing write (same transaction when the finish applied): the attempt's outcome. */
-  end: (tx: Executor, attemptId: string, outcome: AttemptOutcome) => Promise<void>;
-};
-
-type StageBase = {
-  definition: StageDefinition;
-  settings: StageSettings;
-  attempts?: AttemptRecorder;
-};
-
-export type TokenStage = StageBase & {
-  mode: 'token';
-  /** The stage's work on one claimed token; returns the columns to write with the move to `next`. Throw to fail. */
-  work: (token: Token, ctx: WorkContext) => Promise<TokenChanges>;
-};
-
-/**
- * One token's result in a batch: success with its columns, or its own error; or `settled`: the stage already
- * wrote the token's outcome itself, in the same transaction as records of its own (the reveal marks its tokens
- * revealed in the transaction that confirms its on-chain transaction row), so the runtime writes nothing and
- * only counts it.
- */
-export type BatchItemResult =
-  | { ok: true; changes?: TokenChanges }
-  | { ok: false; error: unknown }
-  | { ok: 'settled'; outcome: 'completed' | 'retried' | 'failed' | 'released' };
-
-export type BatchStage = StageBase & {
-  mode: 'batch';
-  /**
-   * Asked before each claim: true to claim now, or how long to wait first (the reveal waits until a batch is full
-   * or its oldest ready token has waited long enough, and first settles a batch left in flight by a stopped
-   * process). `signal` aborts when the runner stops. Omitted: always claim.
-   */
-  readyToClaim?: (db: Executor, signal: AbortSignal) => Promise<true | { waitMs: number }>;
-  /** The stage's work on the claimed tokens; one result per token, in the same order. A throw fails them all. */
-  work: (tokens: readonly Token[], ctx: WorkContext) => Promise<readonly BatchItemResult[]>;
-};
-
-export type Stage = TokenStage | BatchStage;
+import type { StageDefinition } from '../domain/stages.js';
+import type { AttemptDetails, AttemptOutcome, BatchItemResult, Stage, WorkContext } from '../stages/stage.js';
 
 export type StageRunnerDeps = {
   database: Pick<Database, 'db'>;

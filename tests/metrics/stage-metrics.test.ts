@@ -7,13 +7,8 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Author } from '../../src/db/schema.js';
 import { STAGES } from '../../src/domain/stages.js';
 import { PermanentStageError, TransientStageError } from '../../src/errors.js';
-import {
-  startStageRunner,
-  type BatchStage,
-  type Stage,
-  type StageRunner,
-  type StageSettings,
-} from '../../src/workers/stage-runner.js';
+import type { BatchStage, Stage, StageSettings } from '../../src/stages/stage.js';
+import { startStageRunner, type StageRunner } from '../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
 import { captureLogs } from '../helpers/logs.js';

@@ -13,7 +13,8 @@ import * as contentBlobs from '../../src/repositories/content-blobs.repository.j
 import * as imageJobs from '../../src/repositories/image-generation-jobs.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { createImageStage, resolvePrompt } from '../../src/stages/image/image.stage.js';
-import { startStageRunner, type StageRunner, type StageSettings } from '../../src/workers/stage-runner.js';
+import type { StageSettings } from '../../src/stages/stage.js';
+import { startStageRunner, type StageRunner } from '../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
 import { captureLogs } from '../helpers/logs.js';

@@ -15,7 +15,8 @@ import * as contentBlobs from '../../src/repositories/content-blobs.repository.j
 import * as ipfsRecords from '../../src/repositories/ipfs-upload-records.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { createIpfsStage } from '../../src/stages/ipfs/ipfs.stage.js';
-import { startStageRunner, type StageRunner, type StageSettings } from '../../src/workers/stage-runner.js';
+import type { StageSettings } from '../../src/stages/stage.js';
+import { startStageRunner, type StageRunner } from '../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
 import { startFakeKubo, startFakePinata, type FakeIpfsService } from '../helpers/fake-ipfs.js';

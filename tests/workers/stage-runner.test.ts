@@ -12,13 +12,8 @@ import * as imageJobs from '../../src/repositories/image-generation-jobs.reposit
 import type { TokenChanges } from '../../src/repositories/token-queue.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { startPipeline } from '../../src/workers/pipeline.js';
-import {
-  startStageRunner,
-  type BatchStage,
-  type StageRunner,
-  type StageSettings,
-  type TokenStage,
-} from '../../src/workers/stage-runner.js';
+import type { BatchStage, StageSettings, TokenStage } from '../../src/stages/stage.js';
+import { startStageRunner, type StageRunner } from '../../src/workers/stage-runner.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens, txHashOf, walletOf } from '../helpers/db-fixtures.js';

@@ -19,7 +19,12 @@ import { estimateL1Fee } from 'viem/op-stack';
 import { createChainPublicClient, chainForId } from './client.js';
 import { decodeContractRevert, type ContractRevert } from './contract-error.js';
 import { gliskS0Abi } from './glisk-s0.abi.js';
-import type { FeeEstimate } from '../../stages/reveal/fees.js';
+
+/** EIP-1559 fees of a transaction. */
+export type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint };
+
+/** What a node currently asks: the next block's base fee and a priority fee that gets included. */
+export type FeeEstimate = Fees & { baseFeePerGas: bigint };
 
 export type RevealCall = { tokenIds: readonly bigint[]; uris: readonly string[] };
 

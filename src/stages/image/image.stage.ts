@@ -15,7 +15,7 @@ import {
 import * as contentBlobs from '../../repositories/content-blobs.repository.js';
 import * as imageJobs from '../../repositories/image-generation-jobs.repository.js';
 import * as tokensRepository from '../../repositories/tokens.repository.js';
-import type { AttemptRecorder, StageSettings, TokenStage, WorkContext } from '../../workers/stage-runner.js';
+import type { AttemptRecorder, StageSettings, TokenStage, WorkContext } from '../stage.js';
 
 export type ImageStageDeps = {
   database: Pick<Database, 'db'>;

@@ -24,7 +24,7 @@ import {
 import * as authorsRepository from '../../repositories/authors.repository.js';
 import * as contentBlobs from '../../repositories/content-blobs.repository.js';
 import * as ipfsRecords from '../../repositories/ipfs-upload-records.repository.js';
-import type { StageSettings, TokenStage, WorkContext } from '../../workers/stage-runner.js';
+import type { StageSettings, TokenStage, WorkContext } from '../stage.js';
 import { buildMetadata, METADATA_MEDIA_TYPE, serializeMetadata } from './metadata.js';
 
 export type IpfsStageDeps = {

@@ -1,9 +1,8 @@
 // EIP-1559 fee arithmetic of the reveal sender: pure functions, unit tested.
 
-export type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint };
+import type { FeeEstimate, Fees } from '../../providers/chain/reveal-chain.js';
 
-/** What a node currently asks: the next block's base fee and a priority fee that gets included. */
-export type FeeEstimate = Fees & { baseFeePerGas: bigint };
+export type { FeeEstimate, Fees };
 
 const GWEI = 1_000_000_000n;
 

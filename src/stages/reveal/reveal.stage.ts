@@ -11,7 +11,7 @@ import type { Logger } from '../../logger.js';
 import { connectRevealChain } from '../../providers/chain/reveal-chain.js';
 import * as revealTransactions from '../../repositories/reveal-transactions.repository.js';
 import * as tokenQueue from '../../repositories/token-queue.repository.js';
-import type { BatchItemResult, BatchStage, StageSettings } from '../../workers/stage-runner.js';
+import type { BatchItemResult, BatchStage, StageSettings } from '../stage.js';
 import { gweiToWei } from './fees.js';
 import { RevealSender, type BatchResult } from './reveal-sender.js';
 
