@@ -1,12 +1,15 @@
 // `npm run bench:http`: GET /health of the real app (createApp, its middleware, a real `SELECT 1` on
 // PostgreSQL) next to a bare Express hello-world, measured with autocannon on loopback in the same run; then
-// /health at a fixed 1,000 requests/s. Each server runs in its own process so that the load generator does not
-// share its event loop. Goals: /health p99 < 10 ms at 1,000 req/s, and >= 0.5 of bare Express's throughput.
+// /health at a fixed 1,000 requests/s; then GET /metrics scraped back to back with 100,000 tokens in a scratch
+// database. Each server runs in its own process so that the load generator does not share its event loop.
+// Goals: /health p99 < 10 ms at 1,000 req/s, >= 0.5 of bare Express's throughput, /metrics p99 < 5 ms.
 import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
 import express from 'express';
+import postgres from 'postgres';
 import { childProcessEnv, loadConfig, useUtcTimezone } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { createDatabase } from '../src/db/client.js';
@@ -14,22 +17,31 @@ import { openLocalDatabase, type LocalDatabase } from '../src/dev/local-database
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createApp } from '../src/http/app.js';
 import { listen } from '../src/http/server.js';
+import { computeCid } from '../src/lib/cid.js';
 import { createLoggerFromConfig } from '../src/logger.js';
+import { readTokenSnapshot } from '../src/metrics/pipeline-gauges.js';
 
-const HELP = `Usage: npm run bench:http [-- --duration S] [-- --connections N] [-- --rate R]
+const HELP = `Usage: npm run bench:http [-- --duration S] [-- --connections N] [-- --rate R] [-- --tokens T]
 
 Starts the service's app (real middleware, real database: DATABASE_URL or the embedded PostgreSQL of .data/)
 and a bare Express hello-world, each in its own process on 127.0.0.1, and loads them with autocannon:
   1. throughput: GET /health on each for S seconds with N connections (after a 2 s warm-up each);
-  2. fixed rate: GET /health at R requests/s for S seconds, bare Express (the machine's floor) then the app.
-Prints requests/s, p50 and p99 latency, the app/bare throughput ratio and the goals.
+  2. fixed rate: GET /health at R requests/s for S seconds, bare Express (the machine's floor) then the app;
+  3. scrape: the app on a scratch database (created on the same server, dropped after) holding T tokens
+     spread over every status, GET /metrics one after another for S seconds (one connection, as Prometheus
+     scrapes), with METRICS_REFRESH_SECONDS=1 so the token gauges' snapshot is re-read during the run.
+Prints requests/s, p50 and p99 latency, the app/bare throughput ratio and, for /metrics, the snapshot query's
+time, client-side p50/p90/p99/max of the scrapes and the share the app itself timed under 5 ms; the goals.
 
-Options: --duration S (default 10), --connections N (default 50), --rate R (default 1000).
-Goals: /health p99 < 10 ms at 1,000 req/s; /health throughput >= 0.5 x bare Express.`;
+Options: --duration S (default 10), --connections N (default 50), --rate R (default 1000),
+         --tokens T (default 100000).
+Goals: /health p99 < 10 ms at 1,000 req/s; /health throughput >= 0.5 x bare Express;
+       /metrics p99 < 5 ms with 100,000 tokens.`;
 
 const SELF = fileURLToPath(import.meta.url);
 const P99_GOAL_MS = 10;
 const RATIO_GOAL = 0.5;
+const METRICS_P99_GOAL_MS = 5;
 
 type ServeMessage = { port: number } | { error: string };
 
@@ -58,11 +70,12 @@ async function serve(kind: string, databaseUrl: string | undefined): Promise<voi
 function startServer(
   kind: 'app' | 'bare',
   databaseUrl: string,
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
   // Same loader (tsx) as this process; the database URL goes over IPC, not argv (visible in ps).
   const child = fork(SELF, ['--serve', kind], {
     execArgv: process.execArgv,
-    env: childProcessEnv(),
+    env: { ...childProcessEnv(), ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   child.send({ databaseUrl });
@@ -108,9 +121,12 @@ function printRows(rows: Row[]): void {
   for (const line of lines) console.log(format(line));
 }
 
-async function load(url: string, options: { duration: number; connections: number; rate?: number }) {
+async function load(
+  url: string,
+  options: { duration: number; connections: number; rate?: number; path?: string },
+) {
   return autocannon({
-    url: `${url}/health`,
+    url: `${url}${options.path ?? '/health'}`,
     connections: options.connections,
     duration: options.duration,
     ...(options.rate === undefined ? {} : { overallRate: options.rate }),
@@ -124,6 +140,7 @@ async function bench(args: string[]): Promise<number> {
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '1000' },
+      tokens: { type: 'string', default: '100000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -135,8 +152,11 @@ async function bench(args: string[]): Promise<number> {
   const duration = Number(values.duration);
   const connections = Number(values.connections);
   const rate = Number(values.rate);
-  if (![duration, connections, rate].every((n) => Number.isInteger(n) && n > 0)) {
-    console.error('bench:http: --duration, --connections and --rate take positive integers (see --help)');
+  const tokens = Number(values.tokens);
+  if (![duration, connections, rate, tokens].every((n) => Number.isInteger(n) && n > 0)) {
+    console.error(
+      'bench:http: --duration, --connections, --rate and --tokens take positive integers (see --help)',
+    );
     return 1;
   }
 
@@ -151,6 +171,7 @@ async function bench(args: string[]): Promise<number> {
     throw error;
   }
   let local: LocalDatabase | undefined;
+  let scratch: ScratchDatabase | undefined;
   const children: ChildProcess[] = [];
   try {
     local = await openLocalDatabase({ databaseUrl: databaseUrl ?? '' });
@@ -190,7 +211,44 @@ async function bench(args: string[]): Promise<number> {
       `app /health p99 at ${rate} req/s: ${fixed.p99.toFixed(2)} ms (goal < ${P99_GOAL_MS} ms) ` +
         `${fixed.p99 < P99_GOAL_MS ? 'OK' : 'MISSED'}`,
     );
-    const failed = rows.some((r) => r.errors > 0);
+
+    // /metrics with many tokens: a scratch database, so the developer's own data is left alone.
+    console.log('');
+    console.log(`bench:http: /metrics: scratch database with ${tokens} tokens...`);
+    scratch = await createScratchDatabase(local.url, tokens);
+    console.log(
+      `bench:http: ${tokens} tokens inserted in ${scratch.seedMs.toFixed(0)} ms; the gauges' snapshot query ` +
+        `(run in the background at most once per METRICS_REFRESH_SECONDS, never per scrape) takes ` +
+        `${scratch.snapshotQueryMs.toFixed(1)} ms (median of 5)`,
+    );
+    const scraped = await startServer('app', scratch.url, { METRICS_REFRESH_SECONDS: '1' });
+    children.push(scraped.child);
+    const first = await fetch(`${scraped.url}/metrics`);
+    const text = await first.text();
+    const detected = /^glisk_tokens\{[^}]*status="detected"[^}]*\} (\d+)$/m.exec(text)?.[1];
+    console.log(
+      `bench:http: first scrape ${first.status}, ${text.length} bytes, glisk_tokens{status="detected"} ${detected ?? 'missing'}`,
+    );
+    console.log(`bench:http: GET /metrics back to back (1 connection): warm-up 2 s, then ${duration} s...`);
+    await scrapeLoop(scraped.url, 2);
+    const scrapes = await scrapeLoop(scraped.url, duration);
+    const server = await serverSideShare(scraped.url, METRICS_P99_GOAL_MS);
+    console.log('');
+    console.log(
+      `app /metrics (${tokens} tokens): ${scrapes.count} scrapes in ${duration} s, ${scrapes.errors} errors; ` +
+        `client-side p50 ${scrapes.p50.toFixed(2)} ms, p90 ${scrapes.p90.toFixed(2)} ms, ` +
+        `p99 ${scrapes.p99.toFixed(2)} ms, max ${scrapes.max.toFixed(2)} ms`,
+    );
+    console.log(
+      `app /metrics server-side (its own glisk_http_request_duration_seconds): ` +
+        `${(server.share * 100).toFixed(2)}% of ${server.count} scrapes under ${METRICS_P99_GOAL_MS} ms`,
+    );
+    console.log(
+      `app /metrics p99 with ${tokens} tokens: ${scrapes.p99.toFixed(2)} ms (goal < ${METRICS_P99_GOAL_MS} ms) ` +
+        `${scrapes.p99 < METRICS_P99_GOAL_MS ? 'OK' : 'MISSED'}`,
+    );
+
+    const failed = rows.some((r) => r.errors > 0) || scrapes.errors > 0 || detected === undefined;
     if (failed) console.log('some requests failed or answered non-2xx: see the errors column');
     return failed ? 1 : 0;
   } finally {
@@ -202,7 +260,124 @@ async function bench(args: string[]): Promise<number> {
           : Promise.resolve(),
       ),
     );
+    await scratch?.drop();
     await local?.stop();
+  }
+}
+
+type Scrapes = { count: number; errors: number; p50: number; p90: number; p99: number; max: number };
+
+/**
+ * GET /metrics one after another on one kept-alive connection for `seconds`, each timed from the request to
+ * the body's last byte (autocannon rounds latencies to whole milliseconds: too coarse for a 5 ms goal).
+ */
+async function scrapeLoop(url: string, seconds: number): Promise<Scrapes> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  let errors = 0;
+  const until = performance.now() + seconds * 1000;
+  try {
+    while (performance.now() < until) {
+      const started = performance.now();
+      const status = await new Promise<number>((resolve, reject) => {
+        http
+          .get(`${url}/metrics`, { agent }, (res) => {
+            res.on('data', () => {});
+            res.on('end', () => resolve(res.statusCode ?? 0));
+            res.on('error', reject);
+          })
+          .on('error', reject);
+      });
+      times.push(performance.now() - started);
+      if (status !== 200) errors += 1;
+    }
+  } finally {
+    agent.destroy();
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+  return { count: times.length, errors, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: times.at(-1) ?? 0 };
+}
+
+/** The share of the app's own /metrics answers it timed under `goalMs` (its histogram has a 5 ms bucket). */
+async function serverSideShare(url: string, goalMs: number): Promise<{ count: number; share: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let count = 0;
+  let under = 0;
+  for (const line of text.split('\n')) {
+    if (!line.includes('route="/metrics"') || !line.includes('status_code="200"')) continue;
+    const value = Number(line.split(' ').at(-1));
+    if (line.startsWith('glisk_http_request_duration_seconds_count')) count += value;
+    if (
+      line.startsWith('glisk_http_request_duration_seconds_bucket') &&
+      line.includes(`le="${goalMs / 1000}"`)
+    )
+      under += value;
+  }
+  return { count, share: count === 0 ? 0 : under / count };
+}
+
+type ScratchDatabase = { url: string; seedMs: number; snapshotQueryMs: number; drop: () => Promise<void> };
+
+/**
+ * A migrated database next to `serverUrl`'s holding `tokens` tokens of one author, spread evenly over every
+ * status (with the CIDs, timestamps and error data each status carries), analysed like a live one.
+ */
+async function createScratchDatabase(serverUrl: string, tokens: number): Promise<ScratchDatabase> {
+  const name = `glisk_bench_metrics_${process.pid}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${name} with (force)`);
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const drop = async () => {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end({ timeout: 5 });
+  };
+  try {
+    await migrateDatabase(url.toString());
+    const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    try {
+      const started = performance.now();
+      const cid = await computeCid(new TextEncoder().encode('bench'), 'raw-leaves');
+      const wallet = `0x${'ab'.repeat(20)}`;
+      const [author] = await sql<{ id: string }[]>`
+        insert into authors (wallet_address) values (${wallet}) returning id`;
+      await sql`
+        insert into tokens_s0 (token_id, author_id, minter_address, mint_timestamp, status, image_cid,
+                               metadata_cid, error_data, ready_at, revealed_at, updated_at)
+        select g, ${author?.id ?? ''}, ${wallet}, now() - interval '1 day',
+               (array['detected','generating','uploading','ready','revealed','failed'])[g % 6 + 1],
+               case when g % 6 in (2, 3, 4) then ${cid} end,
+               case when g % 6 in (3, 4) then ${cid} end,
+               case when g % 6 = 5 then jsonb_build_object('stage', 'image', 'class', 'permanent',
+                                                           'code', 'BENCH', 'message', 'bench') end,
+               case when g % 6 in (3, 4) then now() end,
+               case when g % 6 = 4 then now() end,
+               now() - (g || ' seconds')::interval
+        from generate_series(1, ${tokens}) g`;
+      await sql`analyze tokens_s0`;
+      const seedMs = performance.now() - started;
+      // The snapshot pipeline-gauges.ts reads in the background, timed here on its own.
+      const database = createDatabase(url.toString(), { max: 1 });
+      const times: number[] = [];
+      try {
+        for (let i = 0; i < 5; i += 1) {
+          const at = performance.now();
+          await readTokenSnapshot(database);
+          times.push(performance.now() - at);
+        }
+      } finally {
+        await database.close();
+      }
+      times.sort((a, b) => a - b);
+      return { url: url.toString(), seedMs, snapshotQueryMs: times[2] ?? 0, drop };
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  } catch (error) {
+    await drop();
+    throw error;
   }
 }
 

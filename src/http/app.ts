@@ -12,6 +12,7 @@ import { HEALTH_PATH } from './routes/health.routes.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { httpMetrics, METRICS_PATH, mountMetrics } from '../metrics/http-metrics.js';
 import { registerPipelineGauges } from '../metrics/pipeline-gauges.js';
+import { registerPoolGauges } from '../metrics/pool-gauges.js';
 import { initMetrics } from '../metrics/registry.js';
 import type { Deps } from '../deps.js';
 import { routeHandlers, type Route } from './route.js';
@@ -70,6 +71,7 @@ export function createApp(deps: Deps, options: CreateAppOptions = {}): Express {
   for (const [path, methods] of Object.entries(DASHBOARD_PATHS)) methodsByPath.set(path, [...methods]);
   initMetrics(config.metrics.instance);
   registerPipelineGauges(deps.database, { refreshMs: config.metrics.refreshMs });
+  registerPoolGauges(deps.database);
   mountMetrics(app, { token: config.metrics.token || undefined });
   methodsByPath.set(METRICS_PATH, ['get']);
 

@@ -44,13 +44,6 @@ export const httpRequestDuration = new Histogram({
   registers: [registry],
 });
 
-export const dbPoolConnections = new Gauge({
-  name: 'glisk_db_pool_connections',
-  help: 'Database connections held by this process (state="in_use") and requests waiting for one (state="waiting").',
-  labelNames: ['state'] as const,
-  registers: [registry],
-});
-
 export const stageClaimed = new Counter({
   name: 'glisk_stage_claimed_total',
   help: 'Tokens claimed by a pipeline stage.',

@@ -70,6 +70,9 @@ describe('GET /metrics', () => {
       for (const sample of m.samples) assert.equal(sample.labels.glisk_instance, 'test-1', sample.name);
     }
     metric(metrics, 'glisk_process_cpu_user_seconds_total');
+    // The pool gauges of the app's database (their values: tests/metrics/pool-gauges.test.ts).
+    metric(metrics, 'glisk_db_pool_connections');
+    metric(metrics, 'glisk_db_pool_max_connections');
   });
 
   it('counts tokens per status from PostgreSQL, and waiting tokens per stage', async () => {
