@@ -11,6 +11,7 @@ import { revealTransactionsRoutes } from './reveal-transactions.routes.js';
 import { pipelineOverviewRoutes } from './pipeline-overview.routes.js';
 import { tokensRoutes } from './tokens.routes.js';
 import { webhookRoutes } from './webhook.routes.js';
+import { xRoutes } from './x.routes.js';
 
 export const routeFactories: readonly RouteFactory[] = [
   healthRoutes,
@@ -20,6 +21,8 @@ export const routeFactories: readonly RouteFactory[] = [
   ipfsRoutes,
   revealTransactionsRoutes,
   authRoutes,
+  // Before authorsRoutes: /api/authors/x/callback is not a {wallet}.
+  xRoutes,
   authorsRoutes,
   pipelineOverviewRoutes,
   operatorRoutes,
