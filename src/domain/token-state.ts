@@ -180,6 +180,23 @@ export async function retryFailedToken(tx: Executor, ref: TokenRef): Promise<Tok
 }
 
 /**
+ * finishClaimedToken for many claimed tokens in one statement; returns the ids of the tokens that moved (the
+ * others lost their lease). Throws InvalidStateTransition, before writing anything, for a move the table forbids.
+ */
+export async function finishClaimedTokens(
+  tx: Executor,
+  finishes: readonly { token: Token; to: TokenStatus; changes?: TokenChanges }[],
+): Promise<Set<string>> {
+  for (const { token, to } of finishes) {
+    if (!canTransition(token.status, to)) throw new InvalidStateTransition(token.tokenId, token.status, to);
+  }
+  return tokenQueue.completeClaims(
+    tx,
+    finishes.map(({ token, to, changes }) => ({ ref: token, to, changes: stamped(to, changes ?? {}) })),
+  );
+}
+
+/**
  * Ends a worker's claim on `token` (the row its claim returned) by moving it to `to`, if the table allows it.
  * Undefined when the lease was lost (expired and taken over, or the token moved meanwhile): the worker must
  * drop its result. Throws InvalidStateTransition for a move the table forbids.

@@ -1,4 +1,4 @@
-import { asc, desc, eq } from 'drizzle-orm';
+import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { imageGenerationJobs, type ImageGenerationJob, type NewImageGenerationJob } from '../db/schema.js';
 
@@ -50,6 +50,31 @@ export async function update(
     .where(eq(imageGenerationJobs.id, id))
     .returning();
   return row;
+}
+
+/** Ends many attempts in one statement (completed_at now). */
+export async function finishMany(
+  tx: Executor,
+  rows: readonly {
+    id: string;
+    status: ImageGenerationJob['status'];
+    externalJobId: string | null;
+    errorData: ImageGenerationJob['errorData'];
+  }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.execute(sql`
+    UPDATE image_generation_jobs AS j SET
+      status = v.status, external_job_id = v.external_job_id, error_data = v.error_data, completed_at = now()
+    FROM jsonb_to_recordset(${JSON.stringify(
+      rows.map((r) => ({
+        id: r.id,
+        status: r.status,
+        external_job_id: r.externalJobId,
+        error_data: r.errorData,
+      })),
+    )}::jsonb) AS v(id uuid, status text, external_job_id text, error_data jsonb)
+    WHERE j.id = v.id`);
 }
 
 /** One `running` attempt row per claimed token, in one statement; returns the new ids by tokens_s0.id. */

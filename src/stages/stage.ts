@@ -45,8 +45,8 @@ export type AttemptOutcome = {
 export type AttemptRecorder = {
   /** Right after the claim: one `running` row per claimed token, returned by tokens_s0.id. */
   begin: (db: Executor, tokens: readonly Token[]) => Promise<ReadonlyMap<string, string>>;
-  /** With the finishing write (same transaction when the finish applied): the attempt's outcome. */
-  end: (tx: Executor, attemptId: string, outcome: AttemptOutcome) => Promise<void>;
+  /** With the finishing writes (same transaction when the finishes applied): the attempts' outcomes. */
+  end: (tx: Executor, ends: readonly { attemptId: string; outcome: AttemptOutcome }[]) => Promise<void>;
 };
 
 type StageBase = {

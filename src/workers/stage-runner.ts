@@ -5,10 +5,12 @@
 //     `work(tokens)` returns one result per token.
 // What the runtime does for every stage, so that no stage does it itself:
 //   claim  up to WORKER_BATCH_SIZE tokens (never more than free slots) in ONE committed statement that stamps a
-//          lease (token-queue.repository claimTokens); at most `concurrency` units in flight;
+//          lease (token-queue.repository claimTokens); at most `concurrency` units working; a unit's slot is
+//          free once its work ends, while its finishing writes wait for their group (at most `concurrency` more);
 //   lease  renewed for every token in flight every leaseSeconds/3 in one statement; a token whose renewal finds
 //          another owner is lost: its work is aborted and its result discarded (logged);
-//   finish success -> the stage's next status with the work's columns, NOTIFY of that status (same transaction);
+//   finish grouped (finish-writer.ts: the finishes ready together share one transaction, successes in one
+//          statement); success -> the stage's next status with the work's columns, NOTIFY of that status;
 //          transient failure -> back to the stage's start after an exponential, jittered, capped backoff
 //          (at least the provider's Retry-After); permanent failure, or maxAttempts reached -> failed with
 //          error_data {stage, class, code, message, attempts, providerStatus}; every write checks status and
@@ -22,14 +24,16 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Database, Executor } from '../db/client.js';
 import type { ErrorData, Token } from '../db/schema.js';
-import { finishClaimedToken } from '../domain/token-state.js';
+import { finishClaimedToken, finishClaimedTokens } from '../domain/token-state.js';
 import { StageError, type StageErrorClass } from '../errors.js';
 import { backoffDelayMs } from '../lib/backoff.js';
+import { createFinishWriter } from './finish-writer.js';
 import type { Logger } from '../logger.js';
 import { prometheusStageMetrics, type StageMetrics } from '../metrics/stage-metrics.js';
 import * as tokenQueue from '../repositories/token-queue.repository.js';
 import type { StageDefinition } from '../domain/stages.js';
 import type { AttemptDetails, AttemptOutcome, BatchItemResult, Stage, WorkContext } from '../stages/stage.js';
+import type { TokenChanges } from '../repositories/token-queue.repository.js';
 
 export type StageRunnerDeps = {
   database: Pick<Database, 'db'>;
@@ -104,6 +108,14 @@ class Wakeup {
   }
 }
 
+/** A successful finish waiting for its group. */
+type Completion = {
+  token: Token;
+  changes: TokenChanges;
+  attemptId: string | undefined;
+  details: AttemptDetails;
+};
+
 type Unit = {
   tokens: Token[];
   controller: AbortController;
@@ -153,6 +165,25 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   const random = deps.random ?? Math.random;
   const metrics = deps.metrics ?? prometheusStageMetrics;
   const units = new Set<Unit>();
+  /** Units whose work has not ended (each holds one of the `concurrency` slots). */
+  let working = 0;
+  const writeFinish = createFinishWriter<Completion>({
+    database: deps.database,
+    notify: def.next,
+    completeMany: async (tx, completes) => {
+      const moved = await finishClaimedTokens(
+        tx,
+        completes.map(({ token, changes }) => ({ token, to: def.next, changes })),
+      );
+      const ends = completes.flatMap(({ token, attemptId, details }) =>
+        moved.has(token.id) && attemptId !== undefined
+          ? [{ attemptId, outcome: { status: 'completed' as const, details } }]
+          : [],
+      );
+      if (stage.attempts !== undefined && ends.length > 0) await stage.attempts.end(tx, ends);
+      return completes.map(({ token }) => moved.has(token.id));
+    },
+  });
   const workWakeup = new Wakeup();
   const slotWakeup = new Wakeup();
   const counters = { claims: 0, claimed: 0, completed: 0, retried: 0, failed: 0, leasesLost: 0 };
@@ -200,7 +231,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
 
   async function recordEnd(executor: Executor, attemptId: string | undefined, outcome: AttemptOutcome) {
     if (attemptId === undefined || stage.attempts === undefined) return;
-    await stage.attempts.end(executor, attemptId, outcome);
+    await stage.attempts.end(executor, [{ attemptId, outcome }]);
   }
 
   async function finish(
@@ -228,14 +259,10 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       return;
     }
     if (result.ok) {
-      const finished = await db.transaction(async (tx) => {
-        const row = await finishClaimedToken(tx, token, def.next, result.changes ?? {});
-        if (row === undefined) return undefined;
-        await recordEnd(tx, attemptId, { status: 'completed', details });
-        await tokenQueue.notifyStatus(tx, def.next);
-        return row;
+      const finished = await writeFinish({
+        complete: { token, changes: result.changes ?? {}, attemptId, details },
       });
-      if (finished === undefined) {
+      if (!finished) {
         counters.leasesLost += 1;
         tokenLog.warn('stage.lease_lost', {
           owner,
@@ -272,14 +299,17 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       backoffDelayMs(attempts, { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs, random }),
       failure.retryAfterMs,
     );
-    const written = await db.transaction(async (tx) => {
-      const row = giveUp
-        ? await finishClaimedToken(tx, token, 'failed', { errorData })
-        : await tokenQueue.scheduleRetry(tx, token, def.start, delayMs / 1000, errorData);
-      if (row !== undefined) await recordEnd(tx, attemptId, { status: 'failed', errorData, details });
-      return row;
+    const written = await writeFinish({
+      apply: async (tx) => {
+        const row = giveUp
+          ? await finishClaimedToken(tx, token, 'failed', { errorData })
+          : await tokenQueue.scheduleRetry(tx, token, def.start, delayMs / 1000, errorData);
+        if (row === undefined) return false;
+        await recordEnd(tx, attemptId, { status: 'failed', errorData, details });
+        return true;
+      },
     });
-    if (written === undefined) {
+    if (!written) {
       counters.leasesLost += 1;
       tokenLog.warn('stage.lease_lost', {
         owner,
@@ -310,7 +340,12 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
     }
   }
 
-  function startUnit(tokens: Token[], attemptIds: ReadonlyMap<string, string>): void {
+  /**
+   * A unit holds a slot from its claim until its work ends (its attempts rows are written first); its finishing
+   * writes then go to the grouped writer while the slot already takes the next claim. The unit stays in `units`
+   * (its leases renewed, stop() waiting for it) until they are written.
+   */
+  function startUnit(tokens: Token[], attemptIdsWritten: Promise<ReadonlyMap<string, string>>): void {
     const controller = new AbortController();
     const details: AttemptDetails = {};
     const ctx: WorkContext = {
@@ -319,9 +354,28 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       note: (more) => Object.assign(details, more),
     };
     const unit: Unit = { tokens, controller, done: Promise.resolve() };
-    const workEnded = metrics.workStarted(def.name, tokens.length);
-    let workOutcome: 'ok' | 'error' = 'ok';
+    working += 1;
+    let slotHeld = true;
+    const freeSlot = () => {
+      if (!slotHeld) return;
+      slotHeld = false;
+      working -= 1;
+      slotWakeup.wake();
+    };
     unit.done = (async () => {
+      let attemptIds: ReadonlyMap<string, string>;
+      try {
+        attemptIds = await attemptIdsWritten;
+      } catch (error) {
+        // No attempts rows: the work does not start; the tokens are claimable again at once.
+        log.error('stage.attempts_failed', { tokenIds: tokens.map((t) => t.tokenId), error });
+        for (const token of tokens) {
+          await tokenQueue.releaseClaim(db, token, def, { refundAttempt: true }).catch(() => undefined);
+        }
+        return;
+      }
+      const workEnded = metrics.workStarted(def.name, tokens.length);
+      let workOutcome: 'ok' | 'error' = 'ok';
       let results: readonly BatchItemResult[];
       try {
         if (stage.mode === 'token') {
@@ -340,17 +394,21 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
         workOutcome = 'error';
         results = tokens.map(() => ({ ok: false, error }));
       }
-      for (const [index, token] of tokens.entries()) {
-        const result = results[index] ?? { ok: false, error: new Error('no result') };
-        try {
-          await finish(token, result, attemptIds.get(token.id), { ...details });
-        } catch (error) {
-          // The database failed under the finishing write: the lease expires and another claim retries it.
-          log.error('stage.finish_failed', { tokenId: token.tokenId, error });
-        }
-      }
-    })().finally(() => {
       workEnded(workOutcome);
+      freeSlot();
+      await Promise.all(
+        tokens.map(async (token, index) => {
+          const result = results[index] ?? { ok: false, error: new Error('no result') };
+          try {
+            await finish(token, result, attemptIds.get(token.id), { ...details });
+          } catch (error) {
+            // The database failed under the finishing write: the lease expires and another claim retries it.
+            log.error('stage.finish_failed', { tokenId: token.tokenId, error });
+          }
+        }),
+      );
+    })().finally(() => {
+      freeSlot();
       units.delete(unit);
       slotWakeup.wake();
     });
@@ -393,8 +451,9 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   async function loop(): Promise<void> {
     let failures = 0;
     while (!stopping) {
-      const free = settings.concurrency - units.size;
-      if (free <= 0) {
+      // Slots: units working. Units whose work ended but whose writes are not committed yet are bounded too.
+      const free = settings.concurrency - working;
+      if (free <= 0 || units.size >= 2 * settings.concurrency) {
         await slotWakeup.wait(settings.pollIntervalMs);
         continue;
       }
@@ -425,9 +484,10 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
         const live = claimed.filter((t) => t[def.attempts] <= settings.maxAttempts);
         await failExhausted(claimed.filter((t) => t[def.attempts] > settings.maxAttempts));
         if (live.length > 0) {
+          // The units wait for their attempts rows before working; the loop does not: it may claim again.
           const attemptIds = stage.attempts
-            ? await stage.attempts.begin(db, live)
-            : new Map<string, string>();
+            ? stage.attempts.begin(db, live)
+            : Promise.resolve(new Map<string, string>());
           if (stage.mode === 'token') for (const token of live) startUnit([token], attemptIds);
           else startUnit(live, attemptIds);
         }

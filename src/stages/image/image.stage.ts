@@ -43,26 +43,27 @@ export function imageAttemptRecorder(service: string): AttemptRecorder {
           retryCount: Math.max(0, token.generationAttempts - 1),
         })),
       ),
-    end: async (tx, attemptId, outcome) => {
-      const externalJobId =
-        typeof outcome.details.externalJobId === 'string' ? outcome.details.externalJobId : null;
-      // A refused prompt that the fallback got past is a success, recorded with what happened.
-      const errorData =
-        outcome.errorData ??
-        (outcome.details.fallbackPrompt === true
-          ? {
-              code: 'CONTENT_POLICY_FALLBACK',
-              message: 'the prompt was refused on content policy; generated from FALLBACK_CENSORED_PROMPT',
-              fallbackPrompt: true,
-            }
-          : null);
-      await imageJobs.update(tx, attemptId, {
-        status: outcome.status,
-        externalJobId,
-        errorData,
-        completedAt: new Date(),
-      });
-    },
+    end: (tx, ends) =>
+      imageJobs.finishMany(
+        tx,
+        ends.map(({ attemptId, outcome }) => ({
+          id: attemptId,
+          status: outcome.status,
+          externalJobId:
+            typeof outcome.details.externalJobId === 'string' ? outcome.details.externalJobId : null,
+          // A refused prompt that the fallback got past is a success, recorded with what happened.
+          errorData:
+            outcome.errorData ??
+            (outcome.details.fallbackPrompt === true
+              ? {
+                  code: 'CONTENT_POLICY_FALLBACK',
+                  message:
+                    'the prompt was refused on content policy; generated from FALLBACK_CENSORED_PROMPT',
+                  fallbackPrompt: true,
+                }
+              : null),
+        })),
+      ),
   };
 }
 
