@@ -2,6 +2,7 @@
 // one transaction, and the runtime writes nothing over the sender's results. And its configuration.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createTestClient, http } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { ConfigError } from '../../src/errors.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -212,6 +213,63 @@ describe('reveal stage', () => {
       assert.equal((await newAttempts()).length, 1, 'no second attempt');
       assert.equal(runner.stats().claimed, 0, 'nothing new was claimed');
     } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('a chain failure while its batch is in flight counts no attempt against the tokens; the batch lands later', async () => {
+    const ids = await readyTokens(2);
+    const config = revealConfig();
+    const logs = captureLogs(config.secrets);
+    const proxy = await startRpcProxy(chain.rpcUrl);
+    const testClient = createTestClient({
+      mode: 'hardhat',
+      chain: chain.chain,
+      transport: http(chain.rpcUrl),
+    });
+    const inFlight = async () =>
+      (await database.db.select().from(revealTransactions)).find(
+        (r) => r.status === 'sent' && r.tokenRowIds.length === ids.length,
+      );
+    await testClient.setAutomine(false);
+    // MAX_ATTEMPTS_REVEAL 1: one attempt counted for the failure would fail the tokens at once.
+    const stage = createRevealStage({
+      config,
+      database: database.database,
+      logger: logs.logger,
+      settings: { ...config.pipeline, concurrency: 1, maxAttempts: 1, batchSize: 50 },
+      sender: await revealSender(logs.logger, proxy.url),
+    });
+    const runner = startStageRunner(stage, { database: database.database, logger: logs.logger });
+    try {
+      await waitUntil(async () => (await inFlight()) !== undefined, { what: 'the batch sent' });
+      // The node becomes unreachable while the transaction is pending.
+      proxy.refuse = () => true;
+      const claimEnded = async () =>
+        (await database.db.select().from(tokens).where(inArray(tokens.tokenId, ids))).every(
+          (r) => r.leaseOwner === null,
+        );
+      await waitUntil(claimEnded, { what: 'the claim ended by the outage', timeoutMs: 20_000 });
+      const rows = await database.db.select().from(tokens).where(inArray(tokens.tokenId, ids));
+      assert.deepEqual(
+        rows.map((r) => [r.status, r.revealAttempts, r.leaseOwner]),
+        ids.map(() => ['ready', 0, null]),
+        'back to ready, no attempt counted, no lease',
+      );
+      assert.ok(logs.lines.some((l) => l.message === 'reveal.interrupted'));
+      assert.ok(await inFlight(), 'the batch is still in flight');
+      // The node is back and mines the pending transaction: the resume settles the batch.
+      proxy.refuse = undefined;
+      await testClient.setAutomine(true);
+      await testClient.mine({ blocks: 1 });
+      await waitUntil(async () => (await statusesOf(ids)).every((s) => s === 'revealed'), {
+        what: 'the batch revealed after the outage',
+        timeoutMs: 20_000,
+      });
+    } finally {
+      proxy.refuse = undefined;
+      await testClient.setAutomine(true);
+      await runner.stop(2_000);
       await proxy.stop();
     }
   });

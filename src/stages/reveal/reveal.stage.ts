@@ -112,19 +112,44 @@ export function createRevealStage(deps: RevealStageDeps): BatchStage {
       try {
         result = await (await getSender()).revealBatch(tokens, ctx.signal);
       } catch (error) {
-        throw new TransientStageError(
+        const failure = new TransientStageError(
           'CHAIN_UNAVAILABLE',
           `reveal could not reach the chain: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        );
+        // A token whose batch is signed (maybe broadcast) can still be revealed by it: it is not retried on its
+        // own and no attempt is counted against it (MAX_ATTEMPTS_REVEAL could fail a token that then lands).
+        // It is given back as it was; the batch is settled by the next resume (readyToClaim).
+        const inFlight = new Set(
+          (await revealTransactions.listInFlightForKeeper(database.db, keeper)).flatMap((r) => r.tokenRowIds),
+        );
+        const held = tokens.filter((t) => inFlight.has(t.id));
+        await giveBack(held);
+        if (held.length > 0) {
+          ctx.log.warn('reveal.interrupted', {
+            tokenIds: held.map((t) => t.tokenId),
+            detail: 'the batch is in flight; settled by the next resume, no attempt counted',
+            reason: failure.message,
+          });
+        }
+        return tokens.map((t): BatchItemResult =>
+          inFlight.has(t.id) ? { ok: 'settled', outcome: 'released' } : { ok: false, error: failure },
         );
       }
       if (result.keeperBusy) {
         // Another sender holds the keeper: give the tokens back untouched, this claim did no work.
-        for (const token of tokens) {
-          await tokenQueue.releaseClaim(database.db, token, STAGES.reveal, { refundAttempt: true });
-        }
+        await giveBack(tokens);
         ctx.log.info('reveal.keeper_busy', { tokens: tokens.length });
       }
+      // Stopped while the batch was in flight: the same, its tokens wait for the resume with no attempt counted.
+      await giveBack(tokens.filter((t) => result.inFlight.includes(t.tokenId)));
       return settledResults(tokens, result);
     },
   };
+
+  /** Ends the claim of `tokens` as if it had not happened: back to `ready`, lease dropped, attempt refunded. */
+  async function giveBack(tokens: readonly Token[]): Promise<void> {
+    for (const token of tokens) {
+      await tokenQueue.releaseClaim(database.db, token, STAGES.reveal, { refundAttempt: true });
+    }
+  }
 }
