@@ -50,3 +50,34 @@ export async function exists(tx: Executor, cid: string): Promise<boolean> {
   const rows = await tx.execute(sql`SELECT 1 FROM ${contentBlobs} WHERE ${contentBlobs.cid} = ${cid}`);
   return rows.length > 0;
 }
+
+/**
+ * Content retention (IPFS_LOCAL_RETENTION_HOURS), with a remote provider: deletes up to `limit` blobs that a
+ * remote provider (not `local`, not unknown) has pinned in a completed upload, and that no token still needs:
+ * every token whose completed upload holds the blob was revealed more than `retentionHours` ago (database clock),
+ * and no token that is not revealed names it as its image (one still in the pipeline, or failed and retryable).
+ * Content pinned only by `local` is never deleted: there the store is the pin. Returns the deleted CIDs.
+ */
+export async function deleteRetired(
+  tx: Executor,
+  options: { retentionHours: number; limit: number },
+): Promise<string[]> {
+  const retentionSeconds = options.retentionHours * 3600;
+  const rows = await tx.execute<{ cid: string }>(sql`
+    DELETE FROM content_blobs WHERE cid IN (
+      SELECT b.cid FROM content_blobs b
+      WHERE EXISTS (
+          SELECT 1 FROM ipfs_upload_records r
+          WHERE r.computed_cid = b.cid AND r.status = 'completed'
+            AND r.provider IS NOT NULL AND r.provider <> 'local')
+        AND NOT EXISTS (
+          SELECT 1 FROM ipfs_upload_records r JOIN tokens_s0 t ON t.id = r.token_id
+          WHERE r.computed_cid = b.cid AND r.status = 'completed'
+            AND (t.status <> 'revealed' OR t.revealed_at IS NULL
+                 OR t.revealed_at > now() - make_interval(secs => ${retentionSeconds})))
+        AND NOT EXISTS (
+          SELECT 1 FROM tokens_s0 t WHERE t.image_cid = b.cid AND t.status <> 'revealed')
+      LIMIT ${options.limit})
+    RETURNING cid`);
+  return rows.map((row) => row.cid);
+}

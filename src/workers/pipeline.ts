@@ -11,6 +11,7 @@ import { createImageProvider } from '../providers/image/index.js';
 import { createIpfsProvider } from '../providers/ipfs/index.js';
 import { createImageStage } from '../stages/image/image.stage.js';
 import { createIpfsStage } from '../stages/ipfs/ipfs.stage.js';
+import { startContentRetention } from '../stages/ipfs/retention.js';
 import { createRevealStage } from '../stages/reveal/reveal.stage.js';
 import type { Stage, StageSettings } from '../stages/stage.js';
 import { startStageRunner, type StageRunner } from './stage-runner.js';
@@ -63,6 +64,21 @@ export const stageFactories: Partial<Record<StageName, StageFactory>> = {
     }),
 };
 
+/** Background upkeep a stage brings along in a process that runs it: started and stopped with the pipeline. */
+export type StageUpkeep = (deps: PipelineDeps) => { stop: () => Promise<void> } | undefined;
+
+export const stageUpkeep: Partial<Record<StageName, StageUpkeep>> = {
+  // Content retention, remote providers only: with IPFS_PROVIDER=local the content store is the pin.
+  ipfs: (deps) =>
+    deps.config.ipfs.provider === 'local'
+      ? undefined
+      : startContentRetention({
+          db: deps.database.db,
+          logger: deps.logger.child({ component: 'retention' }),
+          retentionHours: deps.config.ipfs.localRetentionHours,
+        }),
+};
+
 export type RunningPipeline = {
   readonly runners: readonly StageRunner[];
   /** Stops every runner (see StageRunner.stop), then the listener. Idempotent. */
@@ -99,6 +115,7 @@ export async function startPipeline(deps: PipelineDeps, options: PipelineOptions
   if (stages.length === 0) return { runners: [], stop: () => Promise.resolve({ forced: false }) };
 
   const runners = stages.map((stage) => startStageRunner(stage, { database: deps.database, logger }));
+  const upkeeps = stages.flatMap((stage) => stageUpkeep[stage.definition.name]?.(deps) ?? []);
   const byStatus = new Map<TokenStatus, StageRunner[]>();
   for (const [index, stage] of stages.entries()) {
     const runner = runners[index];
@@ -129,6 +146,7 @@ export async function startPipeline(deps: PipelineDeps, options: PipelineOptions
     stop: (timeoutMs) => {
       stopping ??= (async () => {
         const results = await Promise.all(runners.map((runner) => runner.stop(timeoutMs)));
+        await Promise.all(upkeeps.map((upkeep) => upkeep.stop()));
         await listener?.close();
         return { forced: results.some((r) => r.forced) };
       })();
