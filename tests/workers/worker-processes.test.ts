@@ -2,72 +2,43 @@
 // token exactly once; a process SIGKILLed mid-generation leaves its tokens to be finished after the lease expires.
 // Provider calls are counted at the fake Replicate (one prompt per token), not trusted from the workers.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createReplicateImageProvider } from '../../src/providers/image/replicate.js';
 import { createImageStage } from '../../src/stages/image/image.stage.js';
 import { startStageRunner } from '../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startFakeReplicate, type Behaviour, type FakeReplicate } from '../helpers/fake-replicate.js';
-import { REPO_ROOT } from '../helpers/http.js';
 import { captureLogs } from '../helpers/logs.js';
+import { waitUntil } from '../helpers/wait.js';
+import { exited, workerProcesses } from '../helpers/worker-processes.js';
 
 let t: TestDatabase;
 let fake: FakeReplicate;
 let behaviour: Behaviour = 'succeed';
-const children: ChildProcess[] = [];
+const workers = workerProcesses();
 
 before(async () => {
   t = await createTestDatabase({ max: 4 });
   fake = await startFakeReplicate(() => behaviour);
 });
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
+afterEach(() => workers.killAll());
 after(async () => {
   await fake.close();
   await t.drop();
 });
 
-function spawnWorker(env: Record<string, string> = {}): ChildProcess & { output: () => string } {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
-      path.join(REPO_ROOT, 'src/cli/worker.ts'),
-      '--stages',
-      'image',
-    ],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        APP_ENV: 'test',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-        DATABASE_URL: t.url,
-        MIGRATE_ON_START: 'false',
-        IMAGE_PROVIDER: 'replicate',
-        REPLICATE_API_URL: fake.url,
-        REPLICATE_API_TOKEN: fake.token,
-        IMAGE_CONCURRENCY: '8',
-        WORKER_BATCH_SIZE: '10',
-        POLL_INTERVAL_SECONDS: '1',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+const spawnWorker = (env: Record<string, string> = {}) =>
+  workers.spawn({
+    stages: 'image',
+    databaseUrl: t.url,
+    env: {
+      IMAGE_PROVIDER: 'replicate',
+      REPLICATE_API_URL: fake.url,
+      REPLICATE_API_TOKEN: fake.token,
+      IMAGE_CONCURRENCY: '8',
+      ...env,
     },
-  );
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  children.push(child);
-  return Object.assign(child, { output: () => out });
-}
+  });
 
 /** One author (with its own prompt) per token, so that the fake can count calls per token. */
 async function insertTokensWithOwnPrompts(count: number): Promise<void> {
@@ -80,22 +51,8 @@ async function insertTokensWithOwnPrompts(count: number): Promise<void> {
     select substring(prompt_text from 17)::int, id, wallet_address, now() from a`;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const count = async (where: string) =>
   Number((await t.sql.unsafe<{ n: string }[]>(`select count(*) as n from tokens_s0 where ${where}`))[0]?.n);
-
-const exited = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
 
 describe('worker processes', { timeout: 240_000 }, () => {
   it('4 processes over 500 tokens: each token reaches uploading once, one provider call each; SIGTERM exits 0', async () => {
@@ -103,8 +60,12 @@ describe('worker processes', { timeout: 240_000 }, () => {
     fake.calls.length = 0;
     behaviour = 'succeed';
     await insertTokensWithOwnPrompts(500);
-    const workers = [1, 2, 3, 4].map(() => spawnWorker());
-    await waitFor(async () => (await count(`status = 'uploading'`)) === 500, 180_000, '500 tokens uploading');
+    const running = [1, 2, 3, 4].map(() => spawnWorker());
+    await waitUntil(async () => (await count(`status = 'uploading'`)) === 500, {
+      what: '500 tokens uploading',
+      timeoutMs: 180_000,
+      intervalMs: 50,
+    });
 
     const perPrompt = new Map<string, number>();
     for (const call of fake.calls) perPrompt.set(call.prompt, (perPrompt.get(call.prompt) ?? 0) + 1);
@@ -115,12 +76,12 @@ describe('worker processes', { timeout: 240_000 }, () => {
     assert.deepEqual([...new Set(attempts.map((row) => row.n))], [1], 'one attempt row per token');
     assert.equal(await count(`generation_attempts <> 1 or lease_owner is not null`), 0);
 
-    for (const worker of workers) worker.kill('SIGTERM');
-    const codes = await Promise.all(workers.map(exited));
+    for (const worker of running) worker.kill('SIGTERM');
+    const codes = await Promise.all(running.map(exited));
     assert.deepEqual(
       codes,
       [0, 0, 0, 0],
-      workers
+      running
         .map((w) => w.output())
         .join('\n')
         .slice(-4000),
@@ -133,11 +94,11 @@ describe('worker processes', { timeout: 240_000 }, () => {
     behaviour = 'hang';
     await insertTokensWithOwnPrompts(12);
     const doomed = spawnWorker({ WORKER_LEASE_SECONDS: '2', IMAGE_CONCURRENCY: '4' });
-    await waitFor(
-      () => Promise.resolve(fake.calls.length >= 4),
-      60_000,
-      'the doomed worker calling the provider',
-    );
+    await waitUntil(() => fake.calls.length >= 4, {
+      what: 'the doomed worker calling the provider',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     doomed.kill('SIGKILL');
     await exited(doomed);
     const held = await count(`status = 'generating'`);
@@ -169,7 +130,11 @@ describe('worker processes', { timeout: 240_000 }, () => {
       { database: t.database, logger: captureLogs().logger },
     );
     try {
-      await waitFor(async () => (await count(`status = 'uploading'`)) === 12, 30_000, 'all 12 uploading');
+      await waitUntil(async () => (await count(`status = 'uploading'`)) === 12, {
+        what: 'all 12 uploading',
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
       assert.equal(await count(`status = 'generating'`), 0);
       // The dead worker's tokens were attempted twice: its attempt (left running) and the survivor's.
       assert.equal(await count(`generation_attempts = 2`), held);
