@@ -7,6 +7,7 @@ import { STAGES } from '../../domain/stages.js';
 import { TransientStageError } from '../../errors.js';
 import { computeCid } from '../../lib/cid.js';
 import { sniffImageMediaType } from '../../lib/media-type.js';
+import { observeProviderCall } from '../../metrics/registry.js';
 import {
   ContentPolicyError,
   type GeneratedImage,
@@ -77,17 +78,17 @@ export function createImageStage(deps: ImageStageDeps): TokenStage {
     const prompt = resolvePrompt(authorPrompt, prompts.defaultPrompt);
     ctx.note({ promptSource: prompt === prompts.defaultPrompt ? 'default' : 'author' });
     try {
-      return await provider.generate({ prompt, tokenId: token.tokenId, signal: ctx.signal });
+      return await observeProviderCall(provider.name, 'generate', () =>
+        provider.generate({ prompt, tokenId: token.tokenId, signal: ctx.signal }),
+      );
     } catch (error) {
       if (!(error instanceof ContentPolicyError)) throw error;
       // Once, with the fallback prompt; a second refusal fails the token (ContentPolicyError is permanent).
       ctx.log.warn('image.content_policy_refused', { promptLength: prompt.length, retry: 'fallback prompt' });
       ctx.note({ fallbackPrompt: true });
-      return provider.generate({
-        prompt: prompts.fallbackPrompt,
-        tokenId: token.tokenId,
-        signal: ctx.signal,
-      });
+      return observeProviderCall(provider.name, 'generate', () =>
+        provider.generate({ prompt: prompts.fallbackPrompt, tokenId: token.tokenId, signal: ctx.signal }),
+      );
     }
   }
 
