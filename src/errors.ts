@@ -1,6 +1,6 @@
 // The one home of the service's error classes: every error that one module throws and another catches or tells
-// apart is declared here (a sentinel private to one file may stay in it). Two exceptions, by layering: the state
-// machine's InvalidStateTransition and TransitionConflict (src/domain/token-state.ts) read the transition table.
+// apart is declared here (a sentinel private to one file may stay in it). This module imports nothing, so that
+// every layer can throw its errors without depending on another.
 //
 // AppError and its subclasses carry the HTTP status and the machine-readable code that the one error middleware
 // (src/http) turns into {"error":{"code","message","details"?},"requestId"}. Domain code throws these; it never
@@ -28,6 +28,44 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   constructor(code: string, message: string, details?: unknown) {
     super(409, code, message, details);
+  }
+}
+
+/** The transition table forbids the move. */
+export class InvalidStateTransition extends ConflictError {
+  constructor(
+    readonly tokenId: number,
+    readonly from: string,
+    readonly to: string,
+    /** Where the transition table lets `from` go (src/domain/token-state.ts). */
+    readonly allowed: readonly string[],
+    reason?: string,
+  ) {
+    super(
+      'INVALID_STATE_TRANSITION',
+      `Token ${tokenId} cannot move from ${from} to ${to}: ` +
+        (reason ??
+          (allowed.length === 0
+            ? `${from} is terminal`
+            : `${from} may only move to ${allowed.join(' or ')}`)),
+      { tokenId, from, to, allowed },
+    );
+  }
+}
+
+/** The move was valid, but the token's status changed before it could be applied (someone else won the race). */
+export class TransitionConflict extends ConflictError {
+  constructor(
+    readonly tokenId: number,
+    readonly expected: string,
+    readonly actual: string,
+    readonly to: string,
+  ) {
+    super(
+      'TRANSITION_CONFLICT',
+      `Token ${tokenId} was not moved to ${to}: its status is ${actual}, no longer ${expected}`,
+      { tokenId, expected, actual, to },
+    );
   }
 }
 
@@ -129,6 +167,40 @@ export class TransientStageError extends StageError {
 export class PermanentStageError extends StageError {
   constructor(code: string, message: string, options: StageErrorOptions = {}) {
     super('permanent', code, message, options);
+  }
+}
+
+/** The provider refused the prompt on content policy (NSFW, safety filter). */
+export class ContentPolicyError extends PermanentStageError {
+  constructor(message: string, options: StageErrorOptions & { externalJobId?: string } = {}) {
+    super('CONTENT_POLICY', message, options);
+  }
+}
+
+/**
+ * A failed pin, classified for the stage runtime (a StageError): transient (timeouts, 429, 5xx, connection errors,
+ * an answer without a CID) is retried with backoff, at least the provider's Retry-After later; permanent
+ * (401/403, a refused request, content missing from the store) fails the token at once.
+ */
+export class IpfsProviderError extends StageError {
+  constructor(
+    /** IPFS_PROVIDER: local, kubo or pinata. */
+    readonly provider: string,
+    errorClass: StageErrorClass,
+    code: string,
+    message: string,
+    details: { httpStatus?: number; retryAfterMs?: number } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(errorClass, code, message, {
+      providerStatus: details.httpStatus,
+      retryAfterMs: details.retryAfterMs,
+      cause: options?.cause,
+    });
+  }
+
+  get transient(): boolean {
+    return this.errorClass === 'transient';
   }
 }
 

@@ -2,7 +2,7 @@
 // compare-and-set on the status, so that two writers racing on one token can never both win.
 import type { Executor } from '../db/client.js';
 import { TOKEN_STATUSES, type ErrorData, type Token, type TokenStatus } from '../db/schema.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { InvalidStateTransition, NotFoundError, TransitionConflict } from '../errors.js';
 import * as tokenQueue from '../repositories/token-queue.repository.js';
 import type { TokenChanges } from '../repositories/token-queue.repository.js';
 import * as tokensRepository from '../repositories/tokens.repository.js';
@@ -34,43 +34,6 @@ export function isTerminal(status: TokenStatus): boolean {
 }
 
 export const NON_TERMINAL_STATUSES: readonly TokenStatus[] = TOKEN_STATUSES.filter((s) => !isTerminal(s));
-
-/** The transition table forbids the move. */
-export class InvalidStateTransition extends ConflictError {
-  constructor(
-    readonly tokenId: number,
-    readonly from: TokenStatus,
-    readonly to: TokenStatus,
-    reason?: string,
-  ) {
-    const allowed = allowedTransitions(from);
-    super(
-      'INVALID_STATE_TRANSITION',
-      `Token ${tokenId} cannot move from ${from} to ${to}: ` +
-        (reason ??
-          (allowed.length === 0
-            ? `${from} is terminal`
-            : `${from} may only move to ${allowed.join(' or ')}`)),
-      { tokenId, from, to, allowed },
-    );
-  }
-}
-
-/** The move was valid, but the token's status changed before it could be applied (someone else won the race). */
-export class TransitionConflict extends ConflictError {
-  constructor(
-    readonly tokenId: number,
-    readonly expected: TokenStatus,
-    readonly actual: TokenStatus,
-    readonly to: TokenStatus,
-  ) {
-    super(
-      'TRANSITION_CONFLICT',
-      `Token ${tokenId} was not moved to ${to}: its status is ${actual}, no longer ${expected}`,
-      { tokenId, expected, actual, to },
-    );
-  }
-}
 
 /** A token by its on-chain id or by its row id (tokens_s0.id). */
 export type TokenRef = { tokenId: number } | { id: string };
@@ -130,7 +93,8 @@ export async function transitionToken(
   const changes = stamped(to, options.changes ?? {});
   const token = await load(tx, ref);
   const from = options.from ?? token.status;
-  if (!canTransition(from, to)) throw new InvalidStateTransition(token.tokenId, from, to);
+  if (!canTransition(from, to))
+    throw new InvalidStateTransition(token.tokenId, from, to, allowedTransitions(from));
   if (token.status !== from) throw new TransitionConflict(token.tokenId, from, token.status, to);
   const moved = await tokenQueue.setStatusIf(tx, token.id, from, to, changes);
   return moved ?? lostRace(tx, token, to);
@@ -165,6 +129,7 @@ export async function retryFailedToken(tx: Executor, ref: TokenRef): Promise<Tok
       token.tokenId,
       token.status,
       stage.start,
+      allowedTransitions(token.status),
       'only a failed token can be retried',
     );
   }
@@ -207,6 +172,7 @@ export async function finishClaimedToken(
   to: TokenStatus,
   changes: TokenChanges = {},
 ): Promise<Token | undefined> {
-  if (!canTransition(token.status, to)) throw new InvalidStateTransition(token.tokenId, token.status, to);
+  if (!canTransition(token.status, to))
+    throw new InvalidStateTransition(token.tokenId, token.status, to, allowedTransitions(token.status));
   return tokenQueue.completeClaim(tx, token, to, stamped(to, changes));
 }

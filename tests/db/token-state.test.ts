@@ -13,14 +13,17 @@ import {
   canTransition,
   failToken,
   finishClaimedToken,
-  InvalidStateTransition,
   isTerminal,
   NON_TERMINAL_STATUSES,
   retryFailedToken,
-  TransitionConflict,
   transitionToken,
 } from '../../src/domain/token-state.js';
-import { ConflictError, NotFoundError } from '../../src/errors.js';
+import {
+  ConflictError,
+  InvalidStateTransition,
+  NotFoundError,
+  TransitionConflict,
+} from '../../src/errors.js';
 import { STAGES } from '../../src/domain/stages.js';
 import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';

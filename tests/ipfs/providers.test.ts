@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { computeCid, toCanonicalCid, type CidLayout } from '../../src/lib/cid.js';
 import { parseRetryAfter } from '../../src/lib/retry-after.js';
+import { IpfsProviderError } from '../../src/errors.js';
 import {
-  IpfsProviderError,
   imageFileName,
   metadataFileName,
   type IpfsFile,

@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Author } from '../../src/db/schema.js';
-import { StageError } from '../../src/errors.js';
+import { ContentPolicyError, StageError } from '../../src/errors.js';
 import { computeCid } from '../../src/lib/cid.js';
-import { ContentPolicyError } from '../../src/providers/image/image-provider.js';
 import { createReplicateImageProvider } from '../../src/providers/image/replicate.js';
 import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
 import * as imageJobs from '../../src/repositories/image-generation-jobs.repository.js';

@@ -1,7 +1,6 @@
 // What the image stage needs of an image service: a prompt and a token id in, image bytes out. Providers throw
 // TransientStageError / PermanentStageError (src/errors.ts), and ContentPolicyError for a refused prompt, which
 // the stage retries once with FALLBACK_CENSORED_PROMPT.
-import { PermanentStageError, type StageErrorOptions } from '../../errors.js';
 
 export type ImageRequest = {
   prompt: string;
@@ -21,10 +20,3 @@ export type ImageProvider = {
   readonly name: string;
   generate: (request: ImageRequest) => Promise<GeneratedImage>;
 };
-
-/** The provider refused the prompt on content policy (NSFW, safety filter). */
-export class ContentPolicyError extends PermanentStageError {
-  constructor(message: string, options: StageErrorOptions & { externalJobId?: string } = {}) {
-    super('CONTENT_POLICY', message, options);
-  }
-}

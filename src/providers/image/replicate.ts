@@ -5,14 +5,9 @@
 // Retry-After, 5xx, connection errors, a malformed answer, an expired output), permanent (401/403, 422 invalid
 // input), or ContentPolicyError (the safety filter refused the prompt: the stage retries once with the fallback).
 import Replicate, { type Prediction } from 'replicate';
-import { PermanentStageError, StageError, TransientStageError } from '../../errors.js';
+import { ContentPolicyError, PermanentStageError, StageError, TransientStageError } from '../../errors.js';
 import { parseRetryAfter } from '../../lib/retry-after.js';
-import {
-  ContentPolicyError,
-  type GeneratedImage,
-  type ImageProvider,
-  type ImageRequest,
-} from './image-provider.js';
+import type { GeneratedImage, ImageProvider, ImageRequest } from './image-provider.js';
 
 export type ReplicateProviderOptions = {
   apiToken: string;

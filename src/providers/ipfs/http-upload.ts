@@ -1,7 +1,8 @@
 // The one HTTP exchange of the remote providers (Kubo, Pinata): a multipart POST with a timeout that covers the
 // answer's body too, and the classification of every way it can fail.
 import { parseRetryAfter } from '../../lib/retry-after.js';
-import { IpfsProviderError, type IpfsFile, type IpfsProviderName } from './ipfs-provider.js';
+import { IpfsProviderError } from '../../errors.js';
+import type { IpfsFile, IpfsProviderName } from './ipfs-provider.js';
 
 export type UploadRequest = {
   provider: IpfsProviderName;

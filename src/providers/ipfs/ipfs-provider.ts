@@ -1,7 +1,6 @@
 // What the IPFS stage needs from a pinning service: pin these exact bytes as one UnixFS file, answer its CID.
 // Three implementations, chosen by IPFS_PROVIDER in createIpfsProvider (./index.ts): local (the content store in
 // PostgreSQL is the pin), kubo (a self-hosted node's RPC API) and pinata (its pinning API).
-import { StageError, type StageErrorClass } from '../../errors.js';
 import type { IpfsProviderName } from '../../config.js';
 import type { CidLayout } from '../../lib/cid.js';
 
@@ -32,32 +31,6 @@ export interface IpfsProvider {
   readonly remote: boolean;
   /** Pins the file; throws IpfsProviderError (transient or not) on failure. Honours `signal`. */
   pin(file: IpfsFile, signal?: AbortSignal): Promise<PinResult>;
-}
-
-/**
- * A failed pin, classified for the stage runtime (a StageError): transient (timeouts, 429, 5xx, connection errors,
- * an answer without a CID) is retried with backoff, at least the provider's Retry-After later; permanent
- * (401/403, a refused request, content missing from the store) fails the token at once.
- */
-export class IpfsProviderError extends StageError {
-  constructor(
-    readonly provider: IpfsProviderName,
-    errorClass: StageErrorClass,
-    code: string,
-    message: string,
-    details: { httpStatus?: number; retryAfterMs?: number } = {},
-    options?: { cause?: unknown },
-  ) {
-    super(errorClass, code, message, {
-      providerStatus: details.httpStatus,
-      retryAfterMs: details.retryAfterMs,
-      cause: options?.cause,
-    });
-  }
-
-  get transient(): boolean {
-    return this.errorClass === 'transient';
-  }
 }
 
 /** `s0-token-<id>.<ext>` for an image of this media type. */

@@ -3,7 +3,8 @@
 // that the row is there. Nothing leaves the machine.
 import type { Executor } from '../../db/client.js';
 import * as contentBlobs from '../../repositories/content-blobs.repository.js';
-import { IpfsProviderError, type IpfsFile, type IpfsProvider, type PinResult } from './ipfs-provider.js';
+import { IpfsProviderError } from '../../errors.js';
+import type { IpfsFile, IpfsProvider, PinResult } from './ipfs-provider.js';
 
 export function createLocalProvider(options: { db: Executor }): IpfsProvider {
   return {

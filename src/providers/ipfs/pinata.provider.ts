@@ -10,7 +10,8 @@
 import { isCid, toCanonicalCid } from '../../lib/cid.js';
 import type { RateLimiter } from '../rate-limiter.js';
 import { filePart, missingCid, postUpload } from './http-upload.js';
-import { IpfsProviderError, type IpfsFile, type IpfsProvider, type PinResult } from './ipfs-provider.js';
+import { IpfsProviderError } from '../../errors.js';
+import type { IpfsFile, IpfsProvider, PinResult } from './ipfs-provider.js';
 
 export type PinataOptions = {
   /** https://api.pinata.cloud (PINATA_API_URL). */

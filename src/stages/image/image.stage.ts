@@ -4,15 +4,11 @@
 import type { Database, Executor } from '../../db/client.js';
 import type { Token } from '../../db/schema.js';
 import { STAGES } from '../../domain/stages.js';
-import { TransientStageError } from '../../errors.js';
+import { ContentPolicyError, TransientStageError } from '../../errors.js';
 import { computeCid } from '../../lib/cid.js';
 import { sniffImageMediaType } from '../../lib/media-type.js';
 import { observeProviderCall } from '../../metrics/registry.js';
-import {
-  ContentPolicyError,
-  type GeneratedImage,
-  type ImageProvider,
-} from '../../providers/image/image-provider.js';
+import type { GeneratedImage, ImageProvider } from '../../providers/image/image-provider.js';
 import * as contentBlobs from '../../repositories/content-blobs.repository.js';
 import * as imageJobs from '../../repositories/image-generation-jobs.repository.js';
 import * as tokensRepository from '../../repositories/tokens.repository.js';

@@ -11,11 +11,10 @@
 import type { Database } from '../../db/client.js';
 import type { ContentMediaType, IpfsRecordType, Token } from '../../db/schema.js';
 import { STAGES } from '../../domain/stages.js';
-import { PermanentStageError } from '../../errors.js';
+import { IpfsProviderError, PermanentStageError } from '../../errors.js';
 import { computeCid, toCanonicalCid, type CidLayout } from '../../lib/cid.js';
 import { observeProviderCall } from '../../metrics/registry.js';
 import {
-  IpfsProviderError,
   imageFileName,
   metadataFileName,
   type IpfsFile,
