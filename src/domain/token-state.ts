@@ -153,7 +153,9 @@ export async function finishClaimedTokens(
   finishes: readonly { token: Token; to: TokenStatus; changes?: TokenChanges }[],
 ): Promise<Set<string>> {
   for (const { token, to } of finishes) {
-    if (!canTransition(token.status, to)) throw new InvalidStateTransition(token.tokenId, token.status, to);
+    if (!canTransition(token.status, to)) {
+      throw new InvalidStateTransition(token.tokenId, token.status, to, allowedTransitions(token.status));
+    }
   }
   return tokenQueue.completeClaims(
     tx,
