@@ -4,16 +4,16 @@
 // database clock (revealed_at = now() - N hours), so nothing waits for hours.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config.js';
-import type { IpfsRecordStatus, TokenStatus } from '../../src/db/schema.js';
-import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
-import * as ipfsRecords from '../../src/repositories/ipfs-upload-records.repository.js';
-import { retentionSweepIntervalMs, startContentRetention } from '../../src/stages/ipfs/retention.js';
-import { stageUpkeep } from '../../src/workers/pipeline.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { cidOf, insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
-import { captureLogs } from '../helpers/logs.js';
-import { waitUntil } from '../helpers/wait.js';
+import { loadConfig } from '../../../src/config.js';
+import type { IpfsRecordStatus, TokenStatus } from '../../../src/db/schema.js';
+import * as contentBlobs from '../../../src/repositories/content-blobs.repository.js';
+import * as ipfsRecords from '../../../src/repositories/ipfs-upload-records.repository.js';
+import { retentionSweepIntervalMs, startContentRetention } from '../../../src/stages/ipfs/retention.js';
+import { stageUpkeep } from '../../../src/workers/pipeline.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { cidOf, insertAuthor, insertTokens } from '../../helpers/db-fixtures.js';
+import { captureLogs } from '../../helpers/logs.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const RETENTION_HOURS = 168;
 

@@ -13,7 +13,7 @@ import { createTemporaryDirectory } from '../../src/dev/temporary-directory.js';
 import { openLocalDatabase } from '../../src/dev/local-database.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const FIXTURE = 'tests/db/fixtures/local-database-user.ts';
+const FIXTURE = 'tests/dev/fixtures/local-database-user.ts';
 
 type Message = { event: string; url?: string; joined?: boolean; backend?: number };
 

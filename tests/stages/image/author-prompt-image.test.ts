@@ -3,17 +3,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import * as authorsRepository from '../../src/repositories/authors.repository.js';
-import * as tokensRepository from '../../src/repositories/tokens.repository.js';
-import type { ImageProvider } from '../../src/providers/image/image-provider.js';
-import { createImageStage } from '../../src/stages/image/image.stage.js';
-import type { StageSettings } from '../../src/stages/stage.js';
-import { startStageRunner, type StageRunner } from '../../src/workers/stage-runner.js';
-import { cidOf, insertTokens } from '../helpers/db-fixtures.js';
-import { startTestApp, type TestApp } from '../helpers/http.js';
-import { captureLogs } from '../helpers/logs.js';
-import { callJson, signSiwe } from '../helpers/siwe.js';
-import { waitUntil } from '../helpers/wait.js';
+import * as authorsRepository from '../../../src/repositories/authors.repository.js';
+import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
+import type { ImageProvider } from '../../../src/providers/image/image-provider.js';
+import { createImageStage } from '../../../src/stages/image/image.stage.js';
+import type { StageSettings } from '../../../src/stages/stage.js';
+import { startStageRunner, type StageRunner } from '../../../src/workers/stage-runner.js';
+import { cidOf, insertTokens } from '../../helpers/db-fixtures.js';
+import { startTestApp, type TestApp } from '../../helpers/http.js';
+import { captureLogs } from '../../helpers/logs.js';
+import { callJson, signSiwe } from '../../helpers/siwe.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const DOMAIN = 'glisk.test';
 const CHAIN_ID = 84532; // NETWORK=BASE_SEPOLIA

@@ -4,21 +4,21 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import sharp from 'sharp';
-import type { Author } from '../../src/db/schema.js';
-import { computeCid } from '../../src/lib/cid.js';
-import { sniffImageMediaType } from '../../src/lib/media-type.js';
-import { ContentPolicyError } from '../../src/errors.js';
-import type { ImageProvider } from '../../src/providers/image/image-provider.js';
-import { createLocalImageProvider, renderLocalArtwork } from '../../src/providers/image/local.js';
-import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
-import * as imageJobs from '../../src/repositories/image-generation-jobs.repository.js';
-import * as tokensRepository from '../../src/repositories/tokens.repository.js';
-import { createImageStage, resolvePrompt } from '../../src/stages/image/image.stage.js';
-import type { StageSettings } from '../../src/stages/stage.js';
-import { startStageRunner, type StageRunner } from '../../src/workers/stage-runner.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
-import { captureLogs } from '../helpers/logs.js';
+import type { Author } from '../../../src/db/schema.js';
+import { computeCid } from '../../../src/lib/cid.js';
+import { sniffImageMediaType } from '../../../src/lib/media-type.js';
+import { ContentPolicyError } from '../../../src/errors.js';
+import type { ImageProvider } from '../../../src/providers/image/image-provider.js';
+import { createLocalImageProvider, renderLocalArtwork } from '../../../src/providers/image/local.js';
+import * as contentBlobs from '../../../src/repositories/content-blobs.repository.js';
+import * as imageJobs from '../../../src/repositories/image-generation-jobs.repository.js';
+import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
+import { createImageStage, resolvePrompt } from '../../../src/stages/image/image.stage.js';
+import type { StageSettings } from '../../../src/stages/stage.js';
+import { startStageRunner, type StageRunner } from '../../../src/workers/stage-runner.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { insertAuthor, insertTokens } from '../../helpers/db-fixtures.js';
+import { captureLogs } from '../../helpers/logs.js';
 
 const SETTINGS: StageSettings = {
   batchSize: 10,

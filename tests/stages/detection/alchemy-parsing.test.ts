@@ -4,15 +4,15 @@ import type * as nodeCrypto from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { describe, it } from 'node:test';
 import { getAddress, type Address, type Hex } from 'viem';
-import { alchemyWebhookSchema } from '../../src/stages/detection/alchemy-payload.js';
-import { signAlchemyBody, verifyAlchemySignature } from '../../src/stages/detection/alchemy-signature.js';
+import { alchemyWebhookSchema } from '../../../src/stages/detection/alchemy-payload.js';
+import { signAlchemyBody, verifyAlchemySignature } from '../../../src/stages/detection/alchemy-signature.js';
 import {
   BATCH_MINTED_TOPIC,
   decodeBatchMinted,
   mintsFromAlchemyPayload,
   mintsFromRpcLogs,
-} from '../../src/stages/detection/batch-minted.js';
-import { alchemyPayload, batchMintedLog, type PayloadLog } from '../helpers/alchemy-webhook.js';
+} from '../../../src/stages/detection/batch-minted.js';
+import { alchemyPayload, batchMintedLog, type PayloadLog } from '../../helpers/alchemy-webhook.js';
 
 const require = createRequire(import.meta.url);
 const SECRET = 'whsec_unit_test';

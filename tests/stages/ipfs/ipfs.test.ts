@@ -1,27 +1,27 @@
 // The IPFS stage on the stage runtime: uploading -> ready with each provider (local content store, fake Kubo,
 // fake Pinata), the metadata bytes, one upload row per attempt and record type, the provider's CID kept when it
 // differs, retries, permanent failures, and a ready token's links followed over the gateway. Fixture CIDs were
-// computed by Kubo (see tests/ipfs/providers.test.ts).
+// computed by Kubo (see tests/providers/ipfs-providers.test.ts).
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import type { Author, Token } from '../../src/db/schema.js';
-import { computeCid, toCanonicalCid, toCidV0 } from '../../src/lib/cid.js';
-import type { IpfsProvider } from '../../src/providers/ipfs/ipfs-provider.js';
-import { createKuboProvider } from '../../src/providers/ipfs/kubo.provider.js';
-import { createLocalProvider } from '../../src/providers/ipfs/local.provider.js';
-import { createPinataProvider } from '../../src/providers/ipfs/pinata.provider.js';
-import { createSharedRateLimiter } from '../../src/providers/rate-limiter.js';
-import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
-import * as ipfsRecords from '../../src/repositories/ipfs-upload-records.repository.js';
-import * as tokensRepository from '../../src/repositories/tokens.repository.js';
-import { createIpfsStage } from '../../src/stages/ipfs/ipfs.stage.js';
-import type { StageSettings } from '../../src/stages/stage.js';
-import { startStageRunner, type StageRunner } from '../../src/workers/stage-runner.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
-import { startFakeKubo, startFakePinata, type FakeIpfsService } from '../helpers/fake-ipfs.js';
-import { startTestApp } from '../helpers/http.js';
-import { captureLogs, type LogCapture } from '../helpers/logs.js';
+import type { Author, Token } from '../../../src/db/schema.js';
+import { computeCid, toCanonicalCid, toCidV0 } from '../../../src/lib/cid.js';
+import type { IpfsProvider } from '../../../src/providers/ipfs/ipfs-provider.js';
+import { createKuboProvider } from '../../../src/providers/ipfs/kubo.provider.js';
+import { createLocalProvider } from '../../../src/providers/ipfs/local.provider.js';
+import { createPinataProvider } from '../../../src/providers/ipfs/pinata.provider.js';
+import { createSharedRateLimiter } from '../../../src/providers/rate-limiter.js';
+import * as contentBlobs from '../../../src/repositories/content-blobs.repository.js';
+import * as ipfsRecords from '../../../src/repositories/ipfs-upload-records.repository.js';
+import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
+import { createIpfsStage } from '../../../src/stages/ipfs/ipfs.stage.js';
+import type { StageSettings } from '../../../src/stages/stage.js';
+import { startStageRunner, type StageRunner } from '../../../src/workers/stage-runner.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { insertAuthor, insertTokens } from '../../helpers/db-fixtures.js';
+import { startFakeKubo, startFakePinata, type FakeIpfsService } from '../../helpers/fake-ipfs.js';
+import { startTestApp } from '../../helpers/http.js';
+import { captureLogs, type LogCapture } from '../../helpers/logs.js';
 
 const SETTINGS: StageSettings = {
   batchSize: 10,

@@ -3,27 +3,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
-import { createChainPublicClient } from '../../src/providers/chain/client.js';
-import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
-import { createDatabase } from '../../src/db/client.js';
+import { createChainPublicClient } from '../../../src/providers/chain/client.js';
+import { gliskS0Abi } from '../../../src/providers/chain/glisk-s0.abi.js';
+import { createDatabase } from '../../../src/db/client.js';
 import {
   LAST_PROCESSED_BLOCK_KEY,
   LogFollower,
   type LogFollowerOptions,
-} from '../../src/stages/detection/log-follower.js';
-import * as systemState from '../../src/repositories/system-state.repository.js';
-import { followerLagBlocks } from '../../src/metrics/registry.js';
-import { startTestChain, type TestChain } from '../helpers/chain.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { captureLogs } from '../helpers/logs.js';
+} from '../../../src/stages/detection/log-follower.js';
+import * as systemState from '../../../src/repositories/system-state.repository.js';
+import { followerLagBlocks } from '../../../src/metrics/registry.js';
+import { startTestChain, type TestChain } from '../../helpers/chain.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { captureLogs } from '../../helpers/logs.js';
 import {
   AUTHOR_A,
   assertScenarioRecorded,
   countRows,
   mintScenario,
   type Scenario,
-} from '../helpers/mint-scenario.js';
-import { startRpcProxy, type GetLogsCall, type RpcProxy } from '../helpers/rpc-proxy.js';
+} from '../../helpers/mint-scenario.js';
+import { startRpcProxy, type GetLogsCall, type RpcProxy } from '../../helpers/rpc-proxy.js';
 
 /** Answered (not refused) ranges must be contiguous from `from` and never overlap. */
 function assertContiguous(calls: readonly GetLogsCall[], from: bigint, to: bigint): void {

@@ -2,7 +2,7 @@
 // image = ipfs://<image cid>, no prompt.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildMetadata, serializeMetadata } from '../../src/stages/ipfs/metadata.js';
+import { buildMetadata, serializeMetadata } from '../../../src/stages/ipfs/metadata.js';
 
 const IMAGE_CID = 'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4';
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

@@ -6,24 +6,28 @@ import { PassThrough } from 'node:stream';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { createTestClient, http, keccak256, parseTransaction, decodeFunctionData, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
-import { createChainWalletClient } from '../../src/providers/chain/client.js';
+import { gliskS0Abi } from '../../../src/providers/chain/glisk-s0.abi.js';
+import { createChainWalletClient } from '../../../src/providers/chain/client.js';
 import { eq, inArray } from 'drizzle-orm';
-import { revealAttempts, revealTransactions, tokens } from '../../src/db/schema.js';
-import { computeCid, toCidV0 } from '../../src/lib/cid.js';
-import { createLogger } from '../../src/logger.js';
-import { connectRevealChain } from '../../src/providers/chain/reveal-chain.js';
-import { STAGES } from '../../src/domain/stages.js';
-import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
-import * as tokensRepository from '../../src/repositories/tokens.repository.js';
-import { gweiToWei } from '../../src/stages/reveal/fees.js';
-import { RevealSender, type BatchToken, type RevealSettings } from '../../src/stages/reveal/reveal-sender.js';
-import { startTestChain, type TestChain } from '../helpers/chain.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
-import { startTestApp } from '../helpers/http.js';
-import { metricDeltas, readMetric } from '../helpers/metrics.js';
-import { startRpcProxy, type JsonRpcRequest, type RpcProxy } from '../helpers/rpc-proxy.js';
+import { revealAttempts, revealTransactions, tokens } from '../../../src/db/schema.js';
+import { computeCid, toCidV0 } from '../../../src/lib/cid.js';
+import { createLogger } from '../../../src/logger.js';
+import { connectRevealChain } from '../../../src/providers/chain/reveal-chain.js';
+import { STAGES } from '../../../src/domain/stages.js';
+import * as tokenQueue from '../../../src/repositories/token-queue.repository.js';
+import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
+import { gweiToWei } from '../../../src/stages/reveal/fees.js';
+import {
+  RevealSender,
+  type BatchToken,
+  type RevealSettings,
+} from '../../../src/stages/reveal/reveal-sender.js';
+import { startTestChain, type TestChain } from '../../helpers/chain.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { insertAuthor, insertTokens } from '../../helpers/db-fixtures.js';
+import { startTestApp } from '../../helpers/http.js';
+import { metricDeltas, readMetric } from '../../helpers/metrics.js';
+import { startRpcProxy, type JsonRpcRequest, type RpcProxy } from '../../helpers/rpc-proxy.js';
 
 let chain: TestChain;
 let proxy: RpcProxy;

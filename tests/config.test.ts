@@ -7,9 +7,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse as parseDotenv } from 'dotenv';
 import { readFileSync } from 'node:fs';
-import { CONFIG_VARIABLES, loadConfig, readProcessEnv } from '../../src/config.js';
-import { ConfigError } from '../../src/errors.js';
-import { REPO_ROOT, spawnService } from '../helpers/http.js';
+import { CONFIG_VARIABLES, loadConfig, readProcessEnv } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+import { REPO_ROOT, spawnService } from './helpers/http.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {

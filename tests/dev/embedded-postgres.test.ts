@@ -124,7 +124,7 @@ describe('startEmbeddedPostgres', { concurrency: true }, () => {
     it(`${how} stops the server and deletes a throwaway cluster`, async () => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', 'tests/db/fixtures/embedded-postgres-owner.ts', path.join(dir, mode), mode],
+        ['--import', 'tsx', 'tests/dev/fixtures/embedded-postgres-owner.ts', path.join(dir, mode), mode],
         { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
       );
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

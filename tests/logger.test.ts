@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createLogger, REDACTED, redactUrl } from '../../src/logger.js';
-import { captureLogs } from '../helpers/logs.js';
+import { createLogger, REDACTED, redactUrl } from '../src/logger.js';
+import { captureLogs } from './helpers/logs.js';
 
 describe('event names', () => {
   it('a field named message never changes the event name; it is kept as detail', () => {

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { getAddress, type Address, type Hex } from 'viem';
-import { ingestMints, type DecodedMint } from '../../src/stages/detection/mint-ingest.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { cidOf, txHashOf } from '../helpers/db-fixtures.js';
-import { countRows, tokenRows } from '../helpers/mint-scenario.js';
+import { ingestMints, type DecodedMint } from '../../../src/stages/detection/mint-ingest.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { cidOf, txHashOf } from '../../helpers/db-fixtures.js';
+import { countRows, tokenRows } from '../../helpers/mint-scenario.js';
 
 const MINTER: Address = getAddress('0x70997970c51812dc3a010c7d01b50e0d17dc79c8');
 

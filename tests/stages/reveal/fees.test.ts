@@ -9,8 +9,8 @@ import {
   initialFees,
   replacementFees,
   weiToGwei,
-} from '../../src/stages/reveal/fees.js';
-import { classifySendError } from '../../src/stages/reveal/send-errors.js';
+} from '../../../src/stages/reveal/fees.js';
+import { classifySendError } from '../../../src/stages/reveal/send-errors.js';
 
 const gwei = (n: number) => gweiToWei(n);
 

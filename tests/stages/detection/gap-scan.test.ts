@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { encodeFunctionData } from 'viem';
-import { createChainPublicClient } from '../../src/providers/chain/client.js';
-import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
-import { scanGaps, type GapScanOptions } from '../../src/stages/detection/gap-scan.js';
-import { ingestMints } from '../../src/stages/detection/mint-ingest.js';
-import { startTestChain, type TestChain } from '../helpers/chain.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { captureLogs } from '../helpers/logs.js';
-import { cidOf } from '../helpers/db-fixtures.js';
+import { createChainPublicClient } from '../../../src/providers/chain/client.js';
+import { gliskS0Abi } from '../../../src/providers/chain/glisk-s0.abi.js';
+import { scanGaps, type GapScanOptions } from '../../../src/stages/detection/gap-scan.js';
+import { ingestMints } from '../../../src/stages/detection/mint-ingest.js';
+import { startTestChain, type TestChain } from '../../helpers/chain.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { captureLogs } from '../../helpers/logs.js';
+import { cidOf } from '../../helpers/db-fixtures.js';
 import {
   AUTHOR_A,
   assertScenarioRecorded,
@@ -21,8 +21,8 @@ import {
   scenarioMints,
   tokenRows,
   type Scenario,
-} from '../helpers/mint-scenario.js';
-import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.js';
+} from '../../helpers/mint-scenario.js';
+import { startRpcProxy, type RpcProxy } from '../../helpers/rpc-proxy.js';
 
 const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
