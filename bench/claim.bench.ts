@@ -14,7 +14,7 @@ import { migrateDatabase } from '../src/db/migrate.js';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 import { createTemporaryDirectory } from '../src/dev/temporary-directory.js';
 import { UsageError } from '../src/errors.js';
-import { printLine, runCli, type CliIo } from '../src/cli/run.js';
+import { printLine, readCliOptions, runCli, type CliIo } from '../src/cli/run.js';
 
 const HELP = `Usage: npm run bench:claim [-- --tokens N] [--processes 1,2,4] [--concurrency C]
 
@@ -198,19 +198,9 @@ async function graphileRound(
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  let options: Options;
-  try {
-    const parsed = parseOptions(argv);
-    if (parsed === 'help') {
-      printLine(io.stdout, HELP);
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    printLine(io.stderr, `bench:claim: ${error.message} (see --help)`);
-    return 2;
-  }
+  const read = readCliOptions(io, 'bench:claim', HELP, () => parseOptions(argv));
+  if ('exit' in read) return read.exit;
+  const { options } = read;
 
   const dataDir = await createTemporaryDirectory('glisk-bench-claim-');
   const pg = await startEmbeddedPostgres({ dataDir, persistent: false });

@@ -28,7 +28,7 @@ import { mapAll } from '../src/lib/bounded-concurrency.js';
 import { computeCid } from '../src/lib/cid.js';
 import { createLogger } from '../src/logger.js';
 import { createImageProvider } from '../src/providers/image/index.js';
-import { printLine, runCli, type CliIo } from '../src/cli/run.js';
+import { printLine, readCliOptions, runCli, type CliIo } from '../src/cli/run.js';
 import { ingestMints, type DecodedMint } from '../src/stages/detection/mint-ingest.js';
 import { resolvePrompt } from '../src/stages/image/image.stage.js';
 import { startPipeline, stageFactories } from '../src/workers/pipeline.js';
@@ -236,19 +236,9 @@ function stageLine(timing: StageTiming): string {
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  let options: Options;
-  try {
-    const parsed = parseOptions(argv);
-    if (parsed === 'help') {
-      printLine(io.stdout, HELP);
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    printLine(io.stderr, `bench:pipeline: ${error.message} (see --help)`);
-    return 2;
-  }
+  const read = readCliOptions(io, 'bench:pipeline', HELP, () => parseOptions(argv));
+  if ('exit' in read) return read.exit;
+  const { options } = read;
 
   const dataDir = await createTemporaryDirectory('glisk-bench-pipeline-');
   const pg = await startEmbeddedPostgres({ dataDir, persistent: false });

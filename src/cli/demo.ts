@@ -19,7 +19,7 @@ import { deployGlisk, startLocalChain, type LocalChain } from '../dev/local-chai
 import { createTemporaryDirectory } from '../dev/temporary-directory.js';
 import { DemoFailure, UsageError } from '../errors.js';
 import { chainForId } from '../providers/chain/client.js';
-import { printLine, runCli, type CliIo, type CliOutput } from './run.js';
+import { printLine, readCliOptions, runCli, type CliIo, type CliOutput } from './run.js';
 
 const HELP = `Usage: npm run demo -- [--tokens 200] [--batch-wait 8] [--timeout 300] [--keep-logs]
 
@@ -282,19 +282,9 @@ async function demo(options: DemoOptions, out: CliOutput, err: CliOutput): Promi
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  let options: DemoOptions;
-  try {
-    const parsed = parseOptions(argv);
-    if (parsed === 'help') {
-      printLine(io.stdout, HELP);
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    printLine(io.stderr, `demo: ${error.message} (see --help)`);
-    return 2;
-  }
+  const read = readCliOptions(io, 'demo', HELP, () => parseOptions(argv));
+  if ('exit' in read) return read.exit;
+  const { options } = read;
   try {
     await demo(options, io.stdout, io.stderr);
     return 0;

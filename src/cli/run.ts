@@ -35,6 +35,28 @@ export function readCliConfig(io: CliIo, command: string): Config | undefined {
 }
 
 /**
+ * The command's options from `parse`, or the exit status once it is decided: 0 after printing `help` (parse
+ * answered 'help'), 2 after printing a usage error (`<command>: <why> (see --help)`).
+ */
+export function readCliOptions<T>(
+  io: CliIo,
+  command: string,
+  help: string,
+  parse: () => T | 'help',
+): { options: T } | { exit: number } {
+  try {
+    const parsed = parse();
+    if (parsed !== 'help') return { options: parsed };
+    printLine(io.stdout, help);
+    return { exit: 0 };
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    printLine(io.stderr, `${command}: ${error.message} (see --help)`);
+    return { exit: 2 };
+  }
+}
+
+/**
  * `<command> failed: <why>` on stderr: a configuration or usage problem in full (a usage one points to --help),
  * anything else by the first line of its message (stacks are for debugging, not for the terminal).
  */
