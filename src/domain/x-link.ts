@@ -1,6 +1,8 @@
 // Linking an author's X handle: a wallet-signed start stores the OAuth state and PKCE verifier in PostgreSQL (so
-// any instance can finish the flow), and the callback claims that state once, exchanges the code, reads the
-// username from X and stores it. Failures carry their own codes; the handle changes only on success.
+// any instance can finish the flow), and the callback checks that state, exchanges the code, reads the username
+// from X, then consumes the state in the transaction that stores the handle (as a nonce is consumed by the write
+// it authorises). Failures carry their own codes and change nothing: the state stays usable until it expires, so
+// the browser can be sent to the same authorization URL again.
 import type { Address } from 'viem';
 import type { OAuthState } from '../db/schema.js';
 import { AuthenticationError } from '../errors.js';
@@ -34,18 +36,32 @@ export async function startXLink(
 }
 
 /**
- * Claims an X state for this callback: marks it used if it is known, unused and unexpired (of two concurrent
- * callbacks only one can), or refuses with OAUTH_STATE_UNKNOWN / OAUTH_STATE_USED / OAUTH_STATE_EXPIRED.
+ * Checks, without using it, that the state was started here for X, is unused and unexpired (database clock):
+ * OAUTH_STATE_UNKNOWN / OAUTH_STATE_USED / OAUTH_STATE_EXPIRED otherwise. Lets a callback that cannot succeed stop
+ * before calling X; the state is consumed only by consumeXState, in the transaction of the write.
  */
-export async function claimXState(uow: UnitOfWork, state: string): Promise<OAuthState> {
-  const claimed = await uow.oauthStates.consume(state);
-  if (claimed !== undefined && claimed.provider === 'x') return claimed;
-  const row = claimed ?? (await uow.oauthStates.get(state));
+export async function checkXState(uow: UnitOfWork, state: string): Promise<OAuthState> {
+  const row = await uow.oauthStates.getLive(state);
+  if (row !== undefined && row.provider === 'x' && row.consumedAt === null && row.live) return row;
+  throw stateRefusal(row);
+}
+
+/**
+ * Consumes an X state in the caller's transaction (the one that stores the handle): of two callbacks with one
+ * state only one can (the other is told OAUTH_STATE_USED); an expired or unknown state is refused with its code.
+ */
+export async function consumeXState(uow: UnitOfWork, state: string): Promise<OAuthState> {
+  const consumed = await uow.oauthStates.consume(state);
+  if (consumed !== undefined && consumed.provider === 'x') return consumed;
+  throw stateRefusal(consumed ?? (await uow.oauthStates.get(state)));
+}
+
+function stateRefusal(row: OAuthState | undefined): AuthenticationError {
   if (row === undefined || row.provider !== 'x') {
-    throw new AuthenticationError('OAUTH_STATE_UNKNOWN', 'This sign-in with X was not started here');
+    return new AuthenticationError('OAUTH_STATE_UNKNOWN', 'This sign-in with X was not started here');
   }
   if (row.consumedAt !== null) {
-    throw new AuthenticationError('OAUTH_STATE_USED', 'This sign-in with X has already been completed');
+    return new AuthenticationError('OAUTH_STATE_USED', 'This sign-in with X has already been completed');
   }
-  throw new AuthenticationError('OAUTH_STATE_EXPIRED', 'This sign-in with X took too long; start again');
+  return new AuthenticationError('OAUTH_STATE_EXPIRED', 'This sign-in with X took too long; start again');
 }

@@ -21,6 +21,18 @@ export async function get(tx: Executor, state: string): Promise<OAuthState | und
   return row;
 }
 
+/** The state with whether it is still within its lifetime by the database clock (the clock consume uses). */
+export async function getLive(
+  tx: Executor,
+  state: string,
+): Promise<(OAuthState & { live: boolean }) | undefined> {
+  const [row] = await tx
+    .select({ row: oauthStates, live: sql<boolean>`${oauthStates.expiresAt} > now()` })
+    .from(oauthStates)
+    .where(eq(oauthStates.state, state));
+  return row === undefined ? undefined : { ...row.row, live: row.live };
+}
+
 /**
  * Marks the state used if it is known, unused and unexpired; undefined otherwise. As with nonces, of two
  * concurrent callbacks with one state only the first can match `consumed_at IS NULL`.

@@ -1,8 +1,9 @@
 // Linking an author's X handle over real HTTP against a fake X on loopback that speaks X's OAuth 2.0 protocol
 // (PKCE S256 checked, Basic client authentication, users/me): the wallet-signed start, the browser's trip through
 // the fake's authorize endpoint, and the callback. State reuse, expiry, unknown state, a refused code exchange and
-// a denied authorization each redirect with their own code and leave the handle as it was; without the X
-// configuration both routes answer 503 <VAR>_MISSING.
+// a denied authorization each redirect with their own code and change nothing (the handle as it was, the state
+// still usable: a retry through the same authorization URL links); of two concurrent callbacks of one state
+// exactly one links. Without the X configuration both routes answer 503 <VAR>_MISSING.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
@@ -44,6 +45,13 @@ describe('X handle link (OAuth 2.0 + PKCE)', () => {
     const location = new URL(res.headers.get('location') ?? '');
     assert.equal(`${location.origin}${location.pathname}`, FRONTEND);
     return Object.fromEntries(location.searchParams);
+  };
+  const consumedAt = async (state: string): Promise<Date | string | null | undefined> => {
+    const rows = await app.testDb.db.execute<{ consumed_at: Date | string | null }>(
+      sql`select consumed_at from oauth_states where state = ${state}`,
+    );
+    assert.equal(rows.length, 1, `state ${state} is stored`);
+    return rows[0]?.consumed_at;
   };
   const handle = async (): Promise<string | null | undefined> => {
     const rows = await app.testDb.db.execute<{ twitter_handle: string | null }>(
@@ -106,7 +114,7 @@ describe('X handle link (OAuth 2.0 + PKCE)', () => {
     assert.equal(await handle(), 'glisk_alice', 'a replayed callback changes nothing');
   });
 
-  it('an unknown state, an expired one, a refused code exchange and a denial each have their code; the handle stays', async () => {
+  it('an unknown state, an expired one, a denial and a missing code each have their code; the handle stays', async () => {
     const before = await handle();
     assert.deepEqual(
       await callback(`${app.url}/api/authors/x/callback?state=forged-state-0123456789abc&code=c`),
@@ -123,24 +131,54 @@ describe('X handle link (OAuth 2.0 + PKCE)', () => {
     );
     assert.deepEqual(await callback(toApp(expiring)), { x: 'error', code: 'OAUTH_STATE_EXPIRED' });
 
-    fakeX.setUsername('not_stored');
-    fakeX.refuseCodes(true);
-    try {
-      assert.deepEqual(await callback(toApp(await approveAtX(await start()))), {
-        x: 'error',
-        code: 'X_TOKEN_EXCHANGE_FAILED',
-      });
-    } finally {
-      fakeX.refuseCodes(false);
-    }
-
     const denied = await start();
     const state = denied.searchParams.get('state') ?? '';
     assert.deepEqual(await callback(`${app.url}/api/authors/x/callback?state=${state}&error=access_denied`), {
       x: 'error',
       code: 'X_AUTHORIZATION_DENIED',
     });
+    assert.deepEqual(await callback(`${app.url}/api/authors/x/callback?state=${state}`), {
+      x: 'error',
+      code: 'X_CODE_MISSING',
+    });
     assert.equal(await handle(), before);
+    assert.equal(await consumedAt(state), null, 'a failed callback leaves its state unused');
+  });
+
+  it('a refused code exchange changes nothing: the state stays usable and the same authorization URL succeeds after', async () => {
+    const before = await handle();
+    fakeX.setUsername('glisk_retry');
+    const authorizationUrl = await start();
+    const state = authorizationUrl.searchParams.get('state') ?? '';
+    fakeX.refuseCodes(true);
+    try {
+      assert.deepEqual(await callback(toApp(await approveAtX(authorizationUrl))), {
+        x: 'error',
+        code: 'X_TOKEN_EXCHANGE_FAILED',
+      });
+    } finally {
+      fakeX.refuseCodes(false);
+    }
+    assert.equal(await handle(), before);
+    assert.equal(await consumedAt(state), null, 'the failed exchange did not use the state');
+
+    assert.deepEqual(await callback(toApp(await approveAtX(authorizationUrl))), {
+      x: 'linked',
+      handle: 'glisk_retry',
+    });
+    assert.equal(await handle(), 'glisk_retry');
+    assert.notEqual(await consumedAt(state), null);
+  });
+
+  it('two callbacks of one state at once: exactly one links, the other is told OAUTH_STATE_USED', async () => {
+    fakeX.setUsername('glisk_race');
+    const authorizationUrl = await start();
+    // The browser went to X twice (two codes for one state); both come back at the same time.
+    const backs = [await approveAtX(authorizationUrl), await approveAtX(authorizationUrl)];
+    const results = await Promise.all(backs.map((back) => callback(toApp(back))));
+    const codes = results.map((r) => r.code ?? r.x).sort();
+    assert.deepEqual(codes, ['OAUTH_STATE_USED', 'linked']);
+    assert.equal(await handle(), 'glisk_race');
   });
 
   it('a verifier that does not match the challenge is refused by X (PKCE is really used)', async () => {

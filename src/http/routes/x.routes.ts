@@ -5,7 +5,7 @@
 import type { Hex } from 'viem';
 import { z } from 'zod';
 import { createSignInVerifier } from '../../domain/sign-in.js';
-import { claimXState, startXLink } from '../../domain/x-link.js';
+import { checkXState, consumeXState, startXLink } from '../../domain/x-link.js';
 import { AppError, NotConfiguredError } from '../../errors.js';
 import { createXOAuthClient, requireXConfigured, type XOAuthClient } from '../../providers/x/x-oauth.js';
 import { IsoTimestamp } from '../openapi.js';
@@ -92,16 +92,18 @@ export const xRoutes: RouteFactory = ({ config }) => {
     }).handle(async ({ query, uow, checkpoint, log }) => {
       const x = xClient();
       try {
-        const claimed = await claimXState(await uow(), query.state);
-        // The claim is kept whatever happens next: a state (and X's code) is good for one attempt.
+        const pending = await checkXState(await uow(), query.state);
+        // Commit the read: no connection is held while X answers.
         await checkpoint();
         if (query.error !== undefined) {
           throw new AppError(400, 'X_AUTHORIZATION_DENIED', `X answered ${query.error}`);
         }
         if (query.code === undefined) throw new AppError(400, 'X_CODE_MISSING', 'X sent no code');
-        const accessToken = await x.exchangeCode(query.code, claimed.codeVerifier);
+        const accessToken = await x.exchangeCode(query.code, pending.codeVerifier);
         const handle = await x.username(accessToken);
-        const author = await (await uow()).authors.setHandle(claimed.authorId, { twitterHandle: handle });
+        const write = await uow();
+        const consumed = await consumeXState(write, query.state);
+        const author = await write.authors.setHandle(consumed.authorId, { twitterHandle: handle });
         log.info('author.x_linked', { wallet: author?.walletAddress, handle });
         return redirect({ x: 'linked', handle });
       } catch (error) {
