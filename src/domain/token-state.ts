@@ -4,6 +4,7 @@ import type { Executor } from '../db/client.js';
 import { TOKEN_STATUSES, type ErrorData, type Token, type TokenStatus } from '../db/schema.js';
 import { InvalidStateTransition, NotFoundError, TransitionConflict } from '../errors.js';
 import * as tokenQueue from '../repositories/token-queue.repository.js';
+import * as tokenCompletions from '../repositories/token-completions.repository.js';
 import type { TokenChanges } from '../repositories/token-queue.repository.js';
 import * as tokensRepository from '../repositories/tokens.repository.js';
 import { isStageName, STAGES, type StageDefinition } from './stages.js';
@@ -157,7 +158,7 @@ export async function finishClaimedTokens(
       throw new InvalidStateTransition(token.tokenId, token.status, to, allowedTransitions(token.status));
     }
   }
-  return tokenQueue.completeClaims(
+  return tokenCompletions.completeClaims(
     tx,
     finishes.map(({ token, to, changes }) => ({ ref: token, to, changes: stamped(to, changes ?? {}) })),
   );

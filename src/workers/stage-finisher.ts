@@ -1,0 +1,216 @@
+// The stage runtime's finisher: how one claimed token's result is written, once its unit's work has ended.
+//   success   -> the stage's next status with the work's columns, grouped with the other finishes ready at the
+//                same time (finish-writer.ts: one transaction, the successes in one statement, NOTIFY of `next`);
+//   failure   -> what the failure policy (failure-policy.ts) decides: a retry after a backoff, or `failed`;
+//   settled   -> the stage wrote the token itself (the reveal): only counted and its attempt closed.
+// Every write is a compare-and-set on status and lease owner: a token whose lease was lost is left alone, its
+// result discarded and logged, its attempts row closed as LEASE_LOST. Each attempt's row is closed in the same
+// transaction as the finish that applied.
+import type { Database, Executor } from '../db/client.js';
+import type { Token } from '../db/schema.js';
+import { finishClaimedToken, finishClaimedTokens } from '../domain/token-state.js';
+import type { Logger } from '../logger.js';
+import type { StageMetrics } from '../metrics/stage-metrics.js';
+import * as tokenQueue from '../repositories/token-queue.repository.js';
+import type { TokenChanges } from '../repositories/token-queue.repository.js';
+import type { AttemptDetails, AttemptOutcome, BatchItemResult, Stage } from '../stages/stage.js';
+import { attemptsExhaustedErrorData, decideFailure } from './failure-policy.js';
+import { createFinishWriter } from './finish-writer.js';
+
+/** What the runner counts (its stats()); the finisher adds to it. */
+export type StageCounters = {
+  claims: number;
+  claimed: number;
+  completed: number;
+  retried: number;
+  failed: number;
+  leasesLost: number;
+};
+
+export type StageFinisherDeps = {
+  stage: Stage;
+  database: Pick<Database, 'db'>;
+  owner: string;
+  log: Logger;
+  metrics: StageMetrics;
+  counters: StageCounters;
+  random: () => number;
+  /** A retry was scheduled: an idle loop sleeping until the earliest due token it knew of must look again. */
+  onRetryScheduled: () => void;
+};
+
+export type StageFinisher = {
+  /** Writes one token's result (its attempt `attemptId`, if any, closed with it). Throws if the database does. */
+  finish: (
+    token: Token,
+    result: BatchItemResult,
+    attemptId: string | undefined,
+    details: AttemptDetails,
+  ) => Promise<void>;
+  /** Tokens whose attempts are all used by claims that never finished (their workers died): failed at once. */
+  failExhausted: (tokens: readonly Token[]) => Promise<void>;
+};
+
+/** A successful finish waiting for its group. */
+type Completion = {
+  token: Token;
+  changes: TokenChanges;
+  attemptId: string | undefined;
+  details: AttemptDetails;
+};
+
+export function createStageFinisher(deps: StageFinisherDeps): StageFinisher {
+  const { stage, owner, log, metrics, counters } = deps;
+  const { definition: def, settings } = stage;
+  const db = deps.database.db;
+
+  const writeFinish = createFinishWriter<Completion>({
+    database: deps.database,
+    notify: def.next,
+    completeMany: async (tx, completes) => {
+      const moved = await finishClaimedTokens(
+        tx,
+        completes.map(({ token, changes }) => ({ token, to: def.next, changes })),
+      );
+      const ends = completes.flatMap(({ token, attemptId, details }) =>
+        moved.has(token.id) && attemptId !== undefined
+          ? [{ attemptId, outcome: { status: 'completed' as const, details } }]
+          : [],
+      );
+      if (stage.attempts !== undefined && ends.length > 0) await stage.attempts.end(tx, ends);
+      return completes.map(({ token }) => moved.has(token.id));
+    },
+  });
+
+  async function recordEnd(executor: Executor, attemptId: string | undefined, outcome: AttemptOutcome) {
+    if (attemptId === undefined || stage.attempts === undefined) return;
+    await stage.attempts.end(executor, [{ attemptId, outcome }]);
+  }
+
+  async function settled(
+    outcome: 'completed' | 'retried' | 'failed' | 'released',
+    attemptId: string | undefined,
+    details: AttemptDetails,
+  ): Promise<void> {
+    if (outcome === 'completed') {
+      counters.completed += 1;
+      metrics.completed(def.name);
+    } else if (outcome === 'retried') {
+      counters.retried += 1;
+      metrics.failed(def.name, 'settled', 'retry');
+    } else if (outcome === 'failed') {
+      counters.failed += 1;
+      metrics.failed(def.name, 'settled', 'failed');
+    }
+    await recordEnd(db, attemptId, {
+      status: outcome === 'completed' ? 'completed' : 'failed',
+      details: { ...details, settledByStage: outcome },
+    });
+  }
+
+  async function completed(
+    token: Token,
+    changes: TokenChanges,
+    attemptId: string | undefined,
+    details: AttemptDetails,
+  ): Promise<void> {
+    const finished = await writeFinish({ complete: { token, changes, attemptId, details } });
+    if (!finished) {
+      counters.leasesLost += 1;
+      log.warn('stage.lease_lost', {
+        tokenId: token.tokenId,
+        owner,
+        detail: 'finished after losing the lease: result discarded',
+      });
+      await recordEnd(db, attemptId, {
+        status: 'failed',
+        errorData: { code: 'LEASE_LOST', message: 'the lease expired before the result was written' },
+        details,
+      });
+      return;
+    }
+    counters.completed += 1;
+    metrics.completed(def.name);
+    log.debug('stage.completed', { tokenId: token.tokenId, to: def.next });
+  }
+
+  async function failed(
+    token: Token,
+    error: unknown,
+    attemptId: string | undefined,
+    details: AttemptDetails,
+  ): Promise<void> {
+    const attempts = token[def.attempts];
+    const { failure, errorData, giveUp, exhausted, delayMs } = decideFailure(
+      error,
+      attempts,
+      def,
+      settings,
+      deps.random,
+    );
+    const written = await writeFinish({
+      apply: async (tx) => {
+        const row = giveUp
+          ? await finishClaimedToken(tx, token, 'failed', { errorData })
+          : await tokenQueue.scheduleRetry(tx, token, def.start, delayMs / 1000, errorData);
+        if (row === undefined) return false;
+        await recordEnd(tx, attemptId, { status: 'failed', errorData, details });
+        return true;
+      },
+    });
+    if (!written) {
+      counters.leasesLost += 1;
+      log.warn('stage.lease_lost', {
+        tokenId: token.tokenId,
+        owner,
+        code: failure.code,
+        detail: 'failed after losing the lease',
+      });
+      await recordEnd(db, attemptId, { status: 'failed', errorData, details });
+      return;
+    }
+    const fields = {
+      tokenId: token.tokenId,
+      class: failure.errorClass,
+      code: failure.code,
+      // Not `message`: winston would merge it into the event name.
+      errorMessage: failure.message,
+      attempts,
+      providerStatus: failure.providerStatus,
+      ...(failure.unexpected ? { error } : {}),
+    };
+    metrics.failed(def.name, failure.errorClass, giveUp ? 'failed' : 'retry');
+    if (giveUp) {
+      counters.failed += 1;
+      log.warn('stage.failed', { ...fields, exhausted });
+    } else {
+      counters.retried += 1;
+      log.info('stage.retry_scheduled', { ...fields, delayMs });
+      deps.onRetryScheduled();
+    }
+  }
+
+  return {
+    finish: (token, result, attemptId, details) => {
+      if (result.ok === 'settled') return settled(result.outcome, attemptId, details);
+      if (result.ok) return completed(token, result.changes ?? {}, attemptId, details);
+      return failed(token, result.error, attemptId, details);
+    },
+
+    failExhausted: async (tokens) => {
+      for (const token of tokens) {
+        const errorData = attemptsExhaustedErrorData(def, settings.maxAttempts, token[def.attempts]);
+        const row = await finishClaimedToken(db, token, 'failed', { errorData });
+        if (row !== undefined) {
+          counters.failed += 1;
+          metrics.failed(def.name, 'transient', 'failed');
+          log.warn('stage.failed', {
+            tokenId: token.tokenId,
+            code: errorData.code,
+            attempts: errorData.attempts,
+          });
+        }
+      }
+    },
+  };
+}
