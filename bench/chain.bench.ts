@@ -41,8 +41,10 @@ async function main(): Promise<number> {
   const deployed: number[] = [];
   const helper: number[] = [];
   const mints: number[] = [];
+  // On a terminal one line rewritten in place; piped (a log, CI), one line per run.
+  const tty = process.stdout.isTTY === true;
   for (let run = 1; run <= runs; run++) {
-    process.stdout.write(`\rbench:chain: run ${run}/${runs}`);
+    process.stdout.write(tty ? `\rbench:chain: run ${run}/${runs}` : `bench:chain: run ${run}/${runs}\n`);
     const t0 = performance.now();
     const chain = await startLocalChain();
     const t1 = performance.now();
@@ -65,7 +67,7 @@ async function main(): Promise<number> {
       await test.stop();
     }
   }
-  process.stdout.write('\n');
+  if (tty) process.stdout.write('\n');
   console.log(`first startTestChain in a process (modules loading) ${coldMs.toFixed(0)} ms`);
   console.log(summary('startLocalChain (served)', served));
   console.log(summary('startLocalChain + deployGlisk', deployed));

@@ -10,16 +10,16 @@ import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
 import express from 'express';
 import postgres from 'postgres';
-import { childProcessEnv, loadConfig, useUtcTimezone } from '../src/config.js';
+import { childProcessEnv, loadConfig, useUtcTimezone, type Config } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { createDatabase } from '../src/db/client.js';
-import { openLocalDatabase, type LocalDatabase } from '../src/dev/local-database.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createApp } from '../src/http/app.js';
 import { listen } from '../src/http/server.js';
 import { computeCid } from '../src/lib/cid.js';
 import { createLoggerFromConfig } from '../src/logger.js';
 import { readTokenSnapshot } from '../src/metrics/pipeline-gauges.js';
+import { withDatabase } from '../src/startup.js';
 
 const HELP = `Usage: npm run bench:http [-- --duration S] [-- --connections N] [-- --rate R] [-- --tokens T]
 
@@ -72,10 +72,11 @@ function startServer(
   databaseUrl: string,
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
-  // Same loader (tsx) as this process; the database URL goes over IPC, not argv (visible in ps).
+  // Same loader (tsx) as this process; the database URL goes over IPC, not argv (visible in ps). The app logs
+  // warnings and errors only: a line per request (info) would bury the bench's own output.
   const child = fork(SELF, ['--serve', kind], {
     execArgv: process.execArgv,
-    env: { ...childProcessEnv(), ...env },
+    env: { ...childProcessEnv(), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   child.send({ databaseUrl });
@@ -160,9 +161,9 @@ async function bench(args: string[]): Promise<number> {
     return 1;
   }
 
-  let databaseUrl: string | undefined;
+  let config: Config;
   try {
-    databaseUrl = loadConfig().database.url;
+    config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -170,18 +171,32 @@ async function bench(args: string[]): Promise<number> {
     }
     throw error;
   }
-  let local: LocalDatabase | undefined;
+  // The service's start-up sequence (DATABASE_URL or the embedded PostgreSQL of .data/, migrated); the bench
+  // itself needs no pool of its own.
+  return withDatabase(config, { migrate: true, pool: { max: 1 } }, ({ url, local }) =>
+    run(url, local.embedded, { duration, connections, rate, tokens }),
+  );
+}
+
+async function run(
+  databaseUrl: string,
+  embedded: boolean,
+  {
+    duration,
+    connections,
+    rate,
+    tokens,
+  }: { duration: number; connections: number; rate: number; tokens: number },
+): Promise<number> {
   let scratch: ScratchDatabase | undefined;
   const children: ChildProcess[] = [];
   try {
-    local = await openLocalDatabase({ databaseUrl: databaseUrl ?? '' });
-    await migrateDatabase(local.url);
     console.log(
-      `bench:http: database ${local.embedded ? 'embedded (.data/postgres)' : 'DATABASE_URL'}; ` +
+      `bench:http: database ${embedded ? 'embedded (.data/postgres)' : 'DATABASE_URL'}; ` +
         `${duration} s per run, ${connections} connections, fixed rate ${rate}/s`,
     );
-    const bare = await startServer('bare', local.url);
-    const app = await startServer('app', local.url);
+    const bare = await startServer('bare', databaseUrl);
+    const app = await startServer('app', databaseUrl);
     children.push(bare.child, app.child);
 
     const rows: Row[] = [];
@@ -215,7 +230,7 @@ async function bench(args: string[]): Promise<number> {
     // /metrics with many tokens: a scratch database, so the developer's own data is left alone.
     console.log('');
     console.log(`bench:http: /metrics: scratch database with ${tokens} tokens...`);
-    scratch = await createScratchDatabase(local.url, tokens);
+    scratch = await createScratchDatabase(databaseUrl, tokens);
     console.log(
       `bench:http: ${tokens} tokens inserted in ${scratch.seedMs.toFixed(0)} ms; the gauges' snapshot query ` +
         `(run in the background at most once per METRICS_REFRESH_SECONDS, never per scrape) takes ` +
@@ -261,7 +276,6 @@ async function bench(args: string[]): Promise<number> {
       ),
     );
     await scratch?.drop();
-    await local?.stop();
   }
 }
 

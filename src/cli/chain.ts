@@ -92,6 +92,8 @@ export async function main(argv: string[], io: CliIo, opts: ChainOptions = {}): 
     say('CHAIN_FOLLOWER_ENABLED=true');
     say(`FOLLOWER_START_BLOCK=${deployment.deployBlock}`);
     say('CONFIRMATIONS=0');
+    say('# Poll every second (the default 5 s is for real networks): a mint shows in the API within ~1 s.');
+    say('POLL_INTERVAL_SECONDS=1');
     if (minter !== undefined) {
       say(`# Minter (dev account #2, the default of \`npm run mint\`): ${minter.address}`);
       say(`# MINTER_PRIVATE_KEY=${minter.privateKey}`);

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createPublicClient, http, type Address, type PublicClient } from 'viem';
-import { createDatabase, type Database } from '../db/client.js';
+import { loadConfig } from '../config.js';
+import type { Database } from '../db/client.js';
 import { gasSummary, listRevealTransactions } from '../dev/demo/gas.js';
 import { createAuthors, mintAndNotify, mintPlan, type MintContext } from '../dev/demo/mints.js';
 import { startServiceProcess } from '../dev/demo/service-process.js';
@@ -19,6 +20,7 @@ import { deployGlisk, startLocalChain, type LocalChain } from '../dev/local-chai
 import { createTemporaryDirectory } from '../dev/temporary-directory.js';
 import { DemoFailure, UsageError } from '../errors.js';
 import { chainForId } from '../providers/chain/client.js';
+import { databaseStartup, type DatabaseStartup } from '../startup.js';
 import { printLine, readCliOptions, runCli, type CliIo, type CliOutput } from './run.js';
 
 const HELP = `Usage: npm run demo -- [--tokens 200] [--batch-wait 8] [--timeout 300] [--keep-logs]
@@ -94,13 +96,13 @@ type Running = {
   postgres?: EmbeddedPostgres;
   stopService?: () => Promise<void>;
   killService?: () => void;
-  database?: Database;
+  database?: DatabaseStartup;
   workDir?: string;
 };
 
 async function cleanup(running: Running, keepLogs: boolean): Promise<void> {
   await running.stopService?.().catch(() => {});
-  await running.database?.close().catch(() => {});
+  await running.database?.close(5_000).catch(() => {});
   await running.postgres?.stop().catch(() => {});
   await running.chain?.stop().catch(() => {});
   if (running.workDir !== undefined && !keepLogs) await rm(running.workDir, { recursive: true, force: true });
@@ -161,37 +163,41 @@ async function demo(options: DemoOptions, out: CliOutput, err: CliOutput): Promi
       `demo: chain ${chain.rpcUrl}, GliskS0 at ${deployment.contractAddress}; PostgreSQL on port ${postgres.port}`,
     );
 
-    const service = await startServiceProcess(
-      {
-        APP_ENV: 'development',
-        HOST: '127.0.0.1',
-        PORT: '0',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-        DATABASE_URL: postgres.url,
-        MIGRATE_ON_START: 'true',
-        RPC_URL: chain.rpcUrl,
-        GLISK_NFT_CONTRACT_ADDRESS: deployment.contractAddress,
-        KEEPER_PRIVATE_KEY: keeper.privateKey,
-        ALCHEMY_WEBHOOK_SECRET: WEBHOOK_SECRET,
-        CHAIN_FOLLOWER_ENABLED: 'false',
-        GAP_SCAN_ENABLED: 'false',
-        WORKERS: 'image,ipfs,reveal',
-        IMAGE_PROVIDER: 'local',
-        IPFS_PROVIDER: 'local',
-        POLL_INTERVAL_SECONDS: '1',
-        BATCH_REVEAL_WAIT_SECONDS: String(options.batchWaitSeconds),
-        BATCH_REVEAL_MAX_TOKENS: String(FULL_BATCH),
-      },
-      logFile,
-      (child, stop) => {
-        running.stopService = stop;
-        running.killService = () => child.kill('SIGKILL');
-      },
-    );
+    // The service's configuration; the demo reads the same database through the same start-up helper.
+    const serviceEnv = {
+      APP_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: postgres.url,
+      MIGRATE_ON_START: 'true',
+      RPC_URL: chain.rpcUrl,
+      GLISK_NFT_CONTRACT_ADDRESS: deployment.contractAddress,
+      KEEPER_PRIVATE_KEY: keeper.privateKey,
+      ALCHEMY_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      CHAIN_FOLLOWER_ENABLED: 'false',
+      GAP_SCAN_ENABLED: 'false',
+      WORKERS: 'image,ipfs,reveal',
+      IMAGE_PROVIDER: 'local',
+      IPFS_PROVIDER: 'local',
+      POLL_INTERVAL_SECONDS: '1',
+      BATCH_REVEAL_WAIT_SECONDS: String(options.batchWaitSeconds),
+      BATCH_REVEAL_MAX_TOKENS: String(FULL_BATCH),
+    };
+    const service = await startServiceProcess(serviceEnv, logFile, (child, stop) => {
+      running.stopService = stop;
+      running.killService = () => child.kill('SIGKILL');
+    });
     printLine(out, `demo: service ${service.url} ready after ${elapsed().toFixed(1)} s`);
-    running.database = createDatabase(postgres.url, { max: 4, applicationName: 'glisk-demo' });
-    const database = running.database;
+    // The service has migrated it already.
+    running.database = databaseStartup(loadConfig(serviceEnv), {
+      migrate: false,
+      pool: { max: 4, applicationName: 'glisk-demo' },
+    });
+    const opened = await running.database.open();
+    if (opened === undefined) throw new DemoFailure('stopped while opening the database');
+    const { database } = opened;
 
     const minters = deployment.accounts.minters;
     const authors: Address[] = minters.map((m) => m.address).reverse();

@@ -20,11 +20,15 @@ import { ChainConfigError, ConfigError, UsageError } from '../errors.js';
 import { printLine, runCli, type CliIo, type CliOutput } from './run.js';
 
 const defaultRpcUrl = 'http://127.0.0.1:8545';
+const DEFAULT_WAIT_SECONDS = 15;
+const SERVICE_POLL_MS = 200;
 
 const HELP = `Usage: npm run mint -- --author <0x address> --quantity <n> [options]
 
 Calls mint(author, quantity) on the GLISK contract, paying mintPrice x quantity, waits for the receipt and
-prints the transaction hash, block and token ids (from the BatchMinted event).
+prints the transaction hash, block and token ids (from the BatchMinted event). Then waits (at most --wait
+seconds) until the service at --api-url has the tokens (GET /api/tokens/<last id> answers 200) and says so;
+when no service answers there it says that instead. Either way the mint itself succeeded (exit 0).
 
 Options:
   --author <0x..>       prompt author wallet (required; mixed case must be a valid checksum)
@@ -33,6 +37,8 @@ Options:
   --contract <0x..>     contract address (default: GLISK_NFT_CONTRACT_ADDRESS from .env)
   --private-key <0x..>  minter key (default: hardhat dev account #2, as printed by \`npm run chain\`)
   --value <wei>         amount to pay instead of mintPrice x quantity
+  --api-url <url>       the service to wait for (default: http://127.0.0.1:PORT, PORT from .env, else 8000)
+  --wait <s>            longest wait for the service, 0 to 600 seconds (default ${DEFAULT_WAIT_SECONDS}; 0: do not wait)
   --help                show this help
 
 Exit status: 0 minted, 1 the mint failed (reverted, chain unreachable, no contract), 2 bad arguments.`;
@@ -46,6 +52,9 @@ interface MintOptions {
   contract: Address;
   privateKey: Hex;
   value: bigint | undefined;
+  /** The service to wait for; undefined when its port is unknown (PORT=0). */
+  apiUrl: string | undefined;
+  waitMs: number;
 }
 
 function parseOptions(argv: string[], env: CliIo['env']): MintOptions | 'help' {
@@ -58,6 +67,8 @@ function parseOptions(argv: string[], env: CliIo['env']): MintOptions | 'help' {
       contract: { type: 'string' },
       'private-key': { type: 'string' },
       value: { type: 'string' },
+      'api-url': { type: 'string' },
+      wait: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -76,25 +87,33 @@ function parseOptions(argv: string[], env: CliIo['env']): MintOptions | 'help' {
     throw new UsageError(`--value must be an amount in wei (a whole number), got "${value}"`);
   }
 
+  const wait = values.wait ?? String(DEFAULT_WAIT_SECONDS);
+  if (!/^\d+$/.test(wait) || Number(wait) > 600) {
+    throw new UsageError(`--wait must be a whole number of seconds from 0 to 600, got "${wait}"`);
+  }
+  const waitMs = Number(wait) * 1000;
+
   let rpcUrl = values['rpc-url'];
   let contract = values.contract === undefined ? undefined : parseAddress(values.contract, '--contract');
-  if (rpcUrl === undefined || contract === undefined) {
+  let apiUrl = values['api-url'];
+  if (apiUrl !== undefined) apiUrl = httpUrl(apiUrl, '--api-url').replace(/\/+$/, '');
+  let apiUrlKnown = apiUrl !== undefined || waitMs === 0;
+  if (rpcUrl === undefined || contract === undefined || !apiUrlKnown) {
     // Only consulted for what the flags leave open, so a .env unrelated to minting cannot get in the way.
     const config = loadConfig(env);
     rpcUrl ??= config.chain.rpcUrl ?? defaultRpcUrl;
     contract ??= config.chain.contractAddress;
+    if (!apiUrlKnown) {
+      apiUrl = serviceUrl(config.http.host, config.http.port);
+      apiUrlKnown = true;
+    }
   }
   if (contract === undefined) {
     throw new UsageError(
       '--contract is required when GLISK_NFT_CONTRACT_ADDRESS is not set (see `npm run chain`)',
     );
   }
-  try {
-    const url = new URL(rpcUrl);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
-  } catch {
-    throw new UsageError(`--rpc-url must be an http(s) URL, got "${rpcUrl}"`);
-  }
+  httpUrl(rpcUrl, '--rpc-url');
   const privateKey =
     values['private-key'] === undefined
       ? defaultMinterKey()
@@ -107,7 +126,26 @@ function parseOptions(argv: string[], env: CliIo['env']): MintOptions | 'help' {
     contract,
     privateKey,
     value: value === undefined ? undefined : BigInt(value),
+    apiUrl,
+    waitMs,
   };
+}
+
+function httpUrl(value: string, flag: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    throw new UsageError(`${flag} must be an http(s) URL, got "${value}"`);
+  }
+  return value;
+}
+
+/** Where `npm start` with this configuration answers on this machine; undefined for PORT=0 (a random port). */
+function serviceUrl(host: string, port: number): string | undefined {
+  if (port === 0) return undefined;
+  const local = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  return `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
 }
 
 function parseAddress(value: string, flag: string): Address {
@@ -161,7 +199,10 @@ function explainFailure(error: unknown, options: MintOptions, paid: bigint): str
   return error instanceof Error ? error.message : String(error);
 }
 
-async function mint(options: MintOptions, stdout: CliOutput): Promise<void> {
+async function mint(
+  options: MintOptions,
+  stdout: CliOutput,
+): Promise<{ startTokenId: bigint; lastTokenId: bigint }> {
   const endpoint = describeEndpoint(options.rpcUrl);
   const { chain, publicClient, wallet } = await connectSigner({
     rpcUrl: options.rpcUrl,
@@ -218,6 +259,58 @@ async function mint(options: MintOptions, stdout: CliOutput): Promise<void> {
   printLine(stdout, `minter:    ${minted.args.minter}`);
   printLine(stdout, `author:    ${minted.args.promptAuthor}`);
   printLine(stdout, `paid:      ${formatEther(totalPaid)} ETH`);
+  return { startTokenId, lastTokenId };
+}
+
+/**
+ * Polls GET /api/tokens/<last> until the service answers 200 (the ingest writes a mint's tokens in one
+ * transaction: the last one there means all are), no service answers, or `waitMs` passes.
+ */
+async function waitForService(
+  options: MintOptions,
+  ids: { startTokenId: bigint; lastTokenId: bigint },
+  io: Pick<CliIo, 'stdout' | 'stderr'>,
+): Promise<void> {
+  if (options.waitMs === 0) return;
+  const range =
+    ids.startTokenId === ids.lastTokenId ? `${ids.lastTokenId}` : `${ids.startTokenId}..${ids.lastTokenId}`;
+  if (options.apiUrl === undefined) {
+    printLine(io.stderr, "mint: PORT=0, so the service's address is unknown: pass --api-url to wait for it");
+    return;
+  }
+  const url = `${options.apiUrl}/api/tokens/${ids.lastTokenId}`;
+  const started = performance.now();
+  const deadline = started + options.waitMs;
+  let last = '';
+  for (;;) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) {
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        printLine(io.stdout, `service:   has token ids ${range} after ${seconds} s (${url})`);
+        return;
+      }
+      last = `it answers ${response.status}`;
+    } catch (error) {
+      const code = (error as { cause?: { code?: unknown } }).cause?.code;
+      if (code === 'ECONNREFUSED') {
+        printLine(
+          io.stderr,
+          `mint: no service answers at ${options.apiUrl}, so not waiting for it (--api-url)`,
+        );
+        return;
+      }
+      last = error instanceof Error && error.name === 'TimeoutError' ? 'it does not answer' : String(error);
+    }
+    if (performance.now() + SERVICE_POLL_MS > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, SERVICE_POLL_MS));
+  }
+  printLine(
+    io.stderr,
+    `mint: the service at ${options.apiUrl} does not have token ${ids.lastTokenId} after ${options.waitMs / 1000} s ` +
+      `(${last}): does it follow this chain (CHAIN_FOLLOWER_ENABLED=true and the lines \`npm run chain\` printed)?`,
+  );
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -239,7 +332,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   try {
-    await mint(options, io.stdout);
+    const ids = await mint(options, io.stdout);
+    await waitForService(options, ids, io);
     return 0;
   } catch (error) {
     const message = error instanceof MintFailure ? error.message : explainFailure(error, options, 0n);

@@ -4,6 +4,8 @@
 // and tsx start-up each.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +13,7 @@ import { getAddress, isHash, keccak256, toHex, type Address } from 'viem';
 import { createChainPublicClient } from '../../src/providers/chain/client.js';
 import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import { main as mintMain } from '../../src/cli/mint.js';
+import { findFreePort } from '../../src/dev/ports.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -71,8 +74,15 @@ async function mintInProcess(args: string[]): Promise<RunResult> {
 describe('npm run mint', { concurrency: true }, () => {
   let chain: TestChain;
   let author: Address;
-  const flags = () => ['--rpc-url', chain.rpcUrl, '--contract', chain.contractAddress];
+  // --wait 0: these cases are about the mint, not the service it waits for (see the cases below).
+  const flags = () => ['--rpc-url', chain.rpcUrl, '--contract', chain.contractAddress, '--wait', '0'];
   const mint = (...args: string[]) => mintInProcess([...flags(), ...args]);
+  // The cases that mint run at once: each sends from its own account, so their nonces never collide.
+  const mintAs = (minter: number, ...args: string[]) => {
+    const key = chain.accounts.minters[minter]?.privateKey;
+    assert.ok(key);
+    return mintInProcess([...flags().slice(0, 4), '--private-key', key, ...args]);
+  };
 
   before(async () => {
     chain = await startTestChain();
@@ -90,16 +100,87 @@ describe('npm run mint', { concurrency: true }, () => {
     assert.equal(result.code, 0, result.stderr);
     const txHash = /^tx hash: +(0x[0-9a-f]{64})$/m.exec(result.stdout)?.[1];
     assert.ok(txHash !== undefined && isHash(txHash), result.stdout);
-    assert.match(result.stdout, /^token ids: 1\.\.7$/m);
+    // Other cases mint at the same time: the ids are 7 in a row, the author recorded on the last.
+    const [, first, last] = /^token ids: (\d+)\.\.(\d+)$/m.exec(result.stdout) ?? [];
+    assert.equal(Number(last) - Number(first), 6, result.stdout);
     const receipt = await chain.publicClient.getTransactionReceipt({ hash: txHash });
     assert.match(result.stdout, new RegExp(`^block: +${receipt.blockNumber}$`, 'm'));
     const recorded = await chain.publicClient.readContract({
       address: chain.contractAddress,
       abi: gliskS0Abi,
       functionName: 'tokenPromptAuthor',
-      args: [7n],
+      args: [BigInt(last ?? 0)],
     });
     assert.equal(recorded, author);
+  });
+
+  it('then waits until the service has the tokens, and says so', async () => {
+    // The service's read API as mint sees it: 404 until the follower has ingested the mint, then 200.
+    const paths: string[] = [];
+    const api = createServer((req, res) => {
+      paths.push(req.url ?? '');
+      res.writeHead(paths.length < 3 ? 404 : 200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+      const result = await mintAs(1, '--api-url', apiUrl, '--author', author, '--quantity', '2');
+      assert.equal(result.code, 0, result.stderr);
+      const [, first, last] = /^token ids: (\d+)\.\.(\d+)$/m.exec(result.stdout) ?? [];
+      assert.match(
+        result.stdout,
+        new RegExp(
+          `^service: +has token ids ${first}\\.\\.${last} after [\\d.]+ s \\(${apiUrl}/api/tokens/${last}\\)$`,
+          'm',
+        ),
+      );
+      assert.deepEqual(
+        paths,
+        [1, 2, 3].map(() => `/api/tokens/${last}`),
+      );
+    } finally {
+      api.close();
+    }
+  });
+
+  it('gives up after --wait seconds when the service never has them, saying why it may not', async () => {
+    const api = createServer((_req, res) => res.writeHead(404).end());
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+      const result = await mintAs(
+        2,
+        '--api-url',
+        apiUrl,
+        '--wait',
+        '1',
+        '--author',
+        author,
+        '--quantity',
+        '1',
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(
+        result.stderr,
+        /the service at http:\/\/127\.0\.0\.1:\d+ does not have token \d+ after 1 s \(it answers 404\): does it follow this chain/,
+      );
+    } finally {
+      api.close();
+    }
+  });
+
+  it('says when no service answers, and still exits 0 (the mint succeeded)', async () => {
+    const apiUrl = `http://127.0.0.1:${await findFreePort()}`;
+    const result = await mintAs(3, '--api-url', apiUrl, '--author', author, '--quantity', '1');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^token ids: \d+$/m);
+    assert.ok(result.stderr.includes(`no service answers at ${apiUrl}, so not waiting`), result.stderr);
+  });
+
+  it('a bad --wait is a usage error (exit 2)', async () => {
+    const result = await mintInProcess(['--author', author, '--quantity', '1', '--wait', '601']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--wait must be a whole number of seconds from 0 to 600, got "601"/);
   });
 
   it('quantity 51 fails with exit 1, naming ExceedsMaxBatchSize', async () => {
@@ -156,6 +237,8 @@ describe('npm run chain', () => {
     assert.match(rpcUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(contract, getAddress(contract), 'the address is printed checksummed');
     assert.match(keeperKey, /^0x[0-9a-f]{64}$/);
+    // The follower of a service with these lines sees a mint within about a second.
+    assert.equal(line('POLL_INTERVAL_SECONDS'), '1');
 
     const client = createChainPublicClient({ rpcUrl });
     const keeper = /keeper (0x[0-9a-fA-F]{40})/.exec(stdout)?.[1];
