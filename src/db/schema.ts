@@ -175,6 +175,22 @@ export const tokens = pgTable(
   ],
 );
 
+/**
+ * Tokens per status, kept by triggers on tokens_s0 (added by hand to migration 0008: drizzle-kit cannot express
+ * them) so that the metrics never count 100k rows. Each statement that inserts, updates, deletes or truncates
+ * tokens appends one row per status it changed (`count` is the change, negative when tokens left the status):
+ * append-only, so concurrent writers never wait on a shared counter row. A reader sums per status; the metrics
+ * refresh folds the rows into one per status now and then (src/repositories/token-status-counts.repository.ts).
+ */
+export const tokenStatusCounts = pgTable(
+  'token_status_counts',
+  {
+    status: text('status').$type<TokenStatus>().notNull(),
+    count: bigint('count', { mode: 'number' }).notNull(),
+  },
+  () => [check('token_status_counts_status_valid', oneOf('status', TOKEN_STATUSES))],
+);
+
 export const mintEvents = pgTable(
   'mint_events',
   {
