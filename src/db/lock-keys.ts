@@ -20,6 +20,11 @@ export const LOCK_KEYS = {
    * entry is the keeper-less base; no other key may start with "GLRV".
    */
   revealKeeper: 0x474c525600000000n,
+  /**
+   * Transaction-level lock of the fold of token_status_counts (src/repositories/token-status-counts.repository.ts):
+   * "GLSKCNTS" in ASCII. Taken with pg_try_advisory_xact_lock: a refresh that finds another folding skips it.
+   */
+  statusCountsFold: 0x474c534b434e5453n,
 } as const satisfies Record<string, bigint>;
 
 export type LockName = keyof typeof LOCK_KEYS;
