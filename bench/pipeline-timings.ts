@@ -129,3 +129,32 @@ function postgresCpuSeconds(postmasterPid: number): number | undefined {
     return undefined;
   }
 }
+
+/** The server settings that make statementCounts() work (pg_stat_statements, loaded at start). */
+export const STATEMENT_COUNT_SETTINGS = { shared_preload_libraries: 'pg_stat_statements' } as const;
+
+export async function resetStatementCounts(database: Database): Promise<void> {
+  await database.db.execute(sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`);
+  await database.db.execute(sql`SELECT pg_stat_statements_reset()`);
+}
+
+export type StatementCount = { query: string; calls: number; totalMs: number };
+
+/**
+ * The statements the server ran since resetStatementCounts() (top level only: a trigger's insert is not one),
+ * BEGIN and COMMIT included (each is a round trip), most called first; the bench's own progress and
+ * bookkeeping queries left out.
+ */
+export async function statementCounts(database: Database): Promise<StatementCount[]> {
+  const rows = await database.db.execute<{ query: string; calls: number; total_ms: number }>(sql`
+    SELECT query, calls::int AS calls, total_exec_time::float8 AS total_ms
+    FROM pg_stat_statements
+    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%GROUP BY status%'
+    ORDER BY calls DESC, total_exec_time DESC`);
+  return rows.map((row) => ({
+    query: row.query.replace(/\s+/g, ' ').trim(),
+    calls: row.calls,
+    totalMs: row.total_ms,
+  }));
+}

@@ -32,7 +32,16 @@ import { printLine, readCliOptions, runCli, type CliIo } from '../src/cli/run.js
 import { ingestMints, type DecodedMint } from '../src/stages/detection/mint-ingest.js';
 import { resolvePrompt } from '../src/stages/image/image.stage.js';
 import { startPipeline, stageFactories } from '../src/workers/pipeline.js';
-import { cpuSeconds, installStatusLog, stageTimings, type StageTiming } from './pipeline-timings.js';
+import {
+  cpuSeconds,
+  installStatusLog,
+  resetStatementCounts,
+  STATEMENT_COUNT_SETTINGS,
+  statementCounts,
+  stageTimings,
+  type StageTiming,
+  type StatementCount,
+} from './pipeline-timings.js';
 
 const HELP = `Usage: npm run bench:pipeline [-- --tokens N] [--stages image,ipfs]
 
@@ -60,6 +69,7 @@ const MINT_SIZE = 50;
 const AUTHORS = 20;
 const SAMPLE = 10;
 const GOAL = 0.9;
+const STATEMENTS_SHOWN = 14;
 
 /** What makes a stage run offline in this bench; a stage absent here cannot be benched yet. */
 type BenchSetup = { env: Record<string, string> };
@@ -235,13 +245,31 @@ function stageLine(timing: StageTiming): string {
   );
 }
 
+/** Statements per token over the pipeline run, and the most frequent ones: the database round trips. */
+function printStatements(io: CliIo, statements: readonly StatementCount[], tokens: number): void {
+  const calls = statements.reduce((sum, s) => sum + s.calls, 0);
+  const serverMs = statements.reduce((sum, s) => sum + s.totalMs, 0);
+  printLine(
+    io.stdout,
+    `bench:pipeline: statements ${(calls / tokens).toFixed(1)} per token (${calls} in all, BEGIN/COMMIT included; ` +
+      `${(serverMs / tokens).toFixed(2)} ms server execution time per token); most frequent:`,
+  );
+  for (const s of statements.slice(0, STATEMENTS_SHOWN)) {
+    const text = s.query.length > 110 ? `${s.query.slice(0, 107)}...` : s.query;
+    printLine(
+      io.stdout,
+      `bench:pipeline:   ${(s.calls / tokens).toFixed(2).padStart(6)}/token ${(s.totalMs / s.calls).toFixed(3).padStart(7)} ms  ${text}`,
+    );
+  }
+}
+
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const read = readCliOptions(io, 'bench:pipeline', HELP, () => parseOptions(argv));
   if ('exit' in read) return read.exit;
   const { options } = read;
 
   const dataDir = await createTemporaryDirectory('glisk-bench-pipeline-');
-  const pg = await startEmbeddedPostgres({ dataDir, persistent: false });
+  const pg = await startEmbeddedPostgres({ dataDir, persistent: false, settings: STATEMENT_COUNT_SETTINGS });
   const database = createDatabase(pg.url, { max: 20, applicationName: 'glisk-bench' });
   const progress = progressLine(io);
   try {
@@ -282,10 +310,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const cpu0 = cpuSeconds(pg.pid);
     const before = renders ? await rawRender(config, jobs, progress, 'raw render (before)') : undefined;
     progress.done();
+    await resetStatementCounts(database);
     const cpu1 = cpuSeconds(pg.pid);
     const { counts } = await runPipeline(config, database, pg.url, options, mints, progress);
     progress.done();
     const cpu2 = cpuSeconds(pg.pid);
+    const statements = await statementCounts(database);
     const after = renders ? await rawRender(config, jobs, progress, 'raw render (after)') : undefined;
     progress.done();
     const cpu3 = cpuSeconds(pg.pid);
@@ -303,6 +333,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         `WORKER_BATCH_SIZE ${config.pipeline.batchSize}`,
     );
     for (const timing of timings.stages) printLine(io.stdout, stageLine(timing));
+    printStatements(io, statements, options.tokens);
     printLine(
       io.stdout,
       `bench:pipeline: pipeline ${carried} tokens ${last.next}, ${failed} failed in ${total.toFixed(1)} s: ${rate.toFixed(1)} tokens/s (first detection to last token ${last.next})`,

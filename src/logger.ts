@@ -74,7 +74,25 @@ export function createLogger(options: LoggerOptions): Logger {
   const transport = options.stream
     ? new winston.transports.Stream({ stream: options.stream })
     : new winston.transports.Console();
-  return winston.createLogger({ level: options.level, format, transports: [transport] });
+  return skipDisabledLevels(winston.createLogger({ level: options.level, format, transports: [transport] }));
+}
+
+/**
+ * winston runs every call through its formats (redaction, timestamp, JSON) and only then lets the transport drop
+ * it by level: a `debug` line per token costs that work even at `info`. Each level method here returns at once
+ * when its level is off (read at the call, so a changed `logger.level` counts). Child loggers inherit the methods.
+ */
+function skipDisabledLevels(logger: Logger): Logger {
+  const methods = logger as unknown as Record<string, (...args: unknown[]) => Logger>;
+  for (const level of Object.keys(logger.levels)) {
+    const write = methods[level];
+    if (typeof write !== 'function') continue;
+    methods[level] = function (this: Logger | undefined, ...args: unknown[]) {
+      const self = this ?? logger;
+      return self.isLevelEnabled(level) ? write.apply(self, args) : self;
+    };
+  }
+  return logger;
 }
 
 export function createLoggerFromConfig(config: Config): Logger {

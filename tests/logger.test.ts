@@ -116,6 +116,33 @@ describe('formats and levels', () => {
     debug.logger.debug('uow.committed');
     assert.equal(debug.out.length, 1);
   });
+
+  it('a call below the level does no work: its fields are never read (child loggers too)', () => {
+    let reads = 0;
+    const fields = {
+      get tokenId() {
+        reads += 1;
+        return 7;
+      },
+    };
+    const { logger, out } = collect('json', 'info');
+    logger.debug('stage.completed', fields);
+    logger.child({ stage: 'image' }).debug('stage.completed', fields);
+    assert.equal(
+      reads,
+      0,
+      'winston formats every call before its transport drops it; a disabled level must not',
+    );
+    assert.equal(out.length, 0);
+    logger.level = 'debug';
+    logger.child({ stage: 'image' }).debug('stage.completed', fields);
+    assert.ok(reads > 0);
+    assert.equal(
+      (JSON.parse(out[0] ?? '') as { tokenId: number }).tokenId,
+      7,
+      'a level turned on later is written',
+    );
+  });
 });
 
 // Issue 13.9: a password containing @ was logged as `glisk:***@Secret99@host`.

@@ -61,6 +61,8 @@ export type EmbeddedPostgresOptions = {
   stopOnExit?: boolean;
   /** max_connections of the server. Default 300: room for the service's pool (DB_POOL_SIZE 200) and tools. */
   maxConnections?: number;
+  /** More server settings (`-c name=value`), e.g. shared_preload_libraries for a bench's statement counts. */
+  settings?: Readonly<Record<string, string>>;
 };
 
 export type EmbeddedPostgres = {
@@ -148,6 +150,7 @@ async function launch(
     '-c',
     'lc_messages=C',
   ];
+  for (const [name, value] of Object.entries(options.settings ?? {})) args.push('-c', `${name}=${value}`);
   if (!options.persistent) {
     // Durability is worthless for a cluster deleted at stop; these make DDL and CREATE DATABASE much faster.
     args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');

@@ -1,5 +1,5 @@
 // The content store (content_blobs): immutable files keyed by their CID, handed from one stage to the next.
-import { eq, sql } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { contentBlobs, type ContentBlob, type ContentMediaType } from '../db/schema.js';
 
@@ -18,13 +18,20 @@ export type ContentBlobInfo = Omit<ContentBlob, 'bytes'>;
  * a lease expiry) changes nothing. Returns true when this call inserted it.
  */
 export async function put(tx: Executor, blob: ContentBlobInput): Promise<boolean> {
-  const bytes = Buffer.from(blob.bytes.buffer, blob.bytes.byteOffset, blob.bytes.byteLength);
-  const rows = await tx
-    .insert(contentBlobs)
-    .values({ cid: blob.cid, mediaType: blob.mediaType, sizeBytes: bytes.byteLength, bytes })
-    .onConflictDoNothing({ target: contentBlobs.cid })
-    .returning({ cid: contentBlobs.cid });
+  const rows = await tx.execute(sql`${insertSql(blob)} RETURNING cid`);
   return rows.length > 0;
+}
+
+/**
+ * The INSERT of `put` as a fragment (no RETURNING), for a caller that stores a blob in the same statement as a row
+ * of its own (a data-modifying WITH): one round trip instead of two. Raw SQL rather than the query builder: it
+ * runs once per stored file, and a 128 KB image is its one big parameter.
+ */
+export function insertSql(blob: ContentBlobInput): SQL {
+  const bytes = Buffer.from(blob.bytes.buffer, blob.bytes.byteOffset, blob.bytes.byteLength);
+  return sql`INSERT INTO content_blobs (cid, media_type, size_bytes, bytes)
+    VALUES (${blob.cid}, ${blob.mediaType}, ${bytes.byteLength}, ${bytes})
+    ON CONFLICT (cid) DO NOTHING`;
 }
 
 export async function get(tx: Executor, cid: string): Promise<ContentBlob | undefined> {

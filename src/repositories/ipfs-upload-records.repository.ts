@@ -1,11 +1,13 @@
-import { and, asc, desc, eq, isNotNull, ne, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import {
   ipfsUploadRecords,
+  type ContentMediaType,
   type IpfsRecordType,
   type IpfsUploadRecord,
   type NewIpfsUploadRecord,
 } from '../db/schema.js';
+import { insertSql as blobInsertSql, type ContentBlobInput } from './content-blobs.repository.js';
 
 export type IpfsRecordChanges = Partial<
   Pick<NewIpfsUploadRecord, 'cid' | 'computedCid' | 'status' | 'retryCount' | 'errorData' | 'completedAt'>
@@ -15,6 +17,86 @@ export async function add(tx: Executor, record: NewIpfsUploadRecord): Promise<Ip
   const [row] = await tx.insert(ipfsUploadRecords).values(record).returning();
   if (!row) throw new Error('INSERT INTO ipfs_upload_records returned no row');
   return row;
+}
+
+export type NewRecord = Pick<
+  NewIpfsUploadRecord,
+  'tokenRowId' | 'recordType' | 'provider' | 'computedCid' | 'status' | 'retryCount'
+> &
+  Partial<Pick<NewIpfsUploadRecord, 'cid' | 'errorData' | 'completedAt'>>;
+
+/**
+ * Inserts one record and returns its id; with `storeBlob`, stores that blob in the content store in the same
+ * statement (a data-modifying WITH: both or neither), one round trip for what the IPFS stage writes together.
+ */
+export async function addRecord(
+  tx: Executor,
+  record: NewRecord,
+  options: { storeBlob?: ContentBlobInput } = {},
+): Promise<string> {
+  const stored =
+    options.storeBlob === undefined ? sql`` : sql`WITH stored AS (${blobInsertSql(options.storeBlob)}) `;
+  const errorData = record.errorData == null ? null : JSON.stringify(record.errorData);
+  // ISO text: the driver passes a Date parameter of a raw statement through as its toString().
+  const completedAt = record.completedAt == null ? null : record.completedAt.toISOString();
+  const [row] = await tx.execute<{ id: string }>(sql`${stored}
+    INSERT INTO ipfs_upload_records
+      (token_id, record_type, provider, computed_cid, cid, status, retry_count, error_data, completed_at)
+    VALUES (${record.tokenRowId}, ${record.recordType}, ${record.provider}, ${record.computedCid},
+      ${record.cid ?? null}, ${record.status}, ${record.retryCount}, ${errorData}::jsonb,
+      ${completedAt}::timestamptz)
+    RETURNING id`);
+  if (!row) throw new Error('INSERT INTO ipfs_upload_records returned no row');
+  return row.id;
+}
+
+/** What the IPFS stage reads before pinning a token, in one statement. */
+export type UploadInputs = {
+  /** The author's handles; undefined when the author row is missing. */
+  author: { twitterHandle: string | null; farcasterHandle: string | null } | undefined;
+  /** The image in the content store (its bytes only when asked for); undefined when it is not stored. */
+  image: { mediaType: ContentMediaType; bytes: Uint8Array | undefined } | undefined;
+  /** The CID a completed upload of this image to this provider answered for the token (findPinned), if any. */
+  pinnedImageCid: string | undefined;
+};
+
+/**
+ * The author's handles (authors), the stored image (content_blobs, bytes only with `withBytes`) and an earlier
+ * completed image upload of the token to this provider (as findPinned): the three reads of an IPFS attempt in
+ * one round trip.
+ */
+export async function uploadInputs(
+  tx: Executor,
+  query: { tokenRowId: string; authorId: string; imageCid: string; provider: string; withBytes: boolean },
+): Promise<UploadInputs> {
+  const [row] = await tx.execute<{
+    author_found: boolean;
+    twitter_handle: string | null;
+    farcaster_handle: string | null;
+    media_type: ContentMediaType | null;
+    bytes: Buffer | null;
+    pinned_cid: string | null;
+  }>(sql`
+    SELECT a.id IS NOT NULL AS author_found, a.twitter_handle, a.farcaster_handle, b.media_type,
+      ${query.withBytes ? sql`b.bytes` : sql`NULL::bytea`} AS bytes,
+      (SELECT r.cid FROM ipfs_upload_records r
+        WHERE r.token_id = ${query.tokenRowId} AND r.record_type = 'image' AND r.provider = ${query.provider}
+          AND r.computed_cid = ${query.imageCid} AND r.status = 'completed'
+        ORDER BY r.created_at DESC LIMIT 1) AS pinned_cid
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN authors a ON a.id = ${query.authorId}
+    LEFT JOIN content_blobs b ON b.cid = ${query.imageCid}`);
+  if (!row) throw new Error('the IPFS upload inputs query returned no row');
+  return {
+    author: row.author_found
+      ? { twitterHandle: row.twitter_handle, farcasterHandle: row.farcaster_handle }
+      : undefined,
+    image:
+      row.media_type === null
+        ? undefined
+        : { mediaType: row.media_type, bytes: row.bytes === null ? undefined : row.bytes },
+    pinnedImageCid: row.pinned_cid ?? undefined,
+  };
 }
 
 export async function getById(tx: Executor, id: string): Promise<IpfsUploadRecord | undefined> {

@@ -172,10 +172,9 @@ export async function listPage(tx: Executor, query: TokenPageQuery): Promise<Tok
  * does not exist.
  */
 export async function getAuthorPrompt(tx: Executor, tokenRowId: string): Promise<string | null | undefined> {
-  const [row] = await tx
-    .select({ promptText: authors.promptText })
-    .from(tokens)
-    .innerJoin(authors, eq(authors.id, tokens.authorId))
-    .where(eq(tokens.id, tokenRowId));
-  return row === undefined ? undefined : row.promptText;
+  // Raw SQL: run once per generated image, where the query builder's cost shows.
+  const [row] = await tx.execute<{ prompt_text: string | null }>(
+    sql`SELECT a.prompt_text FROM tokens_s0 t JOIN authors a ON a.id = t.author_id WHERE t.id = ${tokenRowId}`,
+  );
+  return row === undefined ? undefined : row.prompt_text;
 }

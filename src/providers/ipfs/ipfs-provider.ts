@@ -18,6 +18,12 @@ export type IpfsFile = {
   cid: string;
   /** The on-chain token id, for the provider's own bookkeeping (Pinata keyvalues). */
   tokenId: number;
+  /**
+   * true when the content store holds these bytes under `cid` (the caller read the row in this attempt) or the
+   * caller writes them in the same statement as this pin's record (both or neither): the local provider, whose
+   * pin is that row, then has nothing to look up.
+   */
+  inStore?: boolean;
 };
 
 export type PinResult = {

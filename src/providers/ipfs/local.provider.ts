@@ -1,6 +1,7 @@
 // IPFS_PROVIDER=local (the default; offline): the content store in PostgreSQL is the pin. The stage stores every
-// file there under its computed CID before pinning, and the gateway (/ipfs/{cid}) serves it; pinning is checking
-// that the row is there. Nothing leaves the machine.
+// file there under its computed CID (the metadata in the same statement as its pin's record), and the gateway
+// (/ipfs/{cid}) serves it; pinning is checking that the row is there, with no query when the caller vouches for
+// it (IpfsFile.inStore). Nothing leaves the machine.
 import type { Executor } from '../../db/client.js';
 import * as contentBlobs from '../../repositories/content-blobs.repository.js';
 import { IpfsProviderError } from '../../errors.js';
@@ -11,7 +12,7 @@ export function createLocalProvider(options: { db: Executor }): IpfsProvider {
     name: 'local',
     remote: false,
     async pin(file: IpfsFile): Promise<PinResult> {
-      if (!(await contentBlobs.exists(options.db, file.cid))) {
+      if (file.inStore !== true && !(await contentBlobs.exists(options.db, file.cid))) {
         throw new IpfsProviderError(
           'local',
           'permanent',

@@ -4,10 +4,12 @@
 // runtime's one compare-and-set finish. Runs on the stage runtime (src/workers/stage-runner.ts), which claims,
 // leases, retries and fails; this file only does the work of one claimed token.
 //
-// Every upload is one ipfs_upload_records row per attempt and record type: `uploading` before the request,
-// then `completed` with the provider's CID or `failed` with the error. The CID computed here is on the row too;
-// when the provider answers another one, the provider's is kept (it is what gateways serve), both are recorded
-// and a warning names both.
+// Every upload is one ipfs_upload_records row per attempt and record type. A remote upload's row is written
+// `uploading` before the request, then `completed` with the provider's CID or `failed` with the error; the local
+// provider's pin (a look at the content store) is recorded once with its outcome. The CID computed here is on the
+// row too; when the provider answers another one, the provider's is kept (it is what gateways serve), both are
+// recorded and a warning names both. Round trips per token with `local`: one read (author, image, earlier upload:
+// uploadInputs), the image's record, the metadata's bytes with its record; the runtime's claim and finish.
 import type { Database } from '../../db/client.js';
 import type { ContentMediaType, IpfsRecordType, Token } from '../../db/schema.js';
 import { STAGES } from '../../domain/stages.js';
@@ -20,9 +22,9 @@ import {
   type IpfsFile,
   type IpfsProvider,
 } from '../../providers/ipfs/ipfs-provider.js';
-import * as authorsRepository from '../../repositories/authors.repository.js';
-import * as contentBlobs from '../../repositories/content-blobs.repository.js';
+import type { ContentBlobInput } from '../../repositories/content-blobs.repository.js';
 import * as ipfsRecords from '../../repositories/ipfs-upload-records.repository.js';
+import type { UploadInputs } from '../../repositories/ipfs-upload-records.repository.js';
 import type { StageSettings, TokenStage, WorkContext } from '../stage.js';
 import { buildMetadata, METADATA_MEDIA_TYPE, serializeMetadata } from './metadata.js';
 
@@ -38,35 +40,47 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
   const { provider } = deps;
   const db = deps.database.db;
 
-  /** Pins one file, with its attempts row; answers the CID to keep. */
+  /**
+   * Pins one file, with its attempts row; answers the CID to keep. A remote upload is recorded `uploading` before
+   * the request (a crash mid-request leaves that row) and updated with its outcome; a local pin is a check of the
+   * content store, recorded once with its outcome. `storeBlob`: content-store bytes written with the first row,
+   * in the same statement.
+   */
   async function pinWithRecord(
     token: Token,
     recordType: IpfsRecordType,
     file: IpfsFile,
     ctx: WorkContext,
+    storeBlob?: ContentBlobInput,
   ): Promise<Pinned> {
-    const record = await ipfsRecords.add(db, {
+    const base = {
       tokenRowId: token.id,
       recordType,
       provider: provider.name,
       computedCid: file.cid,
-      status: 'uploading',
       retryCount: Math.max(0, token.uploadAttempts - 1),
-    });
+    };
+    const recordId = provider.remote
+      ? await ipfsRecords.addRecord(db, { ...base, status: 'uploading' }, { storeBlob })
+      : undefined;
     let answered: string;
     try {
       ({ cid: answered } = await observeProviderCall(provider.name, `pin_${recordType}`, () =>
         provider.pin(file, ctx.signal),
       ));
     } catch (error) {
-      await ipfsRecords.update(db, record.id, {
+      const failed = {
         status: 'failed',
         errorData: describeFailure(error),
         completedAt: new Date(),
-      });
+      } as const;
+      if (recordId === undefined) await ipfsRecords.addRecord(db, { ...base, ...failed }, { storeBlob });
+      else await ipfsRecords.update(db, recordId, failed);
       throw error;
     }
-    await ipfsRecords.update(db, record.id, { status: 'completed', cid: answered, completedAt: new Date() });
+    const completed = { status: 'completed', cid: answered, completedAt: new Date() } as const;
+    if (recordId === undefined) await ipfsRecords.addRecord(db, { ...base, ...completed }, { storeBlob });
+    else await ipfsRecords.update(db, recordId, completed);
     if (answered !== file.cid) {
       ctx.log.warn('ipfs.cid_mismatch', {
         tokenId: token.tokenId,
@@ -80,41 +94,33 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
     return { cid: answered, computedCid: file.cid, reused: false };
   }
 
-  async function pinImage(token: Token, ctx: WorkContext): Promise<Pinned> {
-    if (token.imageCid === null) {
-      throw new PermanentStageError(
-        'IMAGE_CID_MISSING',
-        `token ${token.tokenId} is uploading without image_cid`,
-      );
-    }
-    const cid = toCanonicalCid(token.imageCid);
+  async function pinImage(
+    token: Token,
+    cid: string,
+    inputs: UploadInputs,
+    ctx: WorkContext,
+  ): Promise<Pinned> {
     // The image was uploaded to this provider by an earlier attempt whose metadata failed: not again.
-    const earlier = await ipfsRecords.findPinned(db, {
-      tokenRowId: token.id,
-      recordType: 'image',
-      provider: provider.name,
-      computedCid: cid,
-    });
-    if (earlier !== undefined) return { cid: earlier, computedCid: cid, reused: true };
-    // Only a remote provider needs the bytes; the local one pins what the store already holds.
-    const blob = provider.remote
-      ? await contentBlobs.get(db, cid)
-      : await contentBlobs.getInfo(db, cid).then((info) => info && { ...info, bytes: new Uint8Array(0) });
-    if (blob === undefined) {
+    if (inputs.pinnedImageCid !== undefined)
+      return { cid: inputs.pinnedImageCid, computedCid: cid, reused: true };
+    if (inputs.image === undefined) {
       throw new PermanentStageError(
         'IMAGE_BYTES_MISSING',
         `the image ${cid} of token ${token.tokenId} is not in the content store; generate it again`,
       );
     }
-    const file = fileOf(token, 'raw-leaves', cid, blob.mediaType, blob.bytes);
+    // Only a remote provider needs the bytes (read with the inputs); the local one pins what the store holds.
+    const bytes = inputs.image.bytes ?? new Uint8Array(0);
+    const file = { ...fileOf(token, 'raw-leaves', cid, inputs.image.mediaType, bytes), inStore: true };
     return pinWithRecord(token, 'image', file, ctx);
   }
 
-  async function pinMetadata(token: Token, imageCid: string, ctx: WorkContext): Promise<Pinned> {
-    const author = await authorsRepository.getById(db, token.authorId);
-    if (author === undefined) {
-      throw new PermanentStageError('AUTHOR_MISSING', `the author of token ${token.tokenId} does not exist`);
-    }
+  async function pinMetadata(
+    token: Token,
+    imageCid: string,
+    author: NonNullable<UploadInputs['author']>,
+    ctx: WorkContext,
+  ): Promise<Pinned> {
     const bytes = serializeMetadata(
       buildMetadata({
         tokenId: token.tokenId,
@@ -124,9 +130,11 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
       }),
     );
     const cid = await computeCid(bytes, 'dag-pb');
-    // Stored whatever the provider: the gateway serves it, and with `local` this row is the pin.
-    await contentBlobs.put(db, { cid, mediaType: METADATA_MEDIA_TYPE, bytes });
-    return pinWithRecord(token, 'metadata', fileOf(token, 'dag-pb', cid, METADATA_MEDIA_TYPE, bytes), ctx);
+    // Stored whatever the provider (the gateway serves it; with `local` this row is the pin), with the record's
+    // first write: before a remote request, and in the same statement as a local pin's record.
+    const blob = { cid, mediaType: METADATA_MEDIA_TYPE, bytes } as const;
+    const file = { ...fileOf(token, 'dag-pb', cid, METADATA_MEDIA_TYPE, bytes), inStore: true };
+    return pinWithRecord(token, 'metadata', file, ctx, blob);
   }
 
   return {
@@ -134,8 +142,28 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
     definition: STAGES.ipfs,
     settings: deps.settings,
     work: async (token, ctx) => {
-      const image = await pinImage(token, ctx);
-      const metadata = await pinMetadata(token, image.cid, ctx);
+      if (token.imageCid === null) {
+        throw new PermanentStageError(
+          'IMAGE_CID_MISSING',
+          `token ${token.tokenId} is uploading without image_cid`,
+        );
+      }
+      const imageCid = toCanonicalCid(token.imageCid);
+      const inputs = await ipfsRecords.uploadInputs(db, {
+        tokenRowId: token.id,
+        authorId: token.authorId,
+        imageCid,
+        provider: provider.name,
+        withBytes: provider.remote,
+      });
+      const image = await pinImage(token, imageCid, inputs, ctx);
+      if (inputs.author === undefined) {
+        throw new PermanentStageError(
+          'AUTHOR_MISSING',
+          `the author of token ${token.tokenId} does not exist`,
+        );
+      }
+      const metadata = await pinMetadata(token, image.cid, inputs.author, ctx);
       ctx.note({ imageReused: image.reused });
       ctx.log.debug('ipfs.pinned', {
         tokenId: token.tokenId,
