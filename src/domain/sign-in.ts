@@ -145,6 +145,8 @@ export type SignatureChecker = (signed: SignedMessage, address: Address) => Prom
 export function createSignatureChecker(
   rpcUrl: string | undefined,
   policy: Pick<SignInPolicy, 'domain'>,
+  /** The 503 code when the RPC does not answer (the chain the signer's wallet lives on). */
+  unavailableCode = 'CHAIN_UNAVAILABLE',
 ): SignatureChecker {
   // No chain on purpose: viem then verifies with its deployless ERC-6492 validator, which works on any chain
   // (a chain definition may name a verifier contract that a local or new chain does not have).
@@ -166,7 +168,7 @@ export function createSignatureChecker(
       return await client.verifySiweMessage({ message, signature, address, domain: policy.domain });
     } catch (error) {
       throw new ServiceUnavailableError(
-        'CHAIN_UNAVAILABLE',
+        unavailableCode,
         'The chain RPC did not answer the signature check; retry later',
         { cause: error instanceof Error ? error.name : 'unknown' },
       );

@@ -3,6 +3,7 @@
 import type { RouteFactory } from '../route.js';
 import { authRoutes } from './auth.routes.js';
 import { authorsRoutes } from './authors.routes.js';
+import { farcasterRoutes } from './farcaster.routes.js';
 import { healthRoutes } from './health.routes.js';
 import { ipfsRoutes } from './ipfs.routes.js';
 import { mintEventsRoutes } from './mint-events.routes.js';
@@ -23,6 +24,7 @@ export const routeFactories: readonly RouteFactory[] = [
   authRoutes,
   // Before authorsRoutes: /api/authors/x/callback is not a {wallet}.
   xRoutes,
+  farcasterRoutes,
   authorsRoutes,
   pipelineOverviewRoutes,
   operatorRoutes,
