@@ -10,6 +10,8 @@ export type FakeHub = {
   url: string;
   /** The username the hub holds for an fid (undefined: none). */
   setUsername: (fid: bigint, username: string | undefined) => void;
+  /** Answers the fid's username requests with this body instead (HTTP 200), or as usual again with undefined. */
+  setRawAnswer: (fid: bigint, body: unknown) => void;
   /** Answers every request with this HTTP status until called with undefined. */
   failWith: (status: number | undefined) => void;
   /** Every request's path and query, in order. */
@@ -19,8 +21,28 @@ export type FakeHub = {
 
 const USERNAME_TYPES = new Set(['6', 'USER_DATA_TYPE_USERNAME']);
 
+/** A USERNAME user-data message as Hubble's HTTP API encodes it (hashes and signer hex, signature base64). */
+export function usernameMessage(fid: number, username: string): Record<string, unknown> {
+  const hash = `0x${createHash('sha256').update(`${fid}:${username}`).digest('hex').slice(0, 40)}`;
+  return {
+    data: {
+      type: 'MESSAGE_TYPE_USER_DATA_ADD',
+      fid,
+      timestamp: 83433831,
+      network: 'FARCASTER_NETWORK_MAINNET',
+      userDataBody: { type: 'USER_DATA_TYPE_USERNAME', value: username },
+    },
+    hash,
+    hashScheme: 'HASH_SCHEME_BLAKE3',
+    signature: Buffer.from(hash).toString('base64'),
+    signatureScheme: 'SIGNATURE_SCHEME_ED25519',
+    signer: `0x${'ab'.repeat(32)}`,
+  };
+}
+
 export async function startFakeHub(options: { apiKey?: string } = {}): Promise<FakeHub> {
   const usernames = new Map<string, string>();
+  const rawAnswers = new Map<string, unknown>();
   let failing: number | undefined;
   const requests: string[] = [];
   const json = (res: ServerResponse, status: number, body: unknown): void => {
@@ -58,26 +80,16 @@ export async function startFakeHub(options: { apiKey?: string } = {}): Promise<F
       hubError(res, 'bad_request.validation_failure', 'fid and user_data_type=6 are expected here');
       return;
     }
+    if (rawAnswers.has(fid)) {
+      json(res, 200, rawAnswers.get(fid));
+      return;
+    }
     const username = usernames.get(fid);
     if (username === undefined) {
       hubError(res, 'not_found', 'NotFound: UserDataAdd not found');
       return;
     }
-    const hash = `0x${createHash('sha256').update(`${fid}:${username}`).digest('hex').slice(0, 40)}`;
-    json(res, 200, {
-      data: {
-        type: 'MESSAGE_TYPE_USER_DATA_ADD',
-        fid: Number(fid),
-        timestamp: 83433831,
-        network: 'FARCASTER_NETWORK_MAINNET',
-        userDataBody: { type: 'USER_DATA_TYPE_USERNAME', value: username },
-      },
-      hash,
-      hashScheme: 'HASH_SCHEME_BLAKE3',
-      signature: Buffer.from(hash).toString('base64'),
-      signatureScheme: 'SIGNATURE_SCHEME_ED25519',
-      signer: `0x${'ab'.repeat(32)}`,
-    });
+    json(res, 200, usernameMessage(Number(fid), username));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -86,6 +98,10 @@ export async function startFakeHub(options: { apiKey?: string } = {}): Promise<F
     setUsername: (fid, username) => {
       if (username === undefined) usernames.delete(fid.toString());
       else usernames.set(fid.toString(), username);
+    },
+    setRawAnswer: (fid, body) => {
+      if (body === undefined) rawAnswers.delete(fid.toString());
+      else rawAnswers.set(fid.toString(), body);
     },
     failWith: (status) => {
       failing = status;

@@ -9,10 +9,17 @@ import { sql } from 'drizzle-orm';
 import type { Address, Hex, LocalAccount } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { startLocalChain, type LocalChain } from '../../src/dev/local-chain.js';
-import { deployIdRegistry, type IdRegistry } from '../helpers/auth-contracts.js';
-import { startFakeHub, type FakeHub } from '../helpers/fake-farcaster-hub.js';
+import { deployIdRegistry, deploySmartWalletFactory, type IdRegistry } from '../helpers/auth-contracts.js';
+import { startFakeHub, usernameMessage, type FakeHub } from '../helpers/fake-farcaster-hub.js';
 import { closedPort, startTestApp, type TestApp } from '../helpers/http.js';
-import { callJson, errorCode, signSiwe, type JsonAnswer, type SiweOptions } from '../helpers/siwe.js';
+import {
+  callJson,
+  errorCode,
+  signSiwe,
+  siweMessage,
+  type JsonAnswer,
+  type SiweOptions,
+} from '../helpers/siwe.js';
 
 const DOMAIN = 'glisk.test';
 const CHAIN_ID = 84532; // NETWORK=BASE_SEPOLIA: the wallet's message
@@ -239,6 +246,66 @@ describe('Farcaster handle link', () => {
       }
     }
     assert.equal(await storedHandle(author.address), undefined);
+  });
+
+  it('a hub answer that is not a username message for the fid is refused; an emptied username is none', async () => {
+    const author = newAccount();
+    const cases: Array<[string, unknown, number, string]> = [
+      ['another fid', usernameMessage(Number(FID) + 1, 'someone'), 502, 'FARCASTER_HUB_BAD_ANSWER'],
+      [
+        'not a username',
+        {
+          data: {
+            ...(usernameMessage(Number(FID), 'x').data as object),
+            userDataBody: { type: 'USER_DATA_TYPE_BIO', value: 'hi' },
+          },
+        },
+        502,
+        'FARCASTER_HUB_BAD_ANSWER',
+      ],
+      ['not a Farcaster name', usernameMessage(Number(FID), 'Robert; DROP'), 502, 'FARCASTER_HUB_BAD_ANSWER'],
+      ['username removed', usernameMessage(Number(FID), ''), 422, 'FARCASTER_USERNAME_NOT_FOUND'],
+    ];
+    try {
+      for (const [what, raw, status, code] of cases) {
+        hub.setRawAnswer(FID, raw);
+        const answer = await link(author.address, await proof(author));
+        assert.equal(answer.status, status, `${what}: ${JSON.stringify(answer.json)}`);
+        assert.equal(errorCode(answer), code, what);
+      }
+    } finally {
+      hub.setRawAnswer(FID, undefined);
+    }
+    assert.equal(await storedHandle(author.address), undefined);
+  });
+
+  it('a custody address that is a contract wallet (ERC-1271) signs through FARCASTER_RPC_URL', async () => {
+    const wallets = await deploySmartWalletFactory(chain.rpcUrl);
+    const owner = newAccount();
+    const contractCustody = await wallets.deployWallet(owner.address, `0x${'11'.repeat(32)}`);
+    const fid = 4242n;
+    await registry.register(fid, contractCustody);
+    hub.setUsername(fid, 'contract-fc');
+    const author = newAccount();
+    const walletNonce = await nonce();
+    const signed = await signSiwe(author, { domain: DOMAIN, chainId: CHAIN_ID, nonce: walletNonce });
+    const farcasterMessage = siweMessage({
+      address: contractCustody,
+      domain: DOMAIN,
+      chainId: 10,
+      nonce: walletNonce,
+      uri: `https://${DOMAIN}/login`,
+      statement: 'Farcaster Auth',
+      resources: [`farcaster://fid/${fid}`],
+    });
+    const body = {
+      ...signed,
+      farcasterMessage,
+      farcasterSignature: await wallets.sign(owner, farcasterMessage),
+    };
+    const answer = await link(author.address, body);
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    assert.equal(await storedHandle(author.address), 'contract-fc');
   });
 
   it('a hub or an RPC that does not answer: 503 with the provider’s code', async () => {
