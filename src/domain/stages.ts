@@ -54,9 +54,3 @@ export const STAGES: Readonly<Record<StageName, StageDefinition>> = Object.freez
 export function isStageName(value: unknown): value is StageName {
   return typeof value === 'string' && (STAGE_NAMES as readonly string[]).includes(value);
 }
-
-/** The stage a token in `status` waits for or is worked on by; undefined for revealed and failed. */
-export function stageForStatus(status: TokenStatus): StageDefinition | undefined {
-  // `uploading` is both the image stage's next and the ipfs stage's start: the stage that claims it wins.
-  return Object.values(STAGES).find((stage) => stage.start === status || stage.working === status);
-}
