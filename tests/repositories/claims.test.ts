@@ -409,3 +409,73 @@ describe('stages', { timeout: 30_000 }, () => {
     assert.equal(failed?.leaseOwner, null);
   });
 });
+
+describe('releases and reveal writes', { timeout: 30_000 }, () => {
+  const ready = (id: number) => ({
+    status: 'ready' as const,
+    imageCid: cidOf(id),
+    metadataCid: cidOf(id + 100),
+  });
+
+  it('releaseClaim sends a token back to its stage start, claimable at once; only a refund gives the attempt back', async () => {
+    await insertTokens(t.db, author, [1, 2]);
+    const [first, second] = await claimImage(t.db, 'worker-a', 2);
+    assert.ok(first && second);
+    assert.equal(first.generationAttempts, 1);
+    const refunded = await tokenQueue.releaseClaim(t.db, first, STAGES.image, { refundAttempt: true });
+    const kept = await tokenQueue.releaseClaim(t.db, second, STAGES.image, { refundAttempt: false });
+    assert.deepEqual(
+      [refunded, kept].map((row) => [row?.status, row?.generationAttempts, row?.leaseOwner]),
+      [
+        ['detected', 0, null],
+        ['detected', 1, null],
+      ],
+    );
+    assert.deepEqual(tokenIds(await claimImage(t.db, 'worker-b', 10)), [1, 2]);
+  });
+
+  it('releaseForReveal caps the backoff at backoffCapSeconds, and grows it below the cap', async () => {
+    const rows = [
+      ...(await insertTokens(t.db, author, [1], { ...ready(1), revealAttempts: 1 })),
+      ...(await insertTokens(t.db, author, [2], { ...ready(2), revealAttempts: 10 })),
+    ];
+    const [{ now }] = await t.sql<[{ now: Date }]>`select now() as now`;
+    const moved = await tokenQueue.releaseForReveal(
+      t.db,
+      rows.map((row) => row.id),
+      {
+        errorData: { code: 'REVERTED', message: 'x' },
+        maxAttempts: 20,
+        backoffBaseSeconds: 60,
+        backoffCapSeconds: 300,
+      },
+    );
+    assert.deepEqual(moved, [
+      { tokenId: 1, status: 'ready' },
+      { tokenId: 2, status: 'ready' },
+    ]);
+    const delays = await t.sql<{ token_id: number; seconds: number }[]>`
+      select token_id, extract(epoch from next_attempt_at - ${now}::timestamptz)::float8 as seconds
+      from tokens_s0 order by token_id`;
+    const seconds = delays.map((row) => Math.round(Number(row.seconds)));
+    // base x 2^(attempts - 1): 60 s after the first attempt; after the tenth 60 x 512 s, capped at 300 s.
+    assert.deepEqual(seconds, [60, 300]);
+  });
+
+  it('markRevealed writes only the tokens still ready: an operator move in between is kept', async () => {
+    const [one, two] = await insertTokens(t.db, author, [1, 2], ready(1));
+    assert.ok(one && two);
+    await t.sql`update tokens_s0 set status = 'failed', error_data = '{"code":"OPERATOR","message":"x"}'
+      where id = ${two.id}`;
+    const revealed = await tokenQueue.markRevealed(t.db, [one.id, two.id], `0x${'ab'.repeat(32)}`);
+    assert.deepEqual(revealed, [1]);
+    const stored = await Promise.all([one.id, two.id].map((id) => tokensRepository.getById(t.db, id)));
+    assert.deepEqual(
+      stored.map((row) => [row?.tokenId, row?.status, row?.revealTxHash]),
+      [
+        [1, 'revealed', `0x${'ab'.repeat(32)}`],
+        [2, 'failed', null],
+      ],
+    );
+  });
+});
