@@ -75,6 +75,14 @@ describe('read API', () => {
     );
   });
 
+  it('a page that ends exactly at the last token has no cursor', async () => {
+    for (const path of ['/api/tokens?limit=30', '/api/tokens?limit=10&cursor=11']) {
+      const page = (await get(path)).json as Page;
+      assert.equal(page.items.at(-1)?.tokenId, 1, path);
+      assert.equal(page.nextCursor, null, path);
+    }
+  });
+
   it('filters by status and by author, case-insensitively', async () => {
     const revealed = (await get('/api/tokens?status=revealed')).json as Page;
     assert.deepEqual(

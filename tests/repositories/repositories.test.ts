@@ -498,4 +498,25 @@ describe('reveal transactions', { timeout: 30_000 }, () => {
       undefined,
     );
   });
+  it("lists a keeper's batch in flight (pending or sent), never another keeper's", async () => {
+    const author = await insertAuthor(t.db, 0x9202);
+    const tokens = await insertTokens(t.db, author, [7101, 7102, 7103]);
+    const [keeperA, keeperB] = [walletOf(0xa1).toLowerCase(), walletOf(0xb2).toLowerCase()];
+    const add = (n: number, keeperAddress: string, status: 'pending' | 'sent' | 'confirmed') =>
+      revealTransactionsRepository.add(t.db, {
+        tokenRowIds: [tokens[n]?.id ?? ''],
+        keeperAddress,
+        status,
+        createdAt: second(10 + n),
+        ...(status === 'pending' ? {} : { txHash: txHashOf(0xc00 + n), nonce: n, sentAt: second(10 + n) }),
+        ...(status === 'confirmed' ? { blockNumber: 1, gasUsed: 1, confirmedAt: second(20) } : {}),
+      });
+    await add(0, keeperA, 'confirmed');
+    const sentA = await add(1, keeperA, 'sent');
+    const pendingB = await add(2, keeperB, 'pending');
+    const ids = async (keeper: string) =>
+      (await revealTransactionsRepository.listInFlightForKeeper(t.db, keeper)).map((row) => row.id);
+    assert.deepEqual(await ids(keeperA), [sentA.id]);
+    assert.deepEqual(await ids(keeperB), [pendingB.id]);
+  });
 });

@@ -187,6 +187,28 @@ describe('ingestMints', () => {
     );
   });
 
+  it('a recorded event given again with another block, minter, author or total is a conflict naming it', async () => {
+    const other = getAddress('0x3333333333333333333333333333333333333333');
+    const changes: [string, Partial<DecodedMint>][] = [
+      ['block number', { blockNumber: 999 }],
+      ['minter', { minter: other }],
+      ['author', { author: other }],
+      ['total paid', { totalPaid: 1n }],
+    ];
+    for (const [reason, change] of changes) {
+      await reset();
+      const recorded = mint(1, 1, 2, WALLET_1);
+      await t.db.transaction((tx) => ingestMints(tx, [recorded]));
+      const given = { ...recorded, ...change };
+      const result = await t.db.transaction((tx) => ingestMints(tx, [given]));
+      assert.deepEqual(
+        [result.created, result.conflicts.map((c) => c.reason)],
+        [[], [reason]],
+        `only the ${reason} differs`,
+      );
+    }
+  });
+
   it('writes nothing when any row breaks a constraint (one transaction)', async () => {
     await reset();
     const bad = { ...mint(2, 10, 5, WALLET_2), blockNumber: 0 };
