@@ -17,7 +17,7 @@ import { gliskS0Abi } from '../providers/chain/glisk-s0.abi.js';
 import { devAccounts } from '../dev/local-chain.js';
 import { loadConfig } from '../config.js';
 import { ChainConfigError, ConfigError, UsageError } from '../errors.js';
-import { printLine, runCli, type CliIo, type CliOutput } from './run.js';
+import { localServiceUrl, printLine, runCli, type CliIo, type CliOutput } from './run.js';
 
 const defaultRpcUrl = 'http://127.0.0.1:8545';
 const DEFAULT_WAIT_SECONDS = 15;
@@ -104,7 +104,7 @@ function parseOptions(argv: string[], env: CliIo['env']): MintOptions | 'help' {
     rpcUrl ??= config.chain.rpcUrl ?? defaultRpcUrl;
     contract ??= config.chain.contractAddress;
     if (!apiUrlKnown) {
-      apiUrl = serviceUrl(config.http.host, config.http.port);
+      apiUrl = localServiceUrl(config);
       apiUrlKnown = true;
     }
   }
@@ -139,13 +139,6 @@ function httpUrl(value: string, flag: string): string {
     throw new UsageError(`${flag} must be an http(s) URL, got "${value}"`);
   }
   return value;
-}
-
-/** Where `npm start` with this configuration answers on this machine; undefined for PORT=0 (a random port). */
-function serviceUrl(host: string, port: number): string | undefined {
-  if (port === 0) return undefined;
-  const local = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
-  return `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
 }
 
 function parseAddress(value: string, flag: string): Address {

@@ -68,6 +68,17 @@ export function printFailure(io: CliIo, command: string, error: unknown): void {
   printLine(io.stderr, `${command} failed: ${message}${error instanceof UsageError ? ' (see --help)' : ''}`);
 }
 
+/**
+ * Where `npm start` with this configuration answers on this machine (HOST 0.0.0.0 is reached on 127.0.0.1);
+ * undefined for PORT=0, a port chosen at start.
+ */
+export function localServiceUrl(config: Pick<Config, 'http'>): string | undefined {
+  const { host, port } = config.http;
+  if (port === 0) return undefined;
+  const local = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  return `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
+}
+
 export async function runCli(moduleUrl: string, main: CliMain): Promise<void> {
   if (!isEntryPoint(moduleUrl)) return;
   process.exitCode = await main(process.argv.slice(2), {
