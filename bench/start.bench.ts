@@ -9,12 +9,12 @@ const HELP = `Usage: npm run bench:start [-- --runs N]
 
 Starts the service N times (default 5) in each of three ways, one after another in rounds, and prints the
 time from spawning the command to the first 200 of /health, min / median / max:
-  npm start             the command a person types (npm, then the compiled service)
+  npm start             the command a person types (npm, then the bundled service)
   node scripts/start.mjs  the same without npm's own start-up
   tsx src/main.ts       the service through the TypeScript loader (npm start before; npm run dev)
 Each start uses this checkout's configuration (.env, or the embedded PostgreSQL in .data/postgres) on a free
 port (PORT=0) and is stopped with SIGTERM before the next. One unmeasured start first makes the runs warm
-(cluster created, dist/ compiled). Stop a running npm start first, or the runs join its database.
+(cluster created, dist/start/main.mjs built). Stop a running npm start first, or the runs join its database.
 
 Goal: npm start median < 2000 ms.`;
 

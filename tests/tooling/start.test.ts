@@ -1,39 +1,26 @@
-// npm start (scripts/start.mjs) runs the compiled service and compiles only what changed: a copy of the
-// project in a temp directory is compiled, changed, and started for real.
+// npm start (scripts/start.mjs) runs the service bundled into one file, built again when src/ or the packages
+// changed: a copy of the project in a temp directory is built, changed, and started for real.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { REPO_ROOT } from '../helpers/http.js';
 
-type Work = { compile: string[]; remove: string[] };
-type StartModule = { plan: (root: string) => Work; compile: (root: string) => Work };
+type StartModule = {
+  BUNDLE: string;
+  staleness: (root: string) => string | undefined;
+  build: (root: string) => Promise<void>;
+};
 
-describe('npm start: the compiled service, compiled when stale', () => {
+describe('npm start: the service as one bundled file, built when stale', () => {
   let root: string;
   let start: StartModule;
   before(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'glisk-start-'));
-    for (const item of [
-      'src',
-      'drizzle',
-      'scripts/start.mjs',
-      'tsconfig.json',
-      'tsconfig.build.json',
-      'package.json',
-    ]) {
+    for (const item of ['src', 'drizzle', 'scripts/start.mjs', 'tsconfig.json', 'package.json']) {
       cpSync(path.join(REPO_ROOT, item), path.join(root, item), { recursive: true });
     }
     symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'));
@@ -42,42 +29,35 @@ describe('npm start: the compiled service, compiled when stale', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   const past = (seconds: number) => new Date(Date.now() - seconds * 1000);
+  const bundle = () => path.join(root, start.BUNDLE);
 
-  it('compiles every file the first time, as ESM with source maps into src/, then nothing', () => {
-    const first = start.compile(root);
-    assert.ok(first.compile.includes('main.ts'));
-    assert.ok(first.compile.length > 20);
-    const main = readFileSync(path.join(root, 'dist/main.js'), 'utf8');
+  it('builds dist/start/main.mjs, an ES module with a source map into src/, then has nothing to do', async () => {
+    assert.equal(start.staleness(root), 'no bundle yet');
+    await start.build(root);
+    const main = readFileSync(bundle(), 'utf8');
     assert.match(main, /^import /m);
-    assert.doesNotMatch(main, /\brequire\(/);
-    assert.match(main, /\/\/# sourceMappingURL=main\.js\.map\s*$/);
-    const map = JSON.parse(readFileSync(path.join(root, 'dist/main.js.map'), 'utf8')) as {
-      sources: string[];
-    };
-    assert.deepEqual(map.sources, ['../src/main.ts']);
-    assert.deepEqual(start.plan(root), { compile: [], remove: [] });
+    assert.match(main, /\/\/# sourceMappingURL=main\.mjs\.map\s*$/);
+    const map = JSON.parse(readFileSync(`${bundle()}.map`, 'utf8')) as { sources: string[] };
+    assert.ok(map.sources.includes('../../src/main.ts'), map.sources.slice(0, 5).join(', '));
+    // Packages that read their own files at run time are imported from node_modules, not bundled.
+    assert.match(main, /from "sharp"|require\("sharp"\)/);
+    assert.equal(start.staleness(root), undefined);
   });
 
-  it('compiles again only a file changed since, and removes the output of a deleted one', () => {
+  it('is stale again when a file of src/ or the installed packages changed since', () => {
+    const future = new Date(Date.now() + 60_000);
+    utimesSync(path.join(root, 'src/logger.ts'), future, future);
+    assert.equal(start.staleness(root), 'src/logger.ts changed');
+    utimesSync(path.join(root, 'src/logger.ts'), past(7200), past(7200));
+    assert.equal(start.staleness(root), undefined);
+    // A new (or deleted) module changes its folder.
     writeFileSync(path.join(root, 'src/lib/extra.ts'), 'export const extra: number = 1;\n');
-    assert.deepEqual(start.plan(root), { compile: ['lib/extra.ts'], remove: [] });
-    start.compile(root);
-    assert.equal(
-      readFileSync(path.join(root, 'dist/lib/extra.js'), 'utf8').split('\n')[0],
-      'export const extra = 1;',
-    );
-
-    // logger.ts edited after its last compilation.
-    utimesSync(path.join(root, 'dist/logger.js'), past(3600), past(3600));
+    assert.match(start.staleness(root) ?? '', /^src\/lib(\/extra\.ts)? changed$/);
     rmSync(path.join(root, 'src/lib/extra.ts'));
-    assert.deepEqual(start.plan(root), {
-      compile: ['logger.ts'],
-      remove: ['lib/extra.js', 'lib/extra.js.map'],
-    });
-    start.compile(root);
-    assert.equal(existsSync(path.join(root, 'dist/lib/extra.js')), false);
-    assert.equal(existsSync(path.join(root, 'dist/lib/extra.js.map')), false);
-    assert.deepEqual(start.plan(root), { compile: [], remove: [] });
+    // npm install ran (the packages are inputs too): checked first, so named first.
+    utimesSync(bundle(), past(60), past(60));
+    utimesSync(path.join(root, 'package.json'), past(30), past(30));
+    assert.equal(start.staleness(root), 'package.json changed');
   });
 
   describe('started', () => {
@@ -114,8 +94,11 @@ describe('npm start: the compiled service, compiled when stale', () => {
           });
           void exited.then(() => reject(new Error(`npm start exited before listening:\n${out}`)));
         });
-        // Everything was compiled above: nothing to do at this start.
-        assert.doesNotMatch(out, /start: compiled/);
+        // package.json changed above: built once more, with the reason.
+        assert.match(
+          out,
+          /start: built dist\/start\/main\.mjs from src\/ \(package\.json changed\) in \d+ ms/,
+        );
         const health = await fetch(`${url}/health`);
         assert.equal(health.status, 200);
         child.kill('SIGTERM');
@@ -125,9 +108,7 @@ describe('npm start: the compiled service, compiled when stale', () => {
       }
     });
   });
-  it('compiles everything when the tsconfig changed', () => {
-    utimesSync(path.join(root, 'dist/main.js'), past(3600), past(3600));
-    utimesSync(path.join(root, 'tsconfig.json'), past(60), past(60));
-    assert.ok(start.plan(root).compile.length > 20);
+  it('has nothing to do after that start', () => {
+    assert.equal(start.staleness(root), undefined);
   });
 });
