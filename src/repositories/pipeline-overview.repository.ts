@@ -214,3 +214,51 @@ export async function attemptsSince(tx: Executor, since: Date): Promise<AttemptC
     count: Number(r.count),
   }));
 }
+
+export type RevealKeeperActivity = {
+  keeperAddress: string;
+  /** The lowest nonce of a batch still pending or sent; undefined when none is in flight. */
+  pendingNonce: number | undefined;
+  batchesInFlight: number;
+  lastTransactionHash: string | undefined;
+  /** When the keeper's last transaction (first send or replacement) was broadcast, else signed. */
+  lastTransactionAt: Date | undefined;
+  /** Its age by the database clock. */
+  lastTransactionAgeSeconds: number | undefined;
+};
+
+/** Per keeper: the nonce in flight and the last transaction it sent, from reveal_transactions/reveal_attempts. */
+export async function revealKeeperActivity(tx: Executor): Promise<RevealKeeperActivity[]> {
+  const rows = await tx.execute<{
+    keeper_address: string;
+    pending_nonce: string | null;
+    in_flight: number | null;
+    tx_hash: string | null;
+    at: string | null;
+    age_seconds: string | null;
+  }>(sql`
+    with in_flight as (
+      select keeper_address, min(nonce) as pending_nonce, count(*)::int as in_flight
+      from reveal_transactions
+      where status in ('pending', 'sent') and keeper_address is not null
+      group by keeper_address
+    ), last_attempt as (
+      select distinct on (t.keeper_address) t.keeper_address, a.tx_hash,
+        coalesce(a.broadcast_at, a.created_at) as at
+      from reveal_attempts a join reveal_transactions t on t.id = a.reveal_transaction_id
+      where t.keeper_address is not null
+      order by t.keeper_address, coalesce(a.broadcast_at, a.created_at) desc, a.bump desc
+    )
+    select coalesce(f.keeper_address, l.keeper_address) as keeper_address, f.pending_nonce, f.in_flight,
+      l.tx_hash, l.at, extract(epoch from now() - l.at) as age_seconds
+    from in_flight f full join last_attempt l on l.keeper_address = f.keeper_address
+    order by 1`);
+  return rows.map((r) => ({
+    keeperAddress: r.keeper_address,
+    pendingNonce: r.pending_nonce === null ? undefined : Number(r.pending_nonce),
+    batchesInFlight: r.in_flight ?? 0,
+    lastTransactionHash: r.tx_hash ?? undefined,
+    lastTransactionAt: r.at === null ? undefined : new Date(r.at),
+    lastTransactionAgeSeconds: r.age_seconds === null ? undefined : Math.max(0, Number(r.age_seconds)),
+  }));
+}

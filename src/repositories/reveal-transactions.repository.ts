@@ -113,6 +113,23 @@ export async function setNonce(
 }
 
 /**
+ * Narrows a batch still in flight to the tokens of the transaction that landed (a split batch): the others are
+ * no longer named by it, so they can be claimed again. Undefined when the batch is settled already.
+ */
+export async function narrowTokens(
+  tx: Executor,
+  id: string,
+  tokenRowIds: readonly string[],
+): Promise<RevealTransaction | undefined> {
+  const [row] = await tx
+    .update(revealTransactions)
+    .set({ tokenRowIds: [...tokenRowIds], updatedAt: sql`now()` })
+    .where(and(eq(revealTransactions.id, id), sql`${revealTransactions.status} IN ('pending', 'sent')`))
+    .returning();
+  return row;
+}
+
+/**
  * Finishes a batch that may still land (`pending`/`sent`) as `confirmed` or `failed`. Compare-and-set on the
  * status: a batch settled by another sender is left alone (undefined).
  */

@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { asc, eq, like, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { systemState, type SystemStateRow } from '../db/schema.js';
 
@@ -25,4 +25,12 @@ export async function set(tx: Executor, key: string, value: unknown): Promise<Sy
 export async function remove(tx: Executor, key: string): Promise<SystemStateRow | undefined> {
   const [row] = await tx.delete(systemState).where(eq(systemState.key, key)).returning();
   return row;
+}
+
+/** Every row whose key starts with `prefix` (letters, digits and `_` only, as keys are), by key. */
+export async function listByPrefix(tx: Executor, prefix: string): Promise<SystemStateRow[]> {
+  if (!/^[A-Za-z0-9_]+$/.test(prefix)) throw new Error(`not a system_state key prefix: ${prefix}`);
+  // `_` is a LIKE wildcard: escaped, so that `reveal_status_` does not match `revealXstatus...`.
+  const pattern = `${prefix.replace(/_/g, '\\_')}%`;
+  return tx.select().from(systemState).where(like(systemState.key, pattern)).orderBy(asc(systemState.key));
 }

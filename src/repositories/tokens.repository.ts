@@ -15,6 +15,19 @@ export async function getById(tx: Executor, id: string): Promise<Token | undefin
   return row;
 }
 
+/** The on-chain id of each of these rows (by row id); rows that do not exist are absent. */
+export async function tokenIdsByRowId(
+  tx: Executor,
+  tokenRowIds: readonly string[],
+): Promise<Map<string, number>> {
+  if (tokenRowIds.length === 0) return new Map();
+  const rows = await tx
+    .select({ id: tokens.id, tokenId: tokens.tokenId })
+    .from(tokens)
+    .where(inArray(tokens.id, [...tokenRowIds]));
+  return new Map(rows.map((r) => [r.id, r.tokenId]));
+}
+
 export async function getByTokenId(tx: Executor, tokenId: number): Promise<Token | undefined> {
   const [row] = await tx.select().from(tokens).where(eq(tokens.tokenId, tokenId));
   return row;

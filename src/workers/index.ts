@@ -5,6 +5,8 @@ import type { Deps } from '../deps.js';
 import type { Logger } from '../logger.js';
 import { gapScanWorker, logFollowerWorker } from './mint-detection.worker.js';
 import { sleep } from '../lib/sleep.js';
+import type { ChainStatusReporter } from '../domain/chain-status.js';
+import { describeChainFailure } from '../providers/chain/chain-errors.js';
 
 export type Worker = {
   /** Shown in every log line of the worker (`worker: "log-follower"`). */
@@ -18,6 +20,8 @@ export type Worker = {
    * and pass it to their I/O; stop() waits for the pass to return (bounded by its timeout).
    */
   run: (signal: AbortSignal) => Promise<void>;
+  /** Where a worker that talks to the chain records whether it answers (GET /api/pipeline/stats shows it). */
+  chainStatus?: ChainStatusReporter;
 };
 
 /** Builds a worker from the service's dependencies, or returns undefined when the config leaves it off. */
@@ -89,20 +93,46 @@ async function runLoop(worker: Worker, signal: AbortSignal, log: Logger): Promis
       await worker.run(signal);
       if (failures > 0) log.info('worker.recovered', { afterFailures: failures });
       failures = 0;
+      await worker.chainStatus?.reachable();
     } catch (error) {
       if (signal.aborted) break;
       failures += 1;
-      log.error('worker.failed', {
-        failures,
-        durationMs: Math.round(performance.now() - started),
-        error,
-      });
+      await reportFailure(worker, log, error, failures, retryDelayMs(worker, failures), started);
     }
-    // After failures: 1 s, 2 s, 4 s ... but never longer than the normal interval or a minute.
-    const delay =
-      failures === 0
-        ? worker.intervalMs
-        : Math.min(worker.intervalMs, MAX_FAILURE_BACKOFF_MS, 1000 * 2 ** (failures - 1));
-    await sleep(delay, signal);
+    await sleep(failures === 0 ? worker.intervalMs : retryDelayMs(worker, failures), signal);
   }
+}
+
+/** After failures: 1 s, 2 s, 4 s ... but never longer than the normal interval or a minute. */
+function retryDelayMs(worker: Worker, failures: number): number {
+  return Math.min(worker.intervalMs, MAX_FAILURE_BACKOFF_MS, 1000 * 2 ** (failures - 1));
+}
+
+/**
+ * A chain that does not answer is one short line (what failed, the node's origin, when it is tried again), with
+ * viem's stack at debug only, and recorded for the operator stats; any other failure is logged whole.
+ */
+async function reportFailure(
+  worker: Worker,
+  log: Logger,
+  error: unknown,
+  failures: number,
+  retryInMs: number,
+  started: number,
+): Promise<void> {
+  const durationMs = Math.round(performance.now() - started);
+  const chain = describeChainFailure(error);
+  if (chain === undefined) {
+    log.error('worker.failed', { failures, durationMs, retryInMs, error });
+    return;
+  }
+  log.error('worker.failed', {
+    code: chain.code,
+    endpoint: chain.endpoint,
+    detail: chain.detail,
+    failures,
+    retryInMs,
+  });
+  log.debug('worker.failed_stack', { error });
+  await worker.chainStatus?.failed(chain, new Date(Date.now() + retryInMs));
 }

@@ -1,6 +1,7 @@
 // The two background mint-detection loops: the log follower (for deployments without the Alchemy webhook) and
 // the gap scan (at start and every GAP_SCAN_INTERVAL_SECONDS, whatever else runs). Both need an RPC endpoint and
 // the contract address; without them they stay off. Failures back off in startWorkers' loop.
+import { ChainStatusReporter } from '../domain/chain-status.js';
 import { createChainPublicClient } from '../providers/chain/client.js';
 import { scanGaps } from '../stages/detection/gap-scan.js';
 import { LogFollower } from '../stages/detection/log-follower.js';
@@ -23,6 +24,7 @@ export const logFollowerWorker: WorkerFactory = ({ config, logger, database }) =
   return {
     name: 'log-follower',
     intervalMs: config.detection.pollIntervalMs,
+    chainStatus: new ChainStatusReporter(database.db, 'log-follower'),
     run: async (signal) => {
       await follower.catchUp({ signal });
     },
@@ -39,6 +41,7 @@ export const gapScanWorker: WorkerFactory = ({ config, logger, database }) => {
     name: 'gap-scan',
     intervalMs: config.detection.gapScanIntervalMs,
     runAtStart: true,
+    chainStatus: new ChainStatusReporter(database.db, 'gap-scan'),
     // Ids that fail are logged by scanGaps and retried on the next pass; only a scan that cannot run at all
     // (chain or database unreachable) throws and backs off.
     run: async (signal) => {

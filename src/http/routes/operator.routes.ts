@@ -6,8 +6,10 @@ import { z } from 'zod';
 import { TOKEN_STATUSES } from '../../db/schema.js';
 import { STAGE_NAMES, STAGES } from '../../domain/stages.js';
 import { retryFailedToken } from '../../domain/token-state.js';
+import { CHAIN_STATUS_SOURCES, readChainStatuses } from '../../domain/chain-status.js';
+import { REVEAL_STATES, readRevealStatuses } from '../../stages/reveal/reveal-status.js';
 import { NotFoundError } from '../../errors.js';
-import type { AttemptCount } from '../../repositories/pipeline-overview.repository.js';
+import type { AttemptCount, RevealKeeperActivity } from '../../repositories/pipeline-overview.repository.js';
 import { adminAuth } from '../admin-auth.js';
 import { IsoTimestamp } from '../openapi.js';
 import { defineRoute, type RouteFactory } from '../route.js';
@@ -17,6 +19,49 @@ const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 
 const Count = z.int().min(0);
+
+const RevealKeeper = z
+  .object({
+    keeperAddress: z.string().describe('The keeper wallet (lower case).'),
+    state: z
+      .enum(REVEAL_STATES)
+      .describe(
+        'sending: a batch is on its way; waiting: the stage holds a batch back (code: GAS_PRICE_ABOVE_CAP, ' +
+          'KEEPER_BALANCE_LOW, TRANSACTION_STUCK, a refused send ...); stalled: the chain does not answer ' +
+          '(CHAIN_UNREACHABLE, CHAIN_TIMEOUT, CHAIN_HTTP_ERROR), nothing is claimed until it does.',
+      ),
+    code: z.string().nullable(),
+    reason: z.string().nullable().describe('Why the stage waits or is stalled, in words.'),
+    since: IsoTimestamp.nullable().describe('When the state last changed; null when never recorded.'),
+    statusUpdatedAt: IsoTimestamp.nullable().describe('When a worker process last stored the state.'),
+    nextRetryAt: IsoTimestamp.nullable().describe('Stalled: when the chain is tried again.'),
+    keeperBalanceWei: z.string().nullable().describe('The balance at the last check, in wei (decimal).'),
+    balanceCheckedAt: IsoTimestamp.nullable(),
+    pendingNonce: z.int().min(0).nullable().describe('Nonce of the batch in flight; null when none is.'),
+    batchesInFlight: Count,
+    lastTransactionHash: z.string().nullable(),
+    lastTransactionAt: IsoTimestamp.nullable().describe(
+      'When the last transaction was broadcast (or signed).',
+    ),
+    lastTransactionAgeSeconds: z.number().min(0).nullable(),
+  })
+  .openapi('RevealKeeperStatus');
+
+const ChainStatusSchema = z
+  .object({
+    source: z.enum(CHAIN_STATUS_SOURCES).describe('The part of the service that talked to the chain.'),
+    reachable: z.boolean(),
+    code: z
+      .string()
+      .nullable()
+      .describe('CHAIN_UNREACHABLE, CHAIN_TIMEOUT or CHAIN_HTTP_ERROR; null when reachable.'),
+    endpoint: z.string().nullable().describe("The node's origin (never its credentials, path or query)."),
+    detail: z.string().nullable(),
+    since: IsoTimestamp,
+    checkedAt: IsoTimestamp,
+    nextRetryAt: IsoTimestamp.nullable(),
+  })
+  .openapi('ChainStatus');
 
 const PipelineStats = z
   .object({
@@ -62,6 +107,15 @@ const PipelineStats = z
         completedLastMinute: Count.describe('Tokens through this stage in the last minute.'),
       }),
     ),
+    reveal: z
+      .array(RevealKeeper)
+      .describe(
+        "Per keeper, the reveal stage as the worker process running it last stored it (any process's), with " +
+          'the nonce in flight and the last transaction from the database.',
+      ),
+    chain: z
+      .array(ChainStatusSchema)
+      .describe('Whether the chain answered, as each part that talks to it last found (any process).'),
   })
   .openapi('PipelineStats');
 
@@ -105,12 +159,16 @@ export const operatorRoutes: RouteFactory = ({ config }) => {
       auth,
       responses: { 200: { description: 'The pipeline now.', schema: PipelineStats } },
     }).handle(async ({ uow }) => {
-      const { pipelineOverview } = await uow();
+      const work = await uow();
+      const { pipelineOverview } = work;
       const now = Date.now();
-      const [statuses, attempts, completions] = await Promise.all([
+      const [statuses, attempts, completions, activity, revealStatuses, chain] = await Promise.all([
         pipelineOverview.statusStats(),
         pipelineOverview.attemptsSince(new Date(now - HOUR_MS)),
         pipelineOverview.completionsPerMinute(new Date(now - MINUTE_MS)),
+        pipelineOverview.revealKeeperActivity(),
+        readRevealStatuses(work.tx),
+        readChainStatuses(work.tx),
       ]);
       const byStatus = new Map(statuses.map((s) => [s.status, s]));
       return {
@@ -133,6 +191,8 @@ export const operatorRoutes: RouteFactory = ({ config }) => {
               .filter((c) => c.stage === stage)
               .reduce((sum, c) => sum + c.count, 0),
           })),
+          reveal: revealKeepers(revealStatuses, activity),
+          chain,
         },
       };
     }),
@@ -155,4 +215,33 @@ function lastHour(rows: readonly AttemptCount[]) {
       .map((r) => ({ errorClass: r.errorClass ?? 'unknown', code: r.code ?? 'unknown', count: r.count }))
       .sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)),
   };
+}
+
+type StoredRevealStatus = Awaited<ReturnType<typeof readRevealStatuses>>[number];
+
+/** Every keeper with a stored status or reveal transactions, the two joined on the address. */
+function revealKeepers(stored: readonly StoredRevealStatus[], activity: readonly RevealKeeperActivity[]) {
+  const keepers = [
+    ...new Set([...stored.map((s) => s.keeperAddress), ...activity.map((a) => a.keeperAddress)]),
+  ];
+  return keepers.sort().map((keeperAddress) => {
+    const status = stored.find((s) => s.keeperAddress === keeperAddress);
+    const seen = activity.find((a) => a.keeperAddress === keeperAddress);
+    return {
+      keeperAddress,
+      state: status?.state ?? 'idle',
+      code: status?.code ?? null,
+      reason: status?.reason ?? null,
+      since: status?.since ?? null,
+      statusUpdatedAt: status?.updatedAt.toISOString() ?? null,
+      nextRetryAt: status?.nextRetryAt ?? null,
+      keeperBalanceWei: status?.keeperBalanceWei ?? null,
+      balanceCheckedAt: status?.balanceCheckedAt ?? null,
+      pendingNonce: seen?.pendingNonce ?? null,
+      batchesInFlight: seen?.batchesInFlight ?? 0,
+      lastTransactionHash: seen?.lastTransactionHash ?? null,
+      lastTransactionAt: seen?.lastTransactionAt?.toISOString() ?? null,
+      lastTransactionAgeSeconds: seen?.lastTransactionAgeSeconds ?? null,
+    };
+  });
 }

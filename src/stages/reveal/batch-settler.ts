@@ -3,6 +3,7 @@
 // or released when its nonce was used by a transaction that is not ours (two reads).
 import { TransactionBroadcaster } from './transaction-broadcaster.js';
 import {
+  attemptCall,
   emptyResult,
   revertErrorData,
   type BatchResult,
@@ -15,6 +16,7 @@ import { type RevealCall } from '../../providers/chain/reveal-chain.js';
 import * as revealAttempts from '../../repositories/reveal-attempts.repository.js';
 import * as revealTransactions from '../../repositories/reveal-transactions.repository.js';
 import * as tokenQueue from '../../repositories/token-queue.repository.js';
+import * as tokensRepository from '../../repositories/tokens.repository.js';
 import { weiToGwei } from './fees.js';
 import { type KeeperLock } from './keeper-lock.js';
 import { sleep } from '../../lib/sleep.js';
@@ -42,7 +44,7 @@ export abstract class BatchSettler extends TransactionBroadcaster {
       const attempts = await revealAttempts.listByTransaction(this.db, row.id);
       const live = attempts.filter((a) => a.status !== 'rejected');
       const landed = await this.findReceipt(live);
-      if (landed !== undefined) return this.finishLanded(row, batch.call, landed);
+      if (landed !== undefined) return this.finishLanded(row, landed);
       if (live.length === 0) {
         // Every attempt was refused for good: none can land, the nonce was never used.
         const reason = attempts.at(-1)?.broadcastError ?? {
@@ -56,7 +58,6 @@ export abstract class BatchSettler extends TransactionBroadcaster {
         });
       }
       const nonce = row.nonce ?? live[0]?.nonce ?? 0;
-      this.currentStatus.pendingNonce = nonce;
       const latest = await chain.transactionCount('latest');
       if (latest > nonce) {
         const resolution = await this.resolveUsedNonce(row, batch.call, live, signal);
@@ -73,16 +74,20 @@ export abstract class BatchSettler extends TransactionBroadcaster {
       } else if (age >= settings.transactionTimeoutMs) {
         if (last.bump < settings.maxFeeBumps) {
           await this.replace({ row, call: batch.call }, last, lock);
+        } else if (attemptCall(last).tokenIds.length > 1) {
+          // Not included after every fee bump: half the batch replaces it at the same nonce, again at each
+          // timeout, down to one token.
+          await this.replace({ row, call: batch.call }, last, lock, true);
         } else if (!stuckLogged) {
           stuckLogged = true;
-          this.waitFor(
+          await this.waitFor(
             'TRANSACTION_STUCK',
             `nonce ${nonce} not mined after ${settings.maxFeeBumps} fee bumps; waiting`,
           );
           await this.broadcast(row, last);
         }
       } else {
-        this.setStatus('sending', undefined);
+        await this.setStatus('sending');
       }
       await sleep(settings.pollIntervalMs, signal);
     }
@@ -115,12 +120,15 @@ export abstract class BatchSettler extends TransactionBroadcaster {
       if (read > 0) await sleep(this.deps.settings.pollIntervalMs, signal);
       if (signal.aborted) return 'wait';
       const landed = await this.findReceipt(live);
-      if (landed !== undefined) return this.finishLanded(row, call, landed);
+      if (landed !== undefined) return this.finishLanded(row, landed);
+      // Every attempt reveals the first attempt's tokens or a part of them (a split): one of ours landed when all
+      // the tokens of one attempt are revealed.
       const revealed = await this.deps.chain.areRevealed(call.tokenIds);
-      if (revealed.every(Boolean)) allRevealedReads += 1;
+      const revealedIds = new Set(call.tokenIds.filter((_, i) => revealed[i] === true));
+      if (live.some((a) => attemptCall(a).tokenIds.every((id) => revealedIds.has(id)))) allRevealedReads += 1;
     }
     if (allRevealedReads > 0) {
-      this.waitFor(
+      await this.waitFor(
         'RECEIPT_MISSING',
         `nonce ${row.nonce} is used and the tokens are revealed; waiting for the receipt`,
       );
@@ -132,13 +140,11 @@ export abstract class BatchSettler extends TransactionBroadcaster {
     });
   }
 
-  protected async finishLanded(
-    row: RevealTransaction,
-    call: RevealCall,
-    landed: LandedReceipt,
-  ): Promise<BatchResult> {
+  protected async finishLanded(batchRow: RevealTransaction, landed: LandedReceipt): Promise<BatchResult> {
     const { receipt } = landed;
-    const result = emptyResult();
+    const call = attemptCall(landed.attempt);
+    const { row, released } = await this.narrowToLanded(batchRow, call, receipt.txHash);
+    const result = { ...emptyResult(), deferred: released };
     const mined = { gasUsed: receipt.gasUsed, effectiveGasPrice: receipt.effectiveGasPrice };
     const tokens = row.tokenRowIds.length;
     if (receipt.status === 'success') {
@@ -161,7 +167,6 @@ export abstract class BatchSettler extends TransactionBroadcaster {
       }
       result.txHash = receipt.txHash;
       result.gasUsed = receipt.gasUsed;
-      this.currentStatus.pendingNonce = undefined;
       this.log.info('reveal.confirmed', {
         revealTransactionId: row.id,
         txHash: receipt.txHash,
@@ -191,7 +196,51 @@ export abstract class BatchSettler extends TransactionBroadcaster {
     if (outcome.reverted.length + outcome.failed.length > 0) {
       revealMetrics.mined({ outcome: 'reverted', ...mined, tokens, revealed: 0 });
     }
-    return { ...outcome, txHash: receipt.txHash, gasUsed: receipt.gasUsed };
+    return {
+      ...outcome,
+      deferred: [...released, ...outcome.deferred],
+      txHash: receipt.txHash,
+      gasUsed: receipt.gasUsed,
+    };
+  }
+
+  /**
+   * A split batch whose smaller transaction landed: the batch row keeps the tokens that transaction names, the
+   * others go back to `ready` at once with no attempt counted (their batch was too big, not their fault). The
+   * landed nonce means no other attempt of the batch can land, so none of them can be revealed twice.
+   */
+  private async narrowToLanded(
+    row: RevealTransaction,
+    call: RevealCall,
+    txHash: string,
+  ): Promise<{ row: RevealTransaction; released: number[] }> {
+    const onChain = await tokensRepository.tokenIdsByRowId(this.db, row.tokenRowIds);
+    const landedIds = new Set(call.tokenIds.map(Number));
+    const keep = row.tokenRowIds.filter((id) => landedIds.has(onChain.get(id) ?? -1));
+    if (keep.length === row.tokenRowIds.length || keep.length === 0) return { row, released: [] };
+    const leftOut = row.tokenRowIds.filter((id) => !keep.includes(id));
+    return this.deps.database.db.transaction(async (tx) => {
+      const narrowed = await revealTransactions.narrowTokens(tx, row.id, keep);
+      if (narrowed === undefined) return { row, released: [] };
+      const moved = await tokenQueue.releaseForReveal(tx, leftOut, {
+        errorData: {
+          code: 'BATCH_SPLIT',
+          message: `left out of a split batch: ${txHash} revealed ${keep.length} of its ${row.tokenRowIds.length} tokens`,
+          stage: 'reveal',
+          transient: true,
+        },
+        backoffBaseSeconds: 0,
+        backoffCapSeconds: 0,
+      });
+      const released = moved.map((m) => m.tokenId);
+      this.log.info('reveal.split_settled', {
+        revealTransactionId: row.id,
+        txHash,
+        tokens: keep.length,
+        backToReady: released,
+      });
+      return { row: narrowed, released };
+    });
   }
 
   /** The batch failed (reverted, or could not be sent): its tokens back to ready with a backoff, or failed. */
@@ -218,7 +267,6 @@ export abstract class BatchSettler extends TransactionBroadcaster {
       result.reverted = moved.filter((m) => m.status === 'ready').map((m) => m.tokenId);
       result.failed = moved.filter((m) => m.status === 'failed').map((m) => m.tokenId);
     });
-    this.currentStatus.pendingNonce = undefined;
     this.log.warn('reveal.failed', {
       revealTransactionId: row.id,
       code: errorData.code,
@@ -242,7 +290,6 @@ export abstract class BatchSettler extends TransactionBroadcaster {
       });
       result.deferred = moved.map((m) => m.tokenId);
     });
-    this.currentStatus.pendingNonce = undefined;
     this.log.warn('reveal.released', {
       revealTransactionId: row.id,
       code: errorData.code,

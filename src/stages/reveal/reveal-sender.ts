@@ -34,8 +34,8 @@ export {
   type BatchToken,
   type RevealSenderDeps,
   type RevealSettings,
-  type RevealStatus,
 } from './reveal-types.js';
+export { type RevealStatus } from './reveal-status.js';
 
 export class RevealSender extends BatchSettler {
   /**
@@ -51,9 +51,14 @@ export class RevealSender extends BatchSettler {
       if (!resumed) return { ...emptyResult(), inFlight: tokens.map((t) => t.tokenId) };
       return await this.sendBatch(tokens, lock, signal);
     } finally {
-      this.setStatus('idle', undefined);
+      await this.setStatus('idle');
       await lock.release();
     }
+  }
+
+  /** One read of the chain (its head): throws when the node does not answer. */
+  async probeChain(): Promise<void> {
+    await this.deps.chain.blockNumber();
   }
 
   /** Settles this keeper's in-flight batches (at start, before anything new). False when stopped first. */
@@ -63,7 +68,7 @@ export class RevealSender extends BatchSettler {
     try {
       return await this.settleInFlight(lock, signal);
     } finally {
-      this.setStatus('idle', undefined);
+      await this.setStatus('idle');
       await lock.release();
     }
   }

@@ -4,8 +4,14 @@ import type { Hex } from 'viem';
 import type { Database } from '../../db/client.js';
 import type { ErrorData, RevealAttempt, RevealTransaction } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
-import { type RevealCall, type RevealChain, type RevealReceipt } from '../../providers/chain/reveal-chain.js';
+import {
+  decodeRevealCall,
+  type RevealCall,
+  type RevealChain,
+  type RevealReceipt,
+} from '../../providers/chain/reveal-chain.js';
 import { toCidV0 } from '../../lib/cid.js';
+import type { RevealStatusStore } from './reveal-status.js';
 
 /** Base's per-transaction gas limit (2^24, EIP-7825): a batch estimated above it is split. */
 export const MAX_TRANSACTION_GAS = 16_777_216n;
@@ -55,20 +61,6 @@ export type BatchResult = {
   gasUsed?: bigint;
 };
 
-/** What an operator sees of the reveal stage (GET /api/pipeline/stats). */
-export type RevealStatus = {
-  state: 'idle' | 'sending' | 'waiting';
-  /** Why the stage waits (fees above the cap, keeper balance, chain unreachable, stuck transaction). */
-  reason: string | undefined;
-  since: Date;
-  keeperAddress: string;
-  keeperBalanceWei: string | undefined;
-  /** Nonce of the batch in flight. */
-  pendingNonce: number | undefined;
-  lastTransactionHash: string | undefined;
-  lastTransactionAt: Date | undefined;
-};
-
 export type LoadedBatch = { row: RevealTransaction; call: RevealCall };
 
 export type LandedReceipt = { receipt: RevealReceipt; attempt: RevealAttempt };
@@ -88,6 +80,8 @@ export type RevealSenderDeps = {
   chain: RevealChain;
   settings: RevealSettings;
   logger: Logger;
+  /** Where the status an operator sees is kept; one of its own when omitted. */
+  status?: RevealStatusStore;
 };
 
 export function callFor(batch: readonly BatchToken[]): RevealCall {
@@ -95,6 +89,20 @@ export function callFor(batch: readonly BatchToken[]): RevealCall {
     tokenIds: batch.map((t) => BigInt(t.tokenId)),
     uris: batch.map((t) => `ipfs://${toCidV0(t.metadataCid ?? '')}`),
   };
+}
+
+/** What a stored attempt reveals, read from its signed bytes (a split batch's attempts reveal fewer tokens). */
+export function attemptCall(attempt: RevealAttempt): RevealCall {
+  const call = decodeRevealCall(attempt.rawTransaction as Hex);
+  if (call === undefined)
+    throw new Error(`reveal attempt ${attempt.txHash}: its stored bytes are not a revealTokens call`);
+  return call;
+}
+
+/** The first half of a call (rounded up): what a split batch still tries to reveal at its nonce. */
+export function firstHalf(call: RevealCall): RevealCall {
+  const keep = Math.ceil(call.tokenIds.length / 2);
+  return { tokenIds: call.tokenIds.slice(0, keep), uris: call.uris.slice(0, keep) };
 }
 
 export function revertErrorData(

@@ -6,14 +6,21 @@ import type { Config } from '../../config.js';
 import type { Database, Executor } from '../../db/client.js';
 import type { Token } from '../../db/schema.js';
 import { STAGES } from '../../domain/stages.js';
+import { ChainStatusReporter } from '../../domain/chain-status.js';
 import { TransientStageError } from '../../errors.js';
+import { backoffDelayMs } from '../../lib/backoff.js';
 import type { Logger } from '../../logger.js';
+import { chainFailureText, describeChainFailure } from '../../providers/chain/chain-errors.js';
 import { connectRevealChain } from '../../providers/chain/reveal-chain.js';
 import * as revealTransactions from '../../repositories/reveal-transactions.repository.js';
 import * as tokenQueue from '../../repositories/token-queue.repository.js';
 import type { BatchItemResult, BatchStage, StageSettings } from '../stage.js';
 import { gweiToWei } from './fees.js';
 import { RevealSender, type BatchResult } from './reveal-sender.js';
+import { RevealStatusStore } from './reveal-status.js';
+
+/** The longest pause between two tries of a chain that does not answer. */
+const MAX_CHAIN_RETRY_MS = 60_000;
 
 export type RevealStageDeps = {
   config: Config;
@@ -55,6 +62,7 @@ export function createRevealStage(deps: RevealStageDeps): BatchStage {
         database,
         chain,
         logger,
+        status: statusStore,
         settings: {
           gasBuffer: reveal.gasBuffer,
           maxGasPriceWei:
@@ -81,6 +89,50 @@ export function createRevealStage(deps: RevealStageDeps): BatchStage {
       ? ''
       : privateKeyToAccount(reveal.keeperPrivateKey as `0x${string}`).address)
   ).toLowerCase();
+  const statusStore = deps.sender?.statusStore ?? new RevealStatusStore(database.db, keeper, log);
+  const chainStatus = new ChainStatusReporter(database.db, 'reveal');
+  // A chain that does not answer stalls the stage: nothing is claimed until it answers again, tried with backoff.
+  let chainFailures = 0;
+  let retryChainAt = 0;
+
+  /** The stage is stalled when `error` is the chain not answering: one short line, the status stored. */
+  async function stalled(error: unknown): Promise<{ waitMs: number } | undefined> {
+    const failure = describeChainFailure(error);
+    if (failure === undefined) return undefined;
+    chainFailures += 1;
+    const waitMs = backoffDelayMs(chainFailures, {
+      baseMs: Math.max(1_000, settings.pollIntervalMs),
+      maxMs: MAX_CHAIN_RETRY_MS,
+    });
+    retryChainAt = Date.now() + waitMs;
+    const nextRetryAt = new Date(retryChainAt);
+    log.warn('reveal.stalled', {
+      code: failure.code,
+      endpoint: failure.endpoint,
+      detail: failure.detail,
+      failures: chainFailures,
+      retryInMs: waitMs,
+    });
+    log.debug('reveal.stalled_stack', { error });
+    await statusStore.update({
+      state: 'stalled',
+      code: failure.code,
+      reason: chainFailureText(failure),
+      nextRetryAt: nextRetryAt.toISOString(),
+    });
+    await chainStatus.failed(failure, nextRetryAt);
+    return { waitMs };
+  }
+
+  async function chainAnswered(): Promise<void> {
+    if (chainFailures > 0) {
+      log.info('reveal.chain_recovered', { afterFailures: chainFailures });
+      chainFailures = 0;
+      if (statusStore.get().state === 'stalled')
+        await statusStore.update({ state: 'idle', code: null, reason: null, nextRetryAt: null });
+    }
+    await chainStatus.reachable();
+  }
 
   return {
     mode: 'batch',
@@ -93,28 +145,49 @@ export function createRevealStage(deps: RevealStageDeps): BatchStage {
         warned = true;
         return { waitMs: 60_000 };
       }
-      // A batch this keeper left in flight (a process stopped or killed after signing) is settled first, with its
-      // stored bytes at its nonce: its tokens are not claimable meanwhile, so nothing else would ever resume it
-      // when no other token is ready, and nothing new is sent before it is settled.
-      if ((await revealTransactions.listInFlightForKeeper(db, keeper)).length > 0) {
-        const resumed = await (await getSender()).resume(signal);
-        if (resumed !== true) return { waitMs: settings.pollIntervalMs };
+      try {
+        if (chainFailures > 0) {
+          // Stalled: the chain is tried again once the backoff has passed, before anything is claimed.
+          const waitMs = retryChainAt - Date.now();
+          if (waitMs > 0) return { waitMs };
+          await (await getSender()).probeChain();
+          await chainAnswered();
+        }
+        // A batch this keeper left in flight (a process stopped or killed after signing) is settled first, with
+        // its stored bytes at its nonce: its tokens are not claimable meanwhile, so nothing else would ever resume
+        // it when no other token is ready, and nothing new is sent before it is settled.
+        if ((await revealTransactions.listInFlightForKeeper(db, keeper)).length > 0) {
+          const resumed = await (await getSender()).resume(signal);
+          if (resumed !== true) return { waitMs: settings.pollIntervalMs };
+        }
+        const backlog = await tokenQueue.claimableBacklog(db, STAGES.reveal);
+        if (backlog.count === 0) return { waitMs: settings.pollIntervalMs };
+        const waited =
+          backlog.oldestReadyAt === undefined ? Infinity : Date.now() - backlog.oldestReadyAt.getTime();
+        if (backlog.count < reveal.batchMaxTokens && waited < reveal.batchWaitMs)
+          return { waitMs: reveal.batchWaitMs - waited };
+        // The chain is reached (the sender connected) before tokens are claimed for it.
+        await getSender();
+        return true;
+      } catch (error) {
+        const wait = await stalled(error);
+        if (wait === undefined) throw error;
+        return wait;
       }
-      const backlog = await tokenQueue.claimableBacklog(db, STAGES.reveal);
-      if (backlog.count === 0) return { waitMs: settings.pollIntervalMs };
-      if (backlog.count >= reveal.batchMaxTokens) return true;
-      const waited =
-        backlog.oldestReadyAt === undefined ? Infinity : Date.now() - backlog.oldestReadyAt.getTime();
-      return waited >= reveal.batchWaitMs ? true : { waitMs: reveal.batchWaitMs - waited };
     },
     async work(tokens, ctx) {
       let result: BatchResult;
       try {
         result = await (await getSender()).revealBatch(tokens, ctx.signal);
+        await chainAnswered();
       } catch (error) {
+        const chainDown = describeChainFailure(error);
+        if (chainDown !== undefined) await stalled(error);
         const failure = new TransientStageError(
-          'CHAIN_UNAVAILABLE',
-          `reveal could not reach the chain: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+          chainDown?.code ?? 'CHAIN_UNAVAILABLE',
+          chainDown !== undefined
+            ? chainFailureText(chainDown)
+            : `reveal could not reach the chain: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
         );
         // A token whose batch is signed (maybe broadcast) can still be revealed by it: it is not retried on its
         // own and no attempt is counted against it (MAX_ATTEMPTS_REVEAL could fail a token that then lands).

@@ -2,7 +2,7 @@
 // the cap or the keeper cannot pay), every attempt stored before it is broadcast, the node's answer classified,
 // and same-nonce replacements with bumped fees.
 import { SenderState } from './sender-state.js';
-import { type LoadedBatch } from './reveal-types.js';
+import { attemptCall, firstHalf, type LoadedBatch } from './reveal-types.js';
 import type { Hex } from 'viem';
 import type { ErrorData, RevealAttempt, RevealTransaction } from '../../db/schema.js';
 import { type RevealCall } from '../../providers/chain/reveal-chain.js';
@@ -31,7 +31,7 @@ export abstract class TransactionBroadcaster extends SenderState {
       const estimate = await chain.estimateFees();
       const decision = initialFees(estimate, settings.maxGasPriceWei);
       if (!decision.ok) {
-        this.waitFor('GAS_PRICE_ABOVE_CAP', decision.reason);
+        await this.waitFor('GAS_PRICE_ABOVE_CAP', decision.reason);
         await sleep(settings.pollIntervalMs, signal);
         continue;
       }
@@ -44,6 +44,7 @@ export abstract class TransactionBroadcaster extends SenderState {
         await sleep(settings.pollIntervalMs, signal);
         continue;
       }
+      await this.setStatus('sending');
       await lock.assertHeld();
       const attempt = await this.storeAttempt(batch, nonce, 0, gas, decision.fees);
       const row = { ...batch.row, nonce };
@@ -60,11 +61,11 @@ export abstract class TransactionBroadcaster extends SenderState {
       chain.balance(),
       chain.estimateL1Fee(call, { nonce, gas, ...fees }),
     ]);
-    this.currentStatus.keeperBalanceWei = balance.toString();
+    await this.noteBalance(balance);
     revealMetrics.keeperBalance(balance);
     const cost = gas * fees.maxFeePerGas + l1Fee;
     if (balance >= cost) return true;
-    this.waitFor(
+    await this.waitFor(
       'KEEPER_BALANCE_LOW',
       `keeper balance ${balance} wei is below the batch's cost ${cost} wei (L2 ${gas * fees.maxFeePerGas} + L1 ${l1Fee})`,
     );
@@ -95,7 +96,6 @@ export abstract class TransactionBroadcaster extends SenderState {
         gasLimit: Number(gas),
       });
     });
-    this.currentStatus.pendingNonce = nonce;
     this.log.info('reveal.signed', {
       revealTransactionId: batch.row.id,
       txHash: attempt.txHash,
@@ -152,7 +152,7 @@ export abstract class TransactionBroadcaster extends SenderState {
         code: classified.code,
         detail: classified.message,
       });
-      if (classified.kind === 'transient') this.waitFor(classified.code, classified.message);
+      if (classified.kind === 'transient') await this.waitFor(classified.code, classified.message);
     }
   }
 
@@ -165,12 +165,20 @@ export abstract class TransactionBroadcaster extends SenderState {
         sentAt: row.sentAt ?? new Date(),
       });
     });
-    this.currentStatus.lastTransactionHash = attempt.txHash;
-    this.currentStatus.lastTransactionAt = attempt.createdAt;
   }
 
-  /** A same-nonce replacement with both fees >= 1.15x the previous (+1 wei) and >= a fresh estimate. */
-  protected async replace(batch: LoadedBatch, last: RevealAttempt, lock: KeeperLock): Promise<void> {
+  /**
+   * A same-nonce replacement with both fees >= 1.15x the previous (+1 wei) and >= a fresh estimate, revealing what
+   * the last attempt reveals; `split`: only its first half (a batch that keeps failing to be included). Exactly
+   * one transaction lands at the nonce either way, so no token is ever sent twice; the tokens left out are named by
+   * the batch until it settles, then given back to `ready`.
+   */
+  protected async replace(
+    batch: LoadedBatch,
+    last: RevealAttempt,
+    lock: KeeperLock,
+    split = false,
+  ): Promise<void> {
     const { chain, settings } = this.deps;
     const previous: Fees = {
       maxFeePerGas: BigInt(last.maxFeePerGasWei),
@@ -178,21 +186,45 @@ export abstract class TransactionBroadcaster extends SenderState {
     };
     const decision = replacementFees(previous, await chain.estimateFees(), settings.maxGasPriceWei);
     if (!decision.ok) {
-      this.waitFor('GAS_PRICE_ABOVE_CAP', decision.reason);
+      await this.waitFor('GAS_PRICE_ABOVE_CAP', decision.reason);
       return;
     }
-    const gas = BigInt(last.gasLimit);
-    if (!(await this.canPay(batch.call, last.nonce, gas, decision.fees))) return;
+    const sent = attemptCall(last);
+    const call = split ? firstHalf(sent) : sent;
+    const gas = split ? await this.gasLimitOr(call, BigInt(last.gasLimit)) : BigInt(last.gasLimit);
+    if (!(await this.canPay(call, last.nonce, gas, decision.fees))) return;
     await lock.assertHeld();
-    const attempt = await this.storeAttempt(batch, last.nonce, last.bump + 1, gas, decision.fees);
+    const attempt = await this.storeAttempt(
+      { row: batch.row, call },
+      last.nonce,
+      last.bump + 1,
+      gas,
+      decision.fees,
+    );
     revealMetrics.replaced();
-    this.log.warn('reveal.replaced', {
+    this.log.warn(split ? 'reveal.split' : 'reveal.replaced', {
       revealTransactionId: batch.row.id,
       nonce: last.nonce,
       replacedTxHash: last.txHash,
       txHash: attempt.txHash,
       bump: attempt.bump,
+      ...(split
+        ? {
+            tokens: call.tokenIds.length,
+            leftOut: sent.tokenIds.slice(call.tokenIds.length).map(Number),
+            detail: `not included after ${settings.maxFeeBumps} fee bumps: half the batch at the same nonce`,
+          }
+        : {}),
     });
     await this.broadcast(batch.row, attempt);
+  }
+
+  /** The buffered gas estimate of `call`, or `fallback` when it cannot be estimated now. */
+  private async gasLimitOr(call: RevealCall, fallback: bigint): Promise<bigint> {
+    try {
+      return bufferedGasLimit(await this.deps.chain.estimateRevealGas(call), this.deps.settings.gasBuffer);
+    } catch {
+      return fallback;
+    }
   }
 }

@@ -15,7 +15,6 @@ import { createLogger } from '../../../src/logger.js';
 import { connectRevealChain } from '../../../src/providers/chain/reveal-chain.js';
 import { STAGES } from '../../../src/domain/stages.js';
 import * as tokenQueue from '../../../src/repositories/token-queue.repository.js';
-import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
 import { gweiToWei } from '../../../src/stages/reveal/fees.js';
 import {
   RevealSender,
@@ -23,6 +22,7 @@ import {
   type RevealSettings,
 } from '../../../src/stages/reveal/reveal-sender.js';
 import { startTestChain, type TestChain } from '../../helpers/chain.js';
+import { mintReadyTokens } from '../../helpers/reveal-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { insertAuthor, insertTokens } from '../../helpers/db-fixtures.js';
 import { startTestApp } from '../../helpers/http.js';
@@ -113,31 +113,7 @@ async function sender(overrides: Partial<RevealSettings> = {}, rpcUrl = proxy.ur
 }
 
 /** Mints `count` tokens on chain and records them `ready` with real metadata CIDs. */
-async function readyTokens(count: number): Promise<number[]> {
-  const minter = chain.accounts.minters[0];
-  assert.ok(minter);
-  const ids: number[] = [];
-  for (let left = count; left > 0; left -= 50) {
-    const minted = await chain.mint({ from: minter, author: minter.address, quantity: Math.min(50, left) });
-    ids.push(...minted.tokenIds.map(Number));
-  }
-  const author = await insertAuthor(database.db, ids[0] ?? 1);
-  const cids = await Promise.all(ids.map(metadataCidOf));
-  await tokensRepository.addMany(
-    database.db,
-    ids.map((tokenId, i) => ({
-      tokenId,
-      authorId: author.id,
-      minterAddress: author.walletAddress,
-      mintTimestamp: new Date(),
-      status: 'ready' as const,
-      imageCid: cids[i],
-      metadataCid: cids[i],
-      readyAt: new Date(),
-    })),
-  );
-  return ids;
-}
+const readyTokens = (count: number) => mintReadyTokens(chain, database.db, count, metadataCidOf);
 
 async function metadataCidOf(tokenId: number): Promise<string> {
   return computeCid(new TextEncoder().encode(JSON.stringify({ name: `GLISK #${tokenId}` })), 'dag-pb');
@@ -364,6 +340,62 @@ describe('reveal sender', () => {
     }
   });
 
+  it('splits a batch not included after every fee bump into halves at its nonce; every token revealed exactly once', async () => {
+    const ids = await readyTokens(4);
+    await testClient().setAutomine(false);
+    const tokensOf = (a: { rawTransaction: string }) =>
+      decodeFunctionData({ abi: gliskS0Abi, data: parseTransaction(a.rawTransaction as Hex).data ?? '0x' })
+        .args?.[0] as readonly bigint[];
+    // One fee bump allowed: 4 tokens, 4 tokens bumped, then 2, then 1, each replacing the last at nonce 0.
+    const revealSender = await sender({ transactionTimeoutMs: 100, maxFeeBumps: 1 });
+    const running = revealSender.revealBatch(await claim(), controller.signal);
+    await until('split down to one token', async () =>
+      (await database.db.select().from(revealAttempts)).some((a) => tokensOf(a).length === 1),
+    );
+    // The token in flight is not claimable, nor are the ones left out while the batch can still land.
+    assert.deepEqual(await claim(), []);
+    await testClient().mine({ blocks: 1 });
+    const result = await running;
+    assert.deepEqual(result.revealed, [ids[0]]);
+    assert.deepEqual(
+      [...result.deferred].sort((a, b) => a - b),
+      ids.slice(1),
+    );
+    const attempts = await database.db.select().from(revealAttempts).orderBy(revealAttempts.bump);
+    assert.deepEqual(
+      attempts.map((a) => tokensOf(a).map(Number)),
+      [ids, ids, ids.slice(0, 2), ids.slice(0, 1)],
+    );
+    assert.ok(attempts.every((a) => a.nonce === 0));
+    for (let i = 1; i < attempts.length; i += 1) {
+      const [previous, current] = [attempts[i - 1], attempts[i]];
+      assert.ok(previous && current);
+      assert.ok(BigInt(current.maxFeePerGasWei) >= (BigInt(previous.maxFeePerGasWei) * 115n) / 100n + 1n);
+    }
+    const [row] = await database.db.select().from(revealTransactions);
+    assert.equal(row?.status, 'confirmed');
+    assert.equal(row?.tokenRowIds.length, 1, 'the batch row names the token its transaction revealed');
+    const after = await database.db.select().from(tokens).orderBy(tokens.tokenId);
+    assert.deepEqual(
+      after.map((t) => [t.tokenId, t.status, t.leaseOwner, t.errorData?.code ?? null]),
+      ids.map((id, i) => (i === 0 ? [id, 'revealed', null, null] : [id, 'ready', null, 'BATCH_SPLIT'])),
+    );
+
+    // The tokens left out go in the next batch; on chain each token is revealed by exactly one transaction.
+    await testClient().setAutomine(true);
+    const second = await (await sender()).revealBatch(await claim(), controller.signal);
+    assert.deepEqual(second.revealed, ids.slice(1));
+    await assertRevealedOnChain(ids);
+    assert.equal(await keeperNonce(), 2, 'two transactions mined: one per nonce');
+    const events = await chain.publicClient.getContractEvents({
+      ...contract(),
+      eventName: 'TokensRevealed',
+      fromBlock: 0n,
+    });
+    const revealedIds = events.flatMap((e) => (e.args.tokenIds ?? []).map(Number)).sort((a, b) => a - b);
+    assert.deepEqual(revealedIds, ids, 'each token in exactly one TokensRevealed event');
+  });
+
   it('resumes after a stop between signing and broadcasting with the stored bytes, at the same nonce', async () => {
     const ids = await readyTokens(4);
     // The first broadcast never reaches the node (the process "dies" right after storing it).
@@ -550,7 +582,7 @@ describe('reveal sender', () => {
     const revealSender = await sender({ maxGasPriceWei: gweiToWei(10) });
     const running = revealSender.revealBatch(await claim(), controller.signal);
     await until('waiting', () => revealSender.status().state === 'waiting');
-    assert.match(revealSender.status().reason ?? '', /GAS_PRICE_ABOVE_CAP/);
+    assert.equal(revealSender.status().code, 'GAS_PRICE_ABOVE_CAP');
     assert.equal(
       (await database.db.select().from(revealAttempts)).length,
       0,
@@ -571,7 +603,7 @@ describe('reveal sender', () => {
     const revealSender = await sender();
     const running = revealSender.revealBatch(await claim(), controller.signal);
     await until('waiting', () => revealSender.status().state === 'waiting');
-    assert.match(revealSender.status().reason ?? '', /KEEPER_BALANCE_LOW/);
+    assert.equal(revealSender.status().code, 'KEEPER_BALANCE_LOW');
     assert.equal(revealSender.status().keeperBalanceWei, '1000');
     assert.equal(await readMetric('glisk_keeper_balance_wei'), 1000);
     await testClient().setBalance({ address: chain.accounts.keeper.address, value: 10n ** 18n });

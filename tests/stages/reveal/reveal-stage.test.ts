@@ -11,15 +11,13 @@ import * as tokenQueue from '../../../src/repositories/token-queue.repository.js
 import { STAGES } from '../../../src/domain/stages.js';
 import { eq, inArray } from 'drizzle-orm';
 import { revealAttempts, revealTransactions, tokens } from '../../../src/db/schema.js';
-import { computeCid } from '../../../src/lib/cid.js';
 import { connectRevealChain } from '../../../src/providers/chain/reveal-chain.js';
-import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
 import { createRevealStage } from '../../../src/stages/reveal/reveal.stage.js';
 import { RevealSender } from '../../../src/stages/reveal/reveal-sender.js';
 import { startStageRunner } from '../../../src/workers/stage-runner.js';
 import { startTestChain, type TestChain } from '../../helpers/chain.js';
+import { mintReadyTokens } from '../../helpers/reveal-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
-import { insertAuthor } from '../../helpers/db-fixtures.js';
 import { captureLogs } from '../../helpers/logs.js';
 import { startRpcProxy } from '../../helpers/rpc-proxy.js';
 import { waitUntil } from '../../helpers/wait.js';
@@ -36,30 +34,7 @@ after(async () => {
   await database?.drop();
 });
 
-/** Mints `count` tokens on chain and records them `ready` with their metadata CIDs. */
-async function readyTokens(count: number): Promise<number[]> {
-  const minter = chain.accounts.minters[0];
-  assert.ok(minter);
-  const minted = await chain.mint({ from: minter, author: minter.address, quantity: count });
-  const author = await insertAuthor(database.db, minted.tokenIds.map(Number)[0] ?? 1);
-  const ids = minted.tokenIds.map(Number);
-  for (const tokenId of ids) {
-    const cid = await computeCid(new TextEncoder().encode(`metadata ${tokenId}`), 'dag-pb');
-    await tokensRepository.addMany(database.db, [
-      {
-        tokenId,
-        authorId: author.id,
-        minterAddress: author.walletAddress,
-        mintTimestamp: new Date(),
-        status: 'ready',
-        imageCid: cid,
-        metadataCid: cid,
-        readyAt: new Date(),
-      },
-    ]);
-  }
-  return ids;
-}
+const readyTokens = (count: number) => mintReadyTokens(chain, database.db, count);
 
 function revealConfig() {
   return loadConfig({
