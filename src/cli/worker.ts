@@ -7,6 +7,7 @@ import type { Deps } from '../deps.js';
 import { UsageError } from '../errors.js';
 import { STAGE_NAMES, isStageName, type StageName } from '../domain/stages.js';
 import { createLogger } from '../logger.js';
+import { startMetricsServer } from '../metrics/metrics-server.js';
 import { withDatabase } from '../startup.js';
 import { startPipeline, stageFactories } from '../workers/pipeline.js';
 import { printFailure, printLine, runCli, type CliIo } from './run.js';
@@ -21,6 +22,11 @@ Options:
   --stages <list>  comma-separated stages to run (default: WORKERS, itself image,ipfs,reveal by default);
                    available in this version: ${Object.keys(stageFactories).join(', ')}
   --help           show this help
+
+Each worker process serves its own Prometheus metrics (stage counters, durations, in flight, provider calls,
+database pool; labelled glisk_instance=METRICS_INSTANCE, default host:pid) at GET /metrics on HOST:METRICS_PORT
+(default 0: a free port, printed in the worker.started line as metricsUrl; METRICS_TOKEN applies). The
+database-wide token gauges (glisk_tokens, glisk_stage_waiting_tokens) come from the API's /metrics only.
 
 SIGTERM or Ctrl-C: stop claiming, let the work in flight finish within SHUTDOWN_TIMEOUT_SECONDS, then release
 the leases still held (those tokens are claimable again at once) and exit 0. A second signal exits at once (1).
@@ -123,9 +129,16 @@ async function runStages(
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }
+  const metrics = await startMetricsServer({
+    host: config.http.host,
+    port: config.metrics.port,
+    token: config.metrics.token || undefined,
+    instance: config.metrics.instance,
+    database: deps.database,
+  });
   try {
     const pipeline = await startPipeline(deps, { stages, listenUrl });
-    logger.info('worker.started', { stages, pid: process.pid });
+    logger.info('worker.started', { stages, pid: process.pid, metricsUrl: `${metrics.url}/metrics` });
     if (!stop.signal.aborted) {
       await new Promise<void>((resolve) =>
         stop.signal.addEventListener('abort', () => resolve(), { once: true }),
@@ -134,6 +147,7 @@ async function runStages(
     const { forced } = await pipeline.stop(config.http.shutdownTimeoutMs);
     logger.info('worker.stopped', { forced });
   } finally {
+    await metrics.close(config.http.shutdownTimeoutMs);
     if (external === undefined) {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);

@@ -58,6 +58,8 @@ export type ServiceConfig = {
     refreshMs: number;
     /** The glisk_instance label of this process's series. */
     instance: string | undefined;
+    /** The /metrics listener of `npm run worker` (the API serves /metrics on PORT); 0: a free port, logged. */
+    port: number;
   }>;
 };
 
@@ -89,6 +91,13 @@ export const serviceSpecs = {
   ADMIN_API_KEY: str({ default: '', desc: 'the bearer key of the operator routes (empty: they answer 503)' }),
   METRICS_TOKEN: str({ default: '', desc: 'a bearer token for GET /metrics (empty: open)' }),
   METRICS_REFRESH_SECONDS: positiveNumber({ default: 5, desc: 'seconds' }),
+  METRICS_PORT: intIn(
+    0,
+    65_535,
+  )({
+    default: 0,
+    desc: 'the port of the /metrics listener of npm run worker (0 picks a free one, logged at start)',
+  }),
   METRICS_INSTANCE: str({
     default: undefined,
     desc: 'the instance label of this process (default host:pid)',
@@ -143,6 +152,7 @@ export function readServiceConfig(e: CleanedEnv<typeof serviceSpecs>, area: Area
       token: e.METRICS_TOKEN,
       refreshMs: toMs(e.METRICS_REFRESH_SECONDS),
       instance: e.METRICS_INSTANCE,
+      port: e.METRICS_PORT,
     },
   };
 }

@@ -20,6 +20,10 @@ export function initMetrics(instance: string = `${hostname()}:${process.pid}`): 
   registry.setDefaultLabels({ [INSTANCE_LABEL]: instance });
   if (!defaultsCollected) {
     collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+    // This one waits a turn of the event loop (setImmediate) on every scrape, so a scrape of a busy process takes
+    // as long as its slowest callback. glisk_nodejs_eventloop_lag_{p50,p90,p99,max,...}_seconds stay: they
+    // come from monitorEventLoopDelay over the whole interval, at no cost to the scrape.
+    registry.removeSingleMetric(`${METRIC_PREFIX}nodejs_eventloop_lag_seconds`);
     defaultsCollected = true;
   }
   // Every stage's series exist from the first scrape (at 0), so rate() and absent() work before any work.

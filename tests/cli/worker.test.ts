@@ -52,4 +52,36 @@ describe('npm run worker', { timeout: 60_000 }, () => {
     assert.equal(await running, 0, cli.err());
     assert.match(cli.out(), /worker\.stopped/);
   });
+
+  it('serves its own /metrics on METRICS_PORT, labelled by instance, until it stops', async () => {
+    const cli = io({
+      DATABASE_URL: t.url,
+      MIGRATE_ON_START: 'false',
+      LOG_FORMAT: 'json',
+      HOST: '127.0.0.1',
+      METRICS_INSTANCE: 'worker-test-7',
+    });
+    const stop = new AbortController();
+    const running = main(['--stages', 'image'], cli, { signal: stop.signal });
+    const deadline = Date.now() + 30_000;
+    let metricsUrl: string | undefined;
+    while (metricsUrl === undefined) {
+      if (Date.now() > deadline) throw new Error(`never started: ${cli.out()} ${cli.err()}`);
+      metricsUrl = /"metricsUrl":"([^"]+)"/.exec(cli.out())?.[1];
+      if (metricsUrl === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    try {
+      assert.match(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      const res = await fetch(metricsUrl);
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      assert.match(text, /^glisk_stage_claimed_total\{stage="image",glisk_instance="worker-test-7"\} \d+$/m);
+      assert.match(text, /^glisk_db_pool_max_connections\{glisk_instance="worker-test-7"\} \d+$/m);
+      assert.equal((await fetch(metricsUrl.replace(/\/metrics$/, '/api/tokens'))).status, 404);
+    } finally {
+      stop.abort();
+    }
+    assert.equal(await running, 0, cli.err());
+    await assert.rejects(fetch(metricsUrl), 'the listener is closed with the worker');
+  });
 });

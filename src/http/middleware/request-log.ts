@@ -2,8 +2,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../../logger.js';
 
-// Probes hit /health every few seconds; at info they would drown the lines that matter.
-const QUIET_PATHS = new Set(['/health']);
+// Probes hit /health and Prometheus /metrics every few seconds; at info they would drown the lines that matter.
+const QUIET_PATHS = new Set(['/health', '/metrics']);
 
 export function requestLog(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {

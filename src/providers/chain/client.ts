@@ -13,6 +13,7 @@ import {
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { base, baseSepolia, hardhat } from 'viem/chains';
 import { ChainConfigError } from '../../errors.js';
+import { observedTransport } from './observed-transport.js';
 
 /** The viem chain for an id: Base, Base Sepolia, or a local dev chain (hardhat's definition with that id). */
 export function chainForId(chainId: number): Chain {
@@ -38,7 +39,9 @@ export function createChainPublicClient<TChain extends Chain | undefined = undef
 ): PublicClient<Transport, TChain> {
   return createPublicClient({
     chain: options.chain,
-    transport: http(options.rpcUrl, { timeout: options.timeoutMs ?? 10_000, retryCount: 2 }),
+    transport: observedTransport(
+      http(options.rpcUrl, { timeout: options.timeoutMs ?? 10_000, retryCount: 2 }),
+    ),
     pollingInterval: options.pollingIntervalMs ?? 4_000,
     cacheTime: options.cacheTimeMs ?? options.pollingIntervalMs ?? 4_000,
   });
@@ -51,7 +54,9 @@ export function createChainWalletClient<TChain extends Chain | undefined = undef
     account: privateKeyToAccount(options.privateKey),
     chain: options.chain,
     // No retries: resending a write that may have reached the node is the caller's decision, by nonce.
-    transport: http(options.rpcUrl, { timeout: options.timeoutMs ?? 10_000, retryCount: 0 }),
+    transport: observedTransport(
+      http(options.rpcUrl, { timeout: options.timeoutMs ?? 10_000, retryCount: 0 }),
+    ),
     pollingInterval: options.pollingIntervalMs ?? 4_000,
   });
 }

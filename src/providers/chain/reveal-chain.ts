@@ -17,6 +17,7 @@ import {
 } from 'viem';
 import { estimateL1Fee } from 'viem/op-stack';
 import { createChainPublicClient, chainForId } from './client.js';
+import { observedTransport } from './observed-transport.js';
 import { decodeContractRevert, type ContractRevert } from './contract-error.js';
 import { gliskS0Abi } from './glisk-s0.abi.js';
 
@@ -109,7 +110,9 @@ export async function connectRevealChain(options: RevealChainOptions): Promise<R
   // cacheTime 0: every nonce, head and receipt read must be fresh; batch: one HTTP request for a round of reads.
   const client = createPublicClient({
     chain,
-    transport: http(options.rpcUrl, { timeout: options.timeoutMs ?? 10_000, retryCount: 1, batch: true }),
+    transport: observedTransport(
+      http(options.rpcUrl, { timeout: options.timeoutMs ?? 10_000, retryCount: 1, batch: true }),
+    ),
     cacheTime: 0,
   });
   return viemRevealChain(client, chain, options.account, options.contractAddress);
