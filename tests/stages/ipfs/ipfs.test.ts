@@ -230,6 +230,11 @@ describe('IPFS stage', { timeout: 60_000 }, () => {
     );
     const images = kubo.uploads.slice(before).filter((u) => u.fileName === 's0-token-7.png');
     assert.equal(images.length, 2, 'the failed upload and the successful one, not a third');
+    // retry_count: the attempt's retries before it (attempt 1 -> 0, attempt 2 -> 1, attempt 3 -> 2).
+    assert.deepEqual(
+      (await ipfsRecords.listByToken(t.db, token.id)).map((r) => r.retryCount),
+      [0, 1, 1, 2],
+    );
   });
 
   it('a permanent failure (401) fails the token at once with error_data', async () => {

@@ -95,6 +95,29 @@ function keeperNonce(): Promise<number> {
 }
 
 describe('reveal stage', () => {
+  it('a backlog of exactly BATCH_REVEAL_MAX_TOKENS is a full batch: claimed at once, without waiting', async () => {
+    const ids = await readyTokens(3);
+    try {
+      const config = loadConfig({
+        APP_ENV: 'test',
+        KEEPER_PRIVATE_KEY: chain.accounts.keeper.privateKey,
+        RPC_URL: chain.rpcUrl,
+        GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
+        BATCH_REVEAL_MAX_TOKENS: '3',
+        BATCH_REVEAL_WAIT_SECONDS: '600',
+      });
+      const logs = captureLogs(config.secrets);
+      const stage = revealStage(config, logs.logger, await revealSender(logs.logger));
+      const signal = new AbortController().signal;
+      assert.equal(await stage.readyToClaim?.(database.db, signal), true, '3 of 3: full');
+      await database.db.delete(tokens).where(inArray(tokens.tokenId, ids.slice(0, 1)));
+      const partial = await stage.readyToClaim?.(database.db, signal);
+      assert.ok(partial !== true && partial !== undefined && partial.waitMs > 500_000, '2 of 3: waits');
+    } finally {
+      await database.db.delete(tokens).where(inArray(tokens.tokenId, ids));
+    }
+  });
+
   it('waits for the oldest ready token to have waited, then reveals the batch in one transaction', async () => {
     await readyTokens(3);
     const config = revealConfig();
