@@ -49,6 +49,23 @@ export type StageFinisher = {
   ) => Promise<void>;
   /** Tokens whose attempts are all used by claims that never finished (their workers died): failed at once. */
   failExhausted: (tokens: readonly Token[]) => Promise<void>;
+  /**
+   * Gives claimed tokens back to the stage's start, claimable at once (a worker stopping). `refundAttempt`
+   * (default true): their work never started, so the claim does not count as an attempt, and their attempts
+   * rows (`attemptIds`, if written) are closed as failed with code RELEASED, so none stays `running`.
+   */
+  giveBack: (
+    tokens: readonly Token[],
+    attemptIds?: ReadonlyMap<string, string>,
+    options?: { refundAttempt: boolean },
+  ) => Promise<void>;
+};
+
+/** The attempts row of a token given back before its work started. */
+const RELEASED_UNSTARTED: AttemptOutcome = {
+  status: 'failed',
+  errorData: { code: 'RELEASED', message: 'given back before the work started (the worker stopped)' },
+  details: {},
 };
 
 /** A successful finish waiting for its group. */
@@ -195,6 +212,25 @@ export function createStageFinisher(deps: StageFinisherDeps): StageFinisher {
       if (result.ok === 'settled') return settled(result.outcome, attemptId, details);
       if (result.ok) return completed(token, result.changes ?? {}, attemptId, details);
       return failed(token, result.error, attemptId, details);
+    },
+
+    giveBack: async (tokens, attemptIds, options = { refundAttempt: true }) => {
+      for (const token of tokens) {
+        const released = await tokenQueue.releaseClaim(db, token, def, options).catch((error: unknown) => {
+          log.warn('lease.release_failed', { tokenId: token.tokenId, error });
+          return undefined;
+        });
+        if (released) log.info('lease.released', { tokenId: token.tokenId, to: def.start });
+      }
+      const ends = tokens.flatMap((token) => {
+        const attemptId = attemptIds?.get(token.id);
+        return attemptId === undefined ? [] : [{ attemptId, outcome: RELEASED_UNSTARTED }];
+      });
+      if (stage.attempts !== undefined && ends.length > 0) {
+        await stage.attempts
+          .end(db, ends)
+          .catch((error: unknown) => log.warn('stage.attempts_end_failed', { owner, error }));
+      }
     },
 
     failExhausted: async (tokens) => {

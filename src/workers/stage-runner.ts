@@ -4,9 +4,13 @@
 //   - batch stages (reveal): `mode: 'batch'`, one claim of up to WORKER_BATCH_SIZE tokens handled as one unit,
 //     `work(tokens)` returns one result per token.
 // What the runtime does for every stage, so that no stage does it itself, and where:
-//   claim  (this file) up to WORKER_BATCH_SIZE tokens (never more than free slots) in ONE committed statement
-//          that stamps a lease (token-queue.repository claimTokens); at most `concurrency` units working; a
-//          unit's slot is free once its work ends, while its finishing writes wait for their group;
+//   claim  (this file) up to WORKER_BATCH_SIZE tokens in ONE committed statement that stamps a lease
+//          (token-queue.repository claimTokens); at most `concurrency` units working; a unit's slot is free once
+//          its work ends, while its finishing writes wait for their group. A per-token stage claims AHEAD: up to
+//          one claim (batchSize tokens) more than its free slots, so that the next claim and its attempts rows
+//          are written while the current units work and finish instead of after; a token claimed ahead waits
+//          for a slot, its lease renewed like the others, and is given back at once (its attempt refunded) if the
+//          runner stops before it started;
 //   lease  (lease-renewal.ts) renewed for every token in flight every leaseSeconds/3 in one statement; a token
 //          whose renewal finds another owner is lost: its work is aborted and its result discarded (logged);
 //   finish (stage-finisher.ts, grouped by finish-writer.ts) success -> the stage's next status with the work's
@@ -31,6 +35,7 @@ import type { AttemptDetails, BatchItemResult, Stage, WorkContext } from '../sta
 import { startLeaseRenewal } from './lease-renewal.js';
 import { createStageFinisher, type StageCounters } from './stage-finisher.js';
 import { Wakeup } from './wakeup.js';
+import { WorkSlots } from './work-slots.js';
 
 export type StageRunnerDeps = {
   database: Pick<Database, 'db'>;
@@ -65,6 +70,8 @@ type Unit = {
   tokens: Token[];
   controller: AbortController;
   done: Promise<void>;
+  /** Its work started (it got a slot); a unit claimed ahead that has not is given back when the runner stops. */
+  started: boolean;
 };
 
 export function defaultOwner(stage: StageDefinition): string {
@@ -95,8 +102,12 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   const random = deps.random ?? Math.random;
   const metrics = deps.metrics ?? prometheusStageMetrics;
   const units = new Set<Unit>();
-  /** Units whose work has not ended (each holds one of the `concurrency` slots). */
-  let working = 0;
+  /** Tokens a per-token stage may hold beyond its free slots (one claim ahead); a batch stage claims none ahead. */
+  const claimAhead = stage.mode === 'token' ? settings.batchSize : 0;
+  /** Units claimed whose work has not ended: waiting for their attempts rows or a slot, or working. */
+  let held = 0;
+  /** At most `concurrency` units working; a unit claimed ahead waits for a slot. */
+  const slots = new WorkSlots(settings.concurrency);
   const workWakeup = new Wakeup();
   const slotWakeup = new Wakeup();
   const counters: StageCounters = {
@@ -129,9 +140,10 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   });
 
   /**
-   * A unit holds a slot from its claim until its work ends (its attempts rows are written first); its finishing
-   * writes then go to the grouped writer while the slot already takes the next claim. The unit stays in `units`
-   * (its leases renewed, stop() waiting for it) until they are written.
+   * A unit is held from its claim until its work ends; it works once its attempts rows are written and a slot
+   * is free (a unit claimed ahead waits for one). Its finishing writes then go to the grouped writer while the
+   * loop already claims again. The unit stays in `units` (its leases renewed, stop() waiting for it) until they
+   * are written; at most 4 x concurrency units wait for their writes before the loop stops claiming.
    */
   function startUnit(tokens: Token[], attemptIdsWritten: Promise<ReadonlyMap<string, string>>): void {
     const controller = new AbortController();
@@ -141,13 +153,13 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       log: log.child(tokens.length === 1 ? { tokenId: tokens[0]?.tokenId } : { batchSize: tokens.length }),
       note: (more) => Object.assign(details, more),
     };
-    const unit: Unit = { tokens, controller, done: Promise.resolve() };
-    working += 1;
-    let slotHeld = true;
-    const freeSlot = () => {
-      if (!slotHeld) return;
-      slotHeld = false;
-      working -= 1;
+    const unit: Unit = { tokens, controller, done: Promise.resolve(), started: false };
+    held += 1;
+    let isHeld = true;
+    const release = () => {
+      if (!isHeld) return;
+      isHeld = false;
+      held -= 1;
       slotWakeup.wake();
     };
     unit.done = (async () => {
@@ -157,11 +169,15 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       } catch (error) {
         // No attempts rows: the work does not start; the tokens are claimable again at once.
         log.error('stage.attempts_failed', { tokenIds: tokens.map((t) => t.tokenId), error });
-        for (const token of tokens) {
-          await tokenQueue.releaseClaim(db, token, def, { refundAttempt: true }).catch(() => undefined);
-        }
+        await finisher.giveBack(tokens);
         return;
       }
+      if (!(await slots.take())) {
+        // Claimed ahead, and the runner stopped before a slot freed: given back untouched, its attempt refunded.
+        await finisher.giveBack(tokens, attemptIds);
+        return;
+      }
+      unit.started = true;
       const workEnded = metrics.workStarted(def.name, tokens.length);
       let workOutcome: 'ok' | 'error' = 'ok';
       let results: readonly BatchItemResult[];
@@ -172,7 +188,8 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
         results = tokens.map(() => ({ ok: false, error }));
       }
       workEnded(workOutcome);
-      freeSlot();
+      slots.release();
+      release();
       await Promise.all(
         tokens.map(async (token, index) => {
           const result = results[index] ?? { ok: false, error: new Error('no result') };
@@ -185,7 +202,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
         }),
       );
     })().finally(() => {
-      freeSlot();
+      release();
       units.delete(unit);
       slotWakeup.wake();
     });
@@ -198,12 +215,41 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
     await workWakeup.wait(Math.min(settings.pollIntervalMs, untilDueMs));
   }
 
+  /**
+   * One claim of up to `limit` tokens, and their units started (they wait for their attempts rows, the claim
+   * does not). Returns how many were claimed.
+   */
+  async function claim(limit: number): Promise<number> {
+    const claimed = await tokenQueue.claimTokens(db, def, {
+      owner,
+      leaseSeconds: settings.leaseSeconds,
+      limit,
+    });
+    counters.claims += 1;
+    if (claimed.length === 0) return 0;
+    counters.claimed += claimed.length;
+    metrics.claimed(def.name, claimed.length);
+    log.debug('token.claimed', { count: claimed.length, tokenIds: claimed.map((t) => t.tokenId) });
+    const live = claimed.filter((t) => t[def.attempts] <= settings.maxAttempts);
+    if (live.length > 0) {
+      const attemptIds = stage.attempts
+        ? stage.attempts.begin(db, live)
+        : Promise.resolve(new Map<string, string>());
+      if (stage.mode === 'token') for (const token of live) startUnit([token], attemptIds);
+      else startUnit(live, attemptIds);
+    }
+    await finisher.failExhausted(claimed.filter((t) => t[def.attempts] > settings.maxAttempts));
+    return claimed.length;
+  }
+
+  /** The claim loop: claims while slots are free, sleeps when there is no work. */
   async function loop(): Promise<void> {
     let failures = 0;
     while (!stopping) {
-      // Slots: units working. Units whose work ended but whose writes are not committed yet are bounded too.
-      const free = settings.concurrency - working;
-      if (free <= 0 || units.size >= 2 * settings.concurrency) {
+      // Slots: units claimed and not done working, at most one claim ahead of the slots. Units whose work ended
+      // but whose writes are not committed yet are bounded too.
+      const free = settings.concurrency + claimAhead - held;
+      if (free <= 0 || units.size >= 5 * settings.concurrency + claimAhead) {
         await slotWakeup.wait(settings.pollIntervalMs);
         continue;
       }
@@ -217,31 +263,9 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
         }
         const limit = stage.mode === 'token' ? Math.min(settings.batchSize, free) : settings.batchSize;
         workWakeup.clear();
-        const claimed = await tokenQueue.claimTokens(db, def, {
-          owner,
-          leaseSeconds: settings.leaseSeconds,
-          limit,
-        });
+        const claimed = await claim(limit);
         failures = 0;
-        counters.claims += 1;
-        if (claimed.length === 0) {
-          await idle();
-          continue;
-        }
-        counters.claimed += claimed.length;
-        metrics.claimed(def.name, claimed.length);
-        log.debug('token.claimed', { count: claimed.length, tokenIds: claimed.map((t) => t.tokenId) });
-        const live = claimed.filter((t) => t[def.attempts] <= settings.maxAttempts);
-        await finisher.failExhausted(claimed.filter((t) => t[def.attempts] > settings.maxAttempts));
-        if (live.length > 0) {
-          // The units wait for their attempts rows before working; the loop does not: it may claim again.
-          const attemptIds = stage.attempts
-            ? stage.attempts.begin(db, live)
-            : Promise.resolve(new Map<string, string>());
-          if (stage.mode === 'token') for (const token of live) startUnit([token], attemptIds);
-          else startUnit(live, attemptIds);
-        }
-        if (claimed.length < limit) await idle();
+        if (claimed < limit) await idle();
       } catch (error) {
         if (stopping) break;
         failures += 1;
@@ -267,17 +291,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   /** After a stop timed out: aborts the units left and gives their tokens back to the stage's start. */
   async function abandon(left: readonly Unit[]): Promise<void> {
     for (const unit of left) unit.controller.abort(new Error('worker stopping'));
-    for (const unit of left) {
-      for (const token of unit.tokens) {
-        const released = await tokenQueue
-          .releaseClaim(db, token, def, { refundAttempt: false })
-          .catch((error: unknown) => {
-            log.warn('lease.release_failed', { tokenId: token.tokenId, error });
-            return undefined;
-          });
-        if (released) log.info('lease.released', { tokenId: token.tokenId, to: def.start });
-      }
-    }
+    for (const unit of left) await finisher.giveBack(unit.tokens, undefined, { refundAttempt: false });
     // The aborted units' finishing writes now match nothing (no lease): give them a moment to settle.
     await Promise.race([
       Promise.all(left.map((unit) => unit.done)),
@@ -289,6 +303,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   const stop = (timeoutMs: number): Promise<{ forced: boolean }> => {
     stopped ??= (async () => {
       stopping = true;
+      slots.close();
       runnerStopped.abort(new Error('worker stopping'));
       workWakeup.wake();
       slotWakeup.wake();
@@ -301,7 +316,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       const outcome = await Promise.race([Promise.all(inFlight).then(() => 'done' as const), timedOut]);
       clearTimeout(timer);
       const forced = outcome === 'timeout';
-      if (forced) await abandon([...units]);
+      if (forced) await abandon([...units].filter((unit) => unit.started));
       stopRenewal();
       log.info('stage.stopped', { owner, forced, ...counters });
       return { forced };

@@ -356,15 +356,54 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     assert.deepEqual(await statuses(), { uploading: 2, detected: 4 });
   });
 
+  it('claims one batch ahead of its free slots; at stop, tokens claimed ahead go back untouched, attempt refunded', async () => {
+    await insertTokens(t.db, author, range(1, 20));
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const worked: number[] = [];
+    const runner = start(
+      imageStage(
+        async (token) => {
+          worked.push(token.tokenId);
+          await gate;
+          return { imageCid: cidOf(token.tokenId) };
+        },
+        { concurrency: 2, batchSize: 3 },
+      ),
+    );
+    // 2 slots working + one claim (batchSize 3) ahead, waiting for a slot; then the loop claims no more.
+    await waitFor(async () => worked.length === 2 && (await statuses()).generating === 5);
+    assert.equal(worked.length, 2, 'never more work than concurrency');
+    const stopping = runner.stop(5_000);
+    release();
+    assert.deepEqual(await stopping, { forced: false });
+    assert.deepEqual(await statuses(), { uploading: 2, detected: 18 });
+    assert.equal(worked.length, 2, 'the tokens claimed ahead were never worked on');
+    const ahead = (await Promise.all(range(1, 20).map(tokenById))).filter(
+      (token) => token.status === 'detected' && token.generationAttempts === 0 && token.leaseOwner === null,
+    );
+    assert.equal(ahead.length, 18, 'every token given back has its attempt refunded and no lease');
+    const rows = await t.sql<{ status: string; code: string | null }[]>`
+      select status, error_data->>'code' as code from image_generation_jobs order by status`;
+    assert.deepEqual(
+      rows.map((row) => `${row.status}:${row.code ?? ''}`),
+      ['completed:', 'completed:', 'failed:RELEASED', 'failed:RELEASED', 'failed:RELEASED'],
+      'no attempts row stays running',
+    );
+  });
+
   it('stop() past its timeout aborts the work and releases the leases back to detected', async () => {
     await insertTokens(t.db, author, [1]);
+    let working = false;
     const runner = start(
       imageStage(async (_token, ctx) => {
+        working = true;
         await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
         throw new Error('aborted');
       }),
     );
-    await waitFor(async () => (await tokenById(1)).status === 'generating');
+    // Working, not only claimed: a unit whose work has not started at stop is given back at once, not forced.
+    await waitFor(() => working);
     assert.deepEqual(await runner.stop(200), { forced: true });
     const token = await tokenById(1);
     assert.equal(token.status, 'detected');
