@@ -98,8 +98,10 @@ describe('IPFS worker processes', { timeout: 240_000 }, () => {
     });
     doomed.kill('SIGKILL');
     await exited(doomed);
+    // Uploads it had started (all hanging); it also held the tokens it had claimed ahead, never started.
+    const started = kubo.uploads.length;
     const held = await count(`lease_owner is not null`);
-    assert.ok(held >= 4, `${held} tokens were leased when it died`);
+    assert.ok(held >= started, `${held} tokens were leased when it died`);
 
     const survivor = startStageRunner(
       createIpfsStage({
@@ -127,7 +129,7 @@ describe('IPFS worker processes', { timeout: 240_000 }, () => {
       assert.equal(await count(`upload_attempts = 2`), held);
       const stuck = await t.sql<{ n: number }[]>`
         select count(*)::int as n from ipfs_upload_records where status = 'uploading'`;
-      assert.equal(stuck[0]?.n, held, 'the killed uploads stay visible as uploading');
+      assert.equal(stuck[0]?.n, started, 'the killed uploads stay visible as uploading');
       for (let n = 1; n <= 12; n += 1) {
         const [token] = await t.sql<
           { image_cid: string }[]
