@@ -1,6 +1,8 @@
 // `npm test [-- files or folders] [-- node --test flags]`: gets a PostgreSQL 17, migrates a template database
-// once, runs the test files with node --test (each file clones its own database from the template, see
-// tests/helpers/database.ts) and always tears the server down, also when tests fail or on Ctrl-C.
+// once, compiles what changed in src/ into dist/ (for the tests that start the service or a command as a child
+// process: tests/helpers/compiled.ts), runs the test files with node --test (each file clones its own database
+// from the template, see tests/helpers/database.ts) and always tears the server down, also when tests fail or
+// on Ctrl-C.
 //
 // PostgreSQL, first that works: TEST_DATABASE_URL; testcontainers postgres:17 when a container runtime
 // answers; the embedded PostgreSQL 17 from npm in a temp directory.
@@ -9,6 +11,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, constants, tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/dev/embedded-postgres.js';
@@ -35,6 +38,9 @@ Environment:
 Output: one line per test file as it finishes, then the failures with their errors, the skipped tests with
 their reasons, the slowest files, and last the line "tests: N passed, N failed, N skipped". Another
 reporter: -- --test-reporter=tap (or spec, dot, junit).
+
+Before the tests, what changed in src/ is compiled into dist/ as npm start does (scripts/start.mjs): the tests
+that start the service or a worker as a child process run that JavaScript, without tsx.
 
 Each test gets --test-timeout=120000 unless a --test-timeout flag is given.
 
@@ -82,6 +88,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
 
+  const compiled = await compileSources();
   const server = await startServer().catch(async (error: unknown) => {
     await rm(summaryDir, { recursive: true, force: true });
     throw error;
@@ -93,7 +100,7 @@ async function main(): Promise<number> {
     const version = await prepareTemplate(server.url, template);
     const setupSeconds = ((performance.now() - setupStarted) / 1000).toFixed(2);
     console.log(
-      `test.setup: PostgreSQL ${version} (${server.description}), template migrated, ${setupSeconds} s`,
+      `test.setup: PostgreSQL ${version} (${server.description}), template migrated, ${compiled}, ${setupSeconds} s`,
     );
     if (interrupted) return 128 + signalNumber(interrupted);
 
@@ -146,6 +153,19 @@ async function main(): Promise<number> {
     // Last, so that it is the closing line CI reads (the reporter left it to us for that).
     if (summary) console.log(closingLine(summary));
   }
+}
+
+/**
+ * src/ into dist/ where a file changed (scripts/start.mjs: one file at a time, no type check), so that the child
+ * processes of the tests run this checkout's code without tsx. Says what it did, for the setup line.
+ */
+async function compileSources(): Promise<string> {
+  type Work = { compile: string[]; remove: string[] };
+  const start = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'start.mjs')).href)) as {
+    compile: (root: string) => Work;
+  };
+  const work = start.compile(ROOT);
+  return `${work.compile.length} changed file${work.compile.length === 1 ? '' : 's'} of src/ compiled`;
 }
 
 /** Our reporter to stdout, unless the caller chose reporters of their own. */

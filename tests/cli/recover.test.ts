@@ -4,14 +4,13 @@
 // code without ~1.5 s of process and tsx start-up each.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { encodeFunctionData } from 'viem';
 import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import { main } from '../../src/cli/recover.js';
-import { startTestChain, type TestChain } from '../helpers/chain.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { assertScenarioRecorded, countRows, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
-import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.js';
+import { type TestDatabase } from '../helpers/database.js';
+import { assertScenarioRecorded, countRows } from '../helpers/mint-scenario.js';
+import { mineOneByOne, scenarioChain } from '../helpers/scenario-chain.js';
 
 type Run = { code: number | null; stdout: string; stderr: string; both?: string };
 
@@ -50,29 +49,18 @@ function recoverProcess(args: string[], env: Record<string, string>): Promise<Ru
 }
 
 describe('npm run recover', () => {
-  let chain: TestChain;
-  let proxy: RpcProxy;
-  let scenario: Scenario;
+  const onChain = scenarioChain({ after: (chain) => mineOneByOne(chain, 3) });
   let t: TestDatabase;
   let env: Record<string, string>;
 
   before(async () => {
-    chain = await startTestChain();
-    proxy = await startRpcProxy(chain.rpcUrl);
-    t = await createTestDatabase();
-    scenario = await mintScenario(chain);
-    for (let i = 0; i < 3; i++) await chain.mine(1);
+    t = await onChain.database();
     env = {
       DATABASE_URL: t.url,
-      RPC_URL: proxy.url,
-      GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
+      RPC_URL: onChain.proxy.url,
+      GLISK_NFT_CONTRACT_ADDRESS: onChain.chain.contractAddress,
       CONFIRMATIONS: '2',
     };
-  });
-  after(async () => {
-    await t?.drop();
-    await proxy?.stop();
-    await chain?.stop();
   });
 
   it('--help explains the command and exits 0; a bad argument exits 1', async () => {
@@ -101,14 +89,14 @@ describe('npm run recover', () => {
 
   it('exits 2 when an id fails, naming it, and 0 once everything is recovered', async () => {
     const failing = encodeFunctionData({ abi: gliskS0Abi, functionName: 'isRevealed', args: [7n] });
-    proxy.refuse = (request) =>
+    onChain.proxy.refuse = (request) =>
       request.method === 'eth_call' && JSON.stringify(request.params).includes(failing);
     let partial: Run;
     try {
       // The one child process: exit status 2 can only come from main's answer reaching the process.
       partial = await recoverProcess(['--limit', '30'], env);
     } finally {
-      proxy.refuse = undefined;
+      onChain.proxy.refuse = undefined;
     }
     assert.equal(partial.code, 2, partial.stderr);
     assert.match(partial.stdout, /recorded 29/);
@@ -118,7 +106,7 @@ describe('npm run recover', () => {
     const rest = await recover([], env);
     assert.equal(rest.code, 0, rest.stderr);
     assert.match(rest.stdout, /recorded 29/);
-    await assertScenarioRecorded(t.db, scenario);
+    await assertScenarioRecorded(t.db, onChain.scenario);
     const again = await recover([], env);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /0 missing/);

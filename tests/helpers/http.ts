@@ -5,12 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { createApp, type CreateAppOptions } from '../../src/http/app.js';
 import { listen, type RunningServer } from '../../src/http/server.js';
 import { findFreePort } from '../../src/dev/ports.js';
+import { compiledEntry } from './compiled.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { captureLogs, type LogCapture } from './logs.js';
 
@@ -208,24 +208,16 @@ export type ServiceProcess = {
 };
 
 /**
- * `src/main.ts` as `npm start` runs it, in an empty working directory (no .env of the developer applies), with
+ * The service as `npm start` runs it (src/main.ts compiled, dist/main.js: see compiled.ts), in an empty working directory (no .env of the developer applies), with
  * exactly `env` plus PATH/HOME. LOG_FORMAT=json so that the test can read its lines.
  */
 export function spawnService(env: Record<string, string>): ServiceProcess {
   const cwd = mkdtempSync(path.join(tmpdir(), 'glisk-service-'));
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
-      path.join(REPO_ROOT, 'src/main.ts'),
-    ],
-    {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, LOG_FORMAT: 'json', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, compiledEntry('main.ts'), {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();

@@ -7,10 +7,10 @@ import fc from 'fast-check';
 import { mapSettled } from '../../src/lib/bounded-concurrency.js';
 import { signAlchemyBody } from '../../src/stages/detection/alchemy-signature.js';
 import { alchemyPayload, postWebhook, signedHeaders, type PayloadLog } from '../helpers/alchemy-webhook.js';
-import { startTestChain, type TestChain } from '../helpers/chain.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { type TestDatabase } from '../helpers/database.js';
 import { startTestApp, type TestApp } from '../helpers/http.js';
-import { assertScenarioRecorded, countRows, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
+import { assertScenarioRecorded, countRows } from '../helpers/mint-scenario.js';
+import { scenarioChain } from '../helpers/scenario-chain.js';
 
 const SECRET = 'whsec_test_0123456789abcdef';
 const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -21,32 +21,24 @@ type ErrorBody = {
 };
 
 describe('POST /webhooks/alchemy', () => {
-  let chain: TestChain;
-  let scenario: Scenario;
-  let body: string;
-  const databases: TestDatabase[] = [];
   const apps: TestApp[] = [];
+  // Registered first, so it runs first: the apps close before their databases are dropped.
+  after(() => Promise.all(apps.map((a) => a.close())));
+  const onChain = scenarioChain();
+  let body: string;
 
-  before(async () => {
-    chain = await startTestChain();
-    scenario = await mintScenario(chain);
-    body = JSON.stringify(alchemyPayload(scenario.payloadBlock));
-  });
-  after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await Promise.all(databases.map((d) => d.drop()));
-    await chain?.stop();
+  before(() => {
+    body = JSON.stringify(alchemyPayload(onChain.scenario.payloadBlock));
   });
 
   async function serve(env: Record<string, string> = {}): Promise<{ app: TestApp; t: TestDatabase }> {
-    const t = await createTestDatabase({ max: 20 });
-    databases.push(t);
+    const t = await onChain.database({ max: 20 });
     const app = await startTestApp({
       testDb: t,
       env: {
         LOG_LEVEL: 'warn',
         ALCHEMY_WEBHOOK_SECRET: SECRET,
-        GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
+        GLISK_NFT_CONTRACT_ADDRESS: onChain.chain.contractAddress,
         BODY_LIMIT: '256kb',
         ...env,
       },
@@ -56,9 +48,9 @@ describe('POST /webhooks/alchemy', () => {
   }
 
   const payloadWith = (logs: PayloadLog[]) =>
-    JSON.stringify(alchemyPayload({ ...scenario.payloadBlock, logs }));
+    JSON.stringify(alchemyPayload({ ...onChain.scenario.payloadBlock, logs }));
   const mintLogs = () =>
-    scenario.payloadBlock.logs.filter((l) => l.topics.length === 4 && l.data.length === 130);
+    onChain.scenario.payloadBlock.logs.filter((l) => l.topics.length === 4 && l.data.length === 130);
 
   it('records exactly the 58 tokens of a signed delivery; replays and 10 concurrent ones add nothing', async () => {
     const { app, t } = await serve();
@@ -66,7 +58,7 @@ describe('POST /webhooks/alchemy', () => {
     const first = await postWebhook(app.url, body, signedHeaders(body, SECRET));
     assert.equal(first.status, 200);
     assert.deepEqual(first.json, { created: ids(1, 58), skipped: [], mints: 3, ignored: 58 });
-    await assertScenarioRecorded(t.db, scenario);
+    await assertScenarioRecorded(t.db, onChain.scenario);
 
     const again = await postWebhook(app.url, body, signedHeaders(body, SECRET));
     assert.deepEqual(again.json, { created: [], skipped: ids(1, 58), mints: 3, ignored: 58 });
@@ -77,7 +69,7 @@ describe('POST /webhooks/alchemy', () => {
       assert.equal(answer.status, 200);
       assert.deepEqual((answer.json as { created: number[] }).created, []);
     }
-    await assertScenarioRecorded(t.db, scenario);
+    await assertScenarioRecorded(t.db, onChain.scenario);
   });
 
   it('10 concurrent first deliveries create each token, event and author exactly once', async () => {
@@ -91,7 +83,7 @@ describe('POST /webhooks/alchemy', () => {
     );
     const created = answers.flatMap((a) => (a.json as { created: number[] }).created).sort((a, b) => a - b);
     assert.deepEqual(created, ids(1, 58));
-    await assertScenarioRecorded(t.db, scenario);
+    await assertScenarioRecorded(t.db, onChain.scenario);
   });
 
   it('a delivery whose first batch is already known still records the rest', async () => {
@@ -107,7 +99,7 @@ describe('POST /webhooks/alchemy', () => {
     });
     const full = await postWebhook(app.url, body, signedHeaders(body, SECRET));
     assert.deepEqual((full.json as { created: number[] }).created, ids(2, 58));
-    await assertScenarioRecorded(t.db, scenario);
+    await assertScenarioRecorded(t.db, onChain.scenario);
   });
 
   // One app and database for the cases, but each case checks that ITS deliveries wrote nothing (the counts when
@@ -180,7 +172,7 @@ describe('POST /webhooks/alchemy', () => {
         'UNSUPPORTED_MEDIA_TYPE',
       );
       const big = JSON.stringify({
-        ...alchemyPayload(scenario.payloadBlock),
+        ...alchemyPayload(onChain.scenario.payloadBlock),
         padding: 'x'.repeat(300 * 1024),
       });
       const answer = await postWebhook(app.url, big, signedHeaders(big, SECRET));
@@ -245,7 +237,7 @@ describe('POST /webhooks/alchemy', () => {
         fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 2 }),
       );
       // Paths that the schema or the decoder checks, so any replacement below makes the delivery invalid.
-      const logCount = scenario.payloadBlock.logs.length;
+      const logCount = onChain.scenario.payloadBlock.logs.length;
       const logFields = [
         ['account'],
         ['account', 'address'],

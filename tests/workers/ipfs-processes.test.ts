@@ -8,12 +8,16 @@ import { computeCid } from '../../src/lib/cid.js';
 import { createKuboProvider } from '../../src/providers/ipfs/kubo.provider.js';
 import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
 import { createIpfsStage } from '../../src/stages/ipfs/ipfs.stage.js';
-import { startStageRunner } from '../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startFakeKubo, type FakeIpfsService } from '../helpers/fake-ipfs.js';
-import { captureLogs } from '../helpers/logs.js';
 import { waitUntil } from '../helpers/wait.js';
-import { exited, workerProcesses } from '../helpers/worker-processes.js';
+import {
+  assertStopsCleanly,
+  exited,
+  startSurvivor,
+  survivorSettings,
+  workerProcesses,
+} from '../helpers/worker-processes.js';
 
 let t: TestDatabase;
 let kubo: FakeIpfsService;
@@ -75,16 +79,7 @@ describe('IPFS worker processes', { timeout: 240_000 }, () => {
       select count(*)::int as n from ipfs_upload_records where status = 'completed' group by token_id`;
     assert.deepEqual([...new Set(records.map((row) => row.n))], [2], 'two completed uploads per token');
 
-    for (const worker of running) worker.kill('SIGTERM');
-    const codes = await Promise.all(running.map(exited));
-    assert.deepEqual(
-      codes,
-      [0, 0, 0, 0],
-      running
-        .map((w) => w.output())
-        .join('\n')
-        .slice(-4000),
-    );
+    await assertStopsCleanly(running);
   });
 
   it('a worker SIGKILLed mid-upload: its tokens reach ready through another worker after the lease expires', async () => {
@@ -103,21 +98,13 @@ describe('IPFS worker processes', { timeout: 240_000 }, () => {
     const held = await count(`lease_owner is not null`);
     assert.ok(held >= started, `${held} tokens were leased when it died`);
 
-    const survivor = startStageRunner(
+    const survivor = startSurvivor(
       createIpfsStage({
         database: t.database,
         provider: createKuboProvider({ apiUrl: kubo.url, timeoutMs: 5_000 }),
-        settings: {
-          batchSize: 10,
-          concurrency: 8,
-          maxAttempts: 5,
-          leaseSeconds: 30,
-          pollIntervalMs: 200,
-          retryBaseMs: 50,
-          retryMaxMs: 100,
-        },
+        settings: survivorSettings,
       }),
-      { database: t.database, logger: captureLogs().logger },
+      t.database,
     );
     try {
       await waitUntil(async () => (await count(`status = 'ready'`)) === 12, {

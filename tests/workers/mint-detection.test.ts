@@ -1,39 +1,23 @@
 // The mint-detection workers as main starts them (startWorkers with the service config): the gap scan runs at
 // start, the follower survives RPC failures with backoff, and both stay off without an RPC endpoint.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { startWorkers } from '../../src/workers/index.js';
 import { gapScanWorker, logFollowerWorker } from '../../src/workers/mint-detection.worker.js';
-import { startTestChain, type TestChain } from '../helpers/chain.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { type TestDatabase } from '../helpers/database.js';
 import { captureLogs } from '../helpers/logs.js';
-import { assertScenarioRecorded, mintScenario, type Scenario } from '../helpers/mint-scenario.js';
-import { startRpcProxy, type RpcProxy } from '../helpers/rpc-proxy.js';
+import { assertScenarioRecorded } from '../helpers/mint-scenario.js';
+import { scenarioChain } from '../helpers/scenario-chain.js';
 
 describe('mint-detection workers', () => {
-  let chain: TestChain;
-  let proxy: RpcProxy;
-  let scenario: Scenario;
-  const databases: TestDatabase[] = [];
-
-  before(async () => {
-    chain = await startTestChain();
-    proxy = await startRpcProxy(chain.rpcUrl);
-    scenario = await mintScenario(chain);
-    await chain.mine(3);
-  });
-  after(async () => {
-    await Promise.all(databases.map((d) => d.drop()));
-    await proxy?.stop();
-    await chain?.stop();
-  });
+  const onChain = scenarioChain({ after: (chain) => chain.mine(3) });
 
   function setup(t: TestDatabase, env: Record<string, string>) {
     const config = loadConfig({
       APP_ENV: 'test',
-      RPC_URL: proxy.url,
-      GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress,
+      RPC_URL: onChain.proxy.url,
+      GLISK_NFT_CONTRACT_ADDRESS: onChain.chain.contractAddress,
       CONFIRMATIONS: '2',
       FOLLOWER_START_BLOCK: '0',
       POLL_INTERVAL_SECONDS: '0.05',
@@ -44,21 +28,20 @@ describe('mint-detection workers', () => {
   }
 
   it('the follower survives a failing RPC with backoff and then records the 58 tokens', async () => {
-    const t = await createTestDatabase();
-    databases.push(t);
+    const t = await onChain.database();
     const { deps, logs } = setup(t, {
       CHAIN_FOLLOWER_ENABLED: 'true',
       GAP_SCAN_ENABLED: 'false',
     });
     // viem retries twice per call, so 6 failed HTTP requests fail at least one whole pass.
-    proxy.failNext(6);
+    onChain.proxy.failNext(6);
     const workers = startWorkers(deps, [logFollowerWorker, gapScanWorker]);
     try {
       assert.deepEqual(workers.names, ['log-follower']);
       // The recovery is logged once a pass returns after the failures: that pass caught up past the scenario's
       // block and committed, so the tokens are there. (Waiting on the token count raced this line.)
       await logs.waitFor('worker.recovered', 15_000);
-      await assertScenarioRecorded(t.db, scenario);
+      await assertScenarioRecorded(t.db, onChain.scenario);
       assert.ok(
         logs.lines.some((l) => l.message === 'worker.failed'),
         'the failure was logged',
@@ -69,8 +52,7 @@ describe('mint-detection workers', () => {
   });
 
   it('the gap scan runs at start and records the 58 tokens', async () => {
-    const t = await createTestDatabase();
-    databases.push(t);
+    const t = await onChain.database();
     const { deps, logs } = setup(t, {
       CHAIN_FOLLOWER_ENABLED: 'false',
       GAP_SCAN_INTERVAL_SECONDS: '3600',
@@ -80,16 +62,15 @@ describe('mint-detection workers', () => {
       assert.deepEqual(workers.names, ['gap-scan']);
       // The scan's last line, written after its writes.
       await logs.waitFor('gap_scan.finished', 15_000);
-      await assertScenarioRecorded(t.db, scenario);
+      await assertScenarioRecorded(t.db, onChain.scenario);
     } finally {
       assert.deepEqual(await workers.stop(5_000), { forced: false });
     }
   });
 
   it('neither starts without an RPC endpoint', async () => {
-    const t = await createTestDatabase();
-    databases.push(t);
-    const config = loadConfig({ APP_ENV: 'test', GLISK_NFT_CONTRACT_ADDRESS: chain.contractAddress });
+    const t = await onChain.database();
+    const config = loadConfig({ APP_ENV: 'test', GLISK_NFT_CONTRACT_ADDRESS: onChain.chain.contractAddress });
     const { logger } = captureLogs([], 'error');
     const workers = startWorkers({ config, logger, database: t.database }, [
       logFollowerWorker,

@@ -5,12 +5,16 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createReplicateImageProvider } from '../../src/providers/image/replicate.js';
 import { createImageStage } from '../../src/stages/image/image.stage.js';
-import { startStageRunner } from '../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startFakeReplicate, type Behaviour, type FakeReplicate } from '../helpers/fake-replicate.js';
-import { captureLogs } from '../helpers/logs.js';
 import { waitUntil } from '../helpers/wait.js';
-import { exited, workerProcesses } from '../helpers/worker-processes.js';
+import {
+  assertStopsCleanly,
+  exited,
+  startSurvivor,
+  survivorSettings,
+  workerProcesses,
+} from '../helpers/worker-processes.js';
 
 let t: TestDatabase;
 let fake: FakeReplicate;
@@ -76,16 +80,7 @@ describe('worker processes', { timeout: 240_000 }, () => {
     assert.deepEqual([...new Set(attempts.map((row) => row.n))], [1], 'one attempt row per token');
     assert.equal(await count(`generation_attempts <> 1 or lease_owner is not null`), 0);
 
-    for (const worker of running) worker.kill('SIGTERM');
-    const codes = await Promise.all(running.map(exited));
-    assert.deepEqual(
-      codes,
-      [0, 0, 0, 0],
-      running
-        .map((w) => w.output())
-        .join('\n')
-        .slice(-4000),
-    );
+    await assertStopsCleanly(running);
   });
 
   it('a worker SIGKILLed mid-generation: its tokens finish after the lease expires, none stays generating', async () => {
@@ -112,22 +107,14 @@ describe('worker processes', { timeout: 240_000 }, () => {
       timeoutMs: 5_000,
       pollIntervalMs: 20,
     });
-    const survivor = startStageRunner(
+    const survivor = startSurvivor(
       createImageStage({
         database: t.database,
         provider,
         prompts: { defaultPrompt: 'd', fallbackPrompt: 'f' },
-        settings: {
-          batchSize: 10,
-          concurrency: 8,
-          maxAttempts: 5,
-          leaseSeconds: 30,
-          pollIntervalMs: 200,
-          retryBaseMs: 50,
-          retryMaxMs: 100,
-        },
+        settings: survivorSettings,
       }),
-      { database: t.database, logger: captureLogs().logger },
+      t.database,
     );
     try {
       await waitUntil(async () => (await count(`status = 'uploading'`)) === 12, {

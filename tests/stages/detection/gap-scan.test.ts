@@ -17,57 +17,39 @@ import {
   AUTHOR_A,
   assertScenarioRecorded,
   countRows,
-  mintScenario,
   scenarioMints,
   tokenRows,
-  type Scenario,
 } from '../../helpers/mint-scenario.js';
-import { startRpcProxy, type RpcProxy } from '../../helpers/rpc-proxy.js';
+import { mineOneByOne, scenarioChain } from '../../helpers/scenario-chain.js';
 
 const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-// hardhat_mine with n > 1 reserves blocks whose historical state eth_call does not see (the contract reads as
-// absent there); one block per call keeps every block real, as on a live chain.
-async function mineOneByOne(chain: TestChain, blocks: number): Promise<void> {
-  for (let i = 0; i < blocks; i++) await chain.mine(1);
-}
-
 describe('gap scan', () => {
-  let chain: TestChain;
-  let proxy: RpcProxy;
-  let scenario: Scenario;
-  const databases: TestDatabase[] = [];
   const revealed = new Map([
     [3, cidOf(3)],
     [52, cidOf(52)],
   ]);
-
-  before(async () => {
-    chain = await startTestChain();
-    proxy = await startRpcProxy(chain.rpcUrl);
+  const onChain = scenarioChain({
     // Some history before the scenario so the trace has blocks to search through.
-    await mineOneByOne(chain, 40);
-    scenario = await mintScenario(chain);
-    await mineOneByOne(chain, 10);
-    await chain.reveal(
-      [...revealed.keys()],
-      [...revealed.values()].map((cid) => `ipfs://${cid}`),
-    );
-    await mineOneByOne(chain, 3);
-  });
-  after(async () => {
-    await Promise.all(databases.map((d) => d.drop()));
-    await proxy?.stop();
-    await chain?.stop();
+    before: (chain) => mineOneByOne(chain, 40),
+    after: async (chain) => {
+      await mineOneByOne(chain, 10);
+      await chain.reveal(
+        [...revealed.keys()],
+        [...revealed.values()].map((cid) => `ipfs://${cid}`),
+      );
+      await mineOneByOne(chain, 3);
+    },
   });
 
   /** Each test its own database: empty, or holding the scenario as the other paths would have recorded it. */
   async function database(contents: 'empty' | 'recorded'): Promise<TestDatabase> {
-    const t = await createTestDatabase();
-    databases.push(t);
+    const t = await onChain.database();
     if (contents === 'recorded') {
-      await t.db.transaction((tx) => ingestMints(tx, scenarioMints(scenario, chain), { revealed }));
-      await assertScenarioRecorded(t.db, scenario, { revealed });
+      await t.db.transaction((tx) =>
+        ingestMints(tx, scenarioMints(onChain.scenario, onChain.chain), { revealed }),
+      );
+      await assertScenarioRecorded(t.db, onChain.scenario, { revealed });
     }
     return t;
   }
@@ -75,8 +57,12 @@ describe('gap scan', () => {
   const scan = (t: TestDatabase, overrides: Partial<GapScanOptions> = {}) =>
     scanGaps({
       db: t.db,
-      client: createChainPublicClient({ rpcUrl: proxy.url, chain: chain.chain, cacheTimeMs: 0 }),
-      contractAddress: chain.contractAddress,
+      client: createChainPublicClient({
+        rpcUrl: onChain.proxy.url,
+        chain: onChain.chain.chain,
+        cacheTimeMs: 0,
+      }),
+      contractAddress: onChain.chain.contractAddress,
       confirmations: 2,
       concurrency: 4,
       logger: captureLogs([], 'error').logger,
@@ -94,7 +80,7 @@ describe('gap scan', () => {
       report.revealed.sort((a, b) => a - b),
       [3, 52],
     );
-    await assertScenarioRecorded(t.db, scenario, { revealed });
+    await assertScenarioRecorded(t.db, onChain.scenario, { revealed });
     assert.ok(progress.includes('read') && progress.includes('trace') && progress.includes('write'));
   });
 
@@ -105,7 +91,7 @@ describe('gap scan', () => {
     const report = await scan(t);
     assert.deepEqual(report.missing, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 52, 58]);
     assert.deepEqual(report.created, report.missing);
-    await assertScenarioRecorded(t.db, scenario, { revealed });
+    await assertScenarioRecorded(t.db, onChain.scenario, { revealed });
     const again = await scan(t);
     assert.deepEqual(again.missing, []);
     assert.deepEqual(await countRows(t.db), { tokens: 58, events: 3, authors: 2 });
@@ -128,7 +114,7 @@ describe('gap scan', () => {
     const t = await database('recorded');
     await t.db.execute(sql`DELETE FROM tokens_s0 WHERE token_id >= 45`);
     const failing = encodeFunctionData({ abi: gliskS0Abi, functionName: 'tokenPromptAuthor', args: [50n] });
-    proxy.refuse = (request) =>
+    onChain.proxy.refuse = (request) =>
       request.method === 'eth_call' && JSON.stringify(request.params ?? []).includes(failing);
     try {
       const report = await scan(t);
@@ -139,14 +125,14 @@ describe('gap scan', () => {
       assert.match(report.failed[0]?.error ?? '', /execution aborted/);
       assert.deepEqual(report.created, [45, 46, 47, 48, 49, 51, 52, 53, 54, 55, 56, 57, 58]);
     } finally {
-      proxy.refuse = undefined;
+      onChain.proxy.refuse = undefined;
     }
     const rows = await tokenRows(t.db);
     assert.equal(rows.length, 57);
     assert.equal(rows.find((r) => r.token_id === 52)?.status, 'revealed');
     const report = await scan(t);
     assert.deepEqual(report.created, [50]);
-    await assertScenarioRecorded(t.db, scenario, { revealed });
+    await assertScenarioRecorded(t.db, onChain.scenario, { revealed });
   });
 
   it('a batch whose mint cannot be traced is reported; the batches before and after it are recovered', async () => {
@@ -155,7 +141,7 @@ describe('gap scan', () => {
     // eth_getLogs each: the second one, batch 2..51's, is refused.
     await t.db.execute(sql`DELETE FROM tokens_s0 WHERE token_id IN (1, 20, 55)`);
     let getLogsCalls = 0;
-    proxy.refuse = (request) => request.method === 'eth_getLogs' && ++getLogsCalls === 2;
+    onChain.proxy.refuse = (request) => request.method === 'eth_getLogs' && ++getLogsCalls === 2;
     try {
       const report = await scan(t);
       assert.deepEqual(report.missing, [1, 20, 55]);
@@ -166,10 +152,10 @@ describe('gap scan', () => {
       assert.match(report.failed[0]?.error ?? '', /execution aborted/);
       assert.deepEqual(report.created, [1, 55]);
     } finally {
-      proxy.refuse = undefined;
+      onChain.proxy.refuse = undefined;
     }
     assert.deepEqual((await scan(t)).created, [20]);
-    await assertScenarioRecorded(t.db, scenario, { revealed });
+    await assertScenarioRecorded(t.db, onChain.scenario, { revealed });
   });
 });
 

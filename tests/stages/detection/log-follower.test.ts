@@ -1,7 +1,7 @@
 // The log follower against the local chain through a provider-like JSON-RPC proxy: records the scenario's 58
 // tokens alone, halves refused ranges, never reads past head - confirmations, and follows one process at a time.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { createChainPublicClient } from '../../../src/providers/chain/client.js';
 import { gliskS0Abi } from '../../../src/providers/chain/glisk-s0.abi.js';
@@ -13,17 +13,11 @@ import {
 } from '../../../src/stages/detection/log-follower.js';
 import * as systemState from '../../../src/repositories/system-state.repository.js';
 import { followerLagBlocks } from '../../../src/metrics/registry.js';
-import { startTestChain, type TestChain } from '../../helpers/chain.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
+import { type TestDatabase } from '../../helpers/database.js';
 import { captureLogs } from '../../helpers/logs.js';
-import {
-  AUTHOR_A,
-  assertScenarioRecorded,
-  countRows,
-  mintScenario,
-  type Scenario,
-} from '../../helpers/mint-scenario.js';
-import { startRpcProxy, type GetLogsCall, type RpcProxy } from '../../helpers/rpc-proxy.js';
+import { AUTHOR_A, assertScenarioRecorded, countRows } from '../../helpers/mint-scenario.js';
+import { type GetLogsCall } from '../../helpers/rpc-proxy.js';
+import { scenarioChain } from '../../helpers/scenario-chain.js';
 
 /** Answered (not refused) ranges must be contiguous from `from` and never overlap. */
 function assertContiguous(calls: readonly GetLogsCall[], from: bigint, to: bigint): void {
@@ -41,34 +35,19 @@ function assertContiguous(calls: readonly GetLogsCall[], from: bigint, to: bigin
 }
 
 describe('log follower', () => {
-  let chain: TestChain;
-  let proxy: RpcProxy;
-  let scenario: Scenario;
-  const databases: TestDatabase[] = [];
-
-  before(async () => {
-    chain = await startTestChain();
-    proxy = await startRpcProxy(chain.rpcUrl);
-    scenario = await mintScenario(chain);
-  });
-  after(async () => {
-    await Promise.all(databases.map((d) => d.drop()));
-    await proxy?.stop();
-    await chain?.stop();
-  });
-
-  async function freshDatabase(): Promise<TestDatabase> {
-    const t = await createTestDatabase();
-    databases.push(t);
-    return t;
-  }
+  const onChain = scenarioChain();
+  const freshDatabase = () => onChain.database();
 
   function follower(t: TestDatabase, overrides: Partial<LogFollowerOptions> = {}) {
-    const client = createChainPublicClient({ rpcUrl: proxy.url, chain: chain.chain, cacheTimeMs: 0 });
+    const client = createChainPublicClient({
+      rpcUrl: onChain.proxy.url,
+      chain: onChain.chain.chain,
+      cacheTimeMs: 0,
+    });
     return new LogFollower({
       db: t.db,
       client,
-      contractAddress: chain.contractAddress,
+      contractAddress: onChain.chain.contractAddress,
       confirmations: 2,
       startBlock: 0n,
       maxBlockRange: 1000,
@@ -79,23 +58,25 @@ describe('log follower', () => {
 
   it('records exactly the 58 tokens alone, halving refused ranges and checkpointing the safe head', async () => {
     const t = await freshDatabase();
-    await chain.mine(2);
-    proxy.getLogsCalls.length = 0;
-    proxy.maxRange = 3;
+    await onChain.chain.mine(2);
+    onChain.proxy.getLogsCalls.length = 0;
+    onChain.proxy.maxRange = 3;
     const f = follower(t);
     const result = await f.catchUp();
-    proxy.maxRange = undefined;
-    const head = await chain.publicClient.getBlockNumber();
+    onChain.proxy.maxRange = undefined;
+    const head = await onChain.chain.publicClient.getBlockNumber();
     assert.equal(result.stoppedBecause, 'caught_up');
     assert.equal(result.created, 58);
-    await assertScenarioRecorded(t.db, scenario);
+    await assertScenarioRecorded(t.db, onChain.scenario);
     assert.ok(
-      proxy.getLogsCalls.some((c) => c.refused),
+      onChain.proxy.getLogsCalls.some((c) => c.refused),
       'the proxy refused the first wide range',
     );
-    assert.ok(proxy.getLogsCalls.filter((c) => !c.refused).every((c) => c.toBlock - c.fromBlock < 3n));
+    assert.ok(
+      onChain.proxy.getLogsCalls.filter((c) => !c.refused).every((c) => c.toBlock - c.fromBlock < 3n),
+    );
     assert.ok(f.currentRange <= 3);
-    assertContiguous(proxy.getLogsCalls, 0n, head - 2n);
+    assertContiguous(onChain.proxy.getLogsCalls, 0n, head - 2n);
     const checkpoint = await systemState.get(t.db, LAST_PROCESSED_BLOCK_KEY);
     assert.equal(checkpoint?.stateValue, Number(head - 2n));
 
@@ -109,22 +90,22 @@ describe('log follower', () => {
     const t = await freshDatabase();
     const f = follower(t, { confirmations: 5 });
     await f.catchUp();
-    const minted = await chain.mint({
-      from: chain.accounts.minters[3] ?? chain.accounts.deployer,
+    const minted = await onChain.chain.mint({
+      from: onChain.chain.accounts.minters[3] ?? onChain.chain.accounts.deployer,
       author: AUTHOR_A,
       quantity: 2,
     });
-    proxy.getLogsCalls.length = 0;
-    await chain.mine(3);
-    const head = await chain.publicClient.getBlockNumber();
+    onChain.proxy.getLogsCalls.length = 0;
+    await onChain.chain.mine(3);
+    const head = await onChain.chain.publicClient.getBlockNumber();
     assert.equal(head, minted.blockNumber + 3n);
     await f.catchUp();
     assert.ok(
-      proxy.getLogsCalls.every((c) => c.toBlock <= head - 5n),
+      onChain.proxy.getLogsCalls.every((c) => c.toBlock <= head - 5n),
       'no range beyond head - 5',
     );
     assert.equal((await countRows(t.db)).tokens, 58, 'the unconfirmed mint is not recorded');
-    await chain.mine(2);
+    await onChain.chain.mine(2);
     const later = await f.catchUp();
     assert.equal(later.created, 2);
     assert.equal((await countRows(t.db)).tokens, 60);
@@ -142,7 +123,7 @@ describe('log follower', () => {
     assert.equal(await lag(), Number(first.safeBlock - 1n));
     await f.catchUp();
     assert.equal(await lag(), 0);
-    await chain.mine(3);
+    await onChain.chain.mine(3);
     await f.step();
     assert.equal(await lag(), 1, 'three new blocks read two at a time: one chunk left');
   });
@@ -152,9 +133,9 @@ describe('log follower', () => {
     // Two pools, as two processes would have.
     const other = createDatabase(t.url, { max: 2 });
     try {
-      proxy.getLogsCalls.length = 0;
-      proxy.maxRange = 1;
-      const head = await chain.publicClient.getBlockNumber();
+      onChain.proxy.getLogsCalls.length = 0;
+      onChain.proxy.maxRange = 1;
+      const head = await onChain.chain.publicClient.getBlockNumber();
       const run = async (f: LogFollower) => {
         let chunks = 0;
         let locked = 0;
@@ -171,9 +152,9 @@ describe('log follower', () => {
         run(follower(t, { maxBlockRange: 1 })),
         run(follower({ ...t, db: other.db }, { maxBlockRange: 1 })),
       ]);
-      proxy.maxRange = undefined;
+      onChain.proxy.maxRange = undefined;
       assert.equal(a.chunks + b.chunks, Number(head - 2n) + 1, 'each block read by exactly one follower');
-      assertContiguous(proxy.getLogsCalls, 0n, head - 2n);
+      assertContiguous(onChain.proxy.getLogsCalls, 0n, head - 2n);
       assert.equal((await countRows(t.db)).tokens, 60);
     } finally {
       await other.close();
@@ -182,20 +163,20 @@ describe('log follower', () => {
 
   it('stores no checkpoint when its chunk fails after the logs were read; the next pass records every token', async () => {
     const t = await freshDatabase();
-    await chain.mine(2);
+    await onChain.chain.mine(2);
     // The block timestamps are read after eth_getLogs and before the ingest and the checkpoint.
-    proxy.refuse = (request) => request.method === 'eth_getBlockByNumber';
+    onChain.proxy.refuse = (request) => request.method === 'eth_getBlockByNumber';
     try {
       await assert.rejects(follower(t).catchUp(), /execution aborted/);
     } finally {
-      proxy.refuse = undefined;
+      onChain.proxy.refuse = undefined;
     }
     assert.equal(await systemState.get(t.db, LAST_PROCESSED_BLOCK_KEY), undefined, 'no checkpoint');
     assert.equal((await countRows(t.db)).tokens, 0);
 
-    const head = await chain.publicClient.getBlockNumber();
-    const minted = await chain.publicClient.readContract({
-      address: chain.contractAddress,
+    const head = await onChain.chain.publicClient.getBlockNumber();
+    const minted = await onChain.chain.publicClient.readContract({
+      address: onChain.chain.contractAddress,
       abi: gliskS0Abi,
       functionName: 'nextTokenId',
       blockNumber: head - 2n,
@@ -208,11 +189,11 @@ describe('log follower', () => {
 
   it('a refused single block is an error, not an endless halving', async () => {
     const t = await freshDatabase();
-    proxy.refuse = (request) => request.method === 'eth_getLogs';
+    onChain.proxy.refuse = (request) => request.method === 'eth_getLogs';
     try {
       await assert.rejects(follower(t, { maxBlockRange: 4 }).catchUp(), /execution aborted/);
     } finally {
-      proxy.refuse = undefined;
+      onChain.proxy.refuse = undefined;
     }
     const [row] = await t.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM system_state`);
     assert.equal(row?.n, 0, 'the failed chunk rolled back: no checkpoint');
