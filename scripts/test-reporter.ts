@@ -32,6 +32,8 @@ export type TestSummary = {
   todo: number;
   files: number;
   failedFiles: number;
+  /** How long each file took, by its path relative to the repository (for the order of the next run). */
+  durations?: Record<string, number>;
 };
 
 type Problem = { file: string; title: string; error: unknown };
@@ -192,7 +194,8 @@ export default async function* reporter(source: AsyncIterable<TestEvent>): Async
   yield `${lines.join('\n')}\n`;
 
   const summaryFile = process.env.GLISK_TEST_SUMMARY;
-  if (summaryFile) writeFileSync(summaryFile, JSON.stringify(summary));
+  const durations = Object.fromEntries(fileDurations.map(({ file, ms }) => [file, Math.round(ms)]));
+  if (summaryFile) writeFileSync(summaryFile, JSON.stringify({ ...summary, durations }));
   else yield `${closingLine(summary)}\n`;
 }
 

@@ -8,7 +8,7 @@
 // answers; the embedded PostgreSQL 17 from npm in a temp directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,6 +38,9 @@ Environment:
 Output: one line per test file as it finishes, then the failures with their errors, the skipped tests with
 their reasons, the slowest files, and last the line "tests: N passed, N failed, N skipped". Another
 reporter: -- --test-reporter=tap (or spec, dot, junit).
+
+Order: the files that took longest in the last run first (node_modules/.cache/glisk-test/durations.json; new
+files before all), so that no long file starts last; with node --test flags, node's order (by name).
 
 Before the tests, what changed in src/ is compiled into dist/ as npm start does (scripts/start.mjs): the tests
 that start the service or a worker as a child process run that JavaScript, without tsx.
@@ -106,21 +109,29 @@ async function main(): Promise<number> {
 
     // Most test time is spent waiting on PostgreSQL, the local chain or HTTP, so run more files than CPUs.
     const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(4, availableParallelism());
+    // Without flags of the caller, the files run longest first (as long as the last run took), through
+    // scripts/test-files.mjs: `node --test` would sort them by name. With flags, `node --test` itself, which
+    // understands them all.
+    const ordered = flags.length === 0;
+    const runFiles = ordered ? longestFirst(files, await readDurations()) : files;
     console.log(
-      `test: running ${files.length} file${files.length === 1 ? '' : 's'}, ${concurrency} at a time`,
+      `test: running ${files.length} file${files.length === 1 ? '' : 's'}, ${concurrency} at a time` +
+        (ordered ? ', the longest first' : ''),
     );
     child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--test',
-        `--test-concurrency=${concurrency}`,
-        ...timeoutFlag(flags),
-        ...reporterFlags(flags),
-        ...flags,
-        ...files,
-      ],
+      ordered
+        ? ['--import', 'tsx', path.join(ROOT, 'scripts', 'test-files.mjs')]
+        : [
+            '--import',
+            'tsx',
+            '--test',
+            `--test-concurrency=${concurrency}`,
+            ...timeoutFlag(flags),
+            ...reporterFlags(flags),
+            ...flags,
+            ...files,
+          ],
       {
         cwd: ROOT,
         stdio: 'inherit',
@@ -131,6 +142,9 @@ async function main(): Promise<number> {
           [TEST_ENV.prefix]: prefix,
           GLISK_TEST_SUMMARY: summaryFile,
           GLISK_TEST_FILE_COUNT: String(files.length),
+          GLISK_TEST_FILES: JSON.stringify(runFiles),
+          GLISK_TEST_CONCURRENCY: String(concurrency),
+          GLISK_TEST_TIMEOUT_MS: String(DEFAULT_TEST_TIMEOUT_MS),
         },
       },
     );
@@ -138,6 +152,7 @@ async function main(): Promise<number> {
       child?.once('exit', (code, signal) => resolve({ code, signal }));
     });
     summary = await readSummary(summaryFile);
+    if (summary?.durations) await saveDurations(summary.durations);
     if (interrupted) return 128 + signalNumber(interrupted);
     if (exit.signal) return 128 + signalNumber(exit.signal);
     return exit.code ?? 1;
@@ -173,6 +188,35 @@ function reporterFlags(flags: string[]): string[] {
   return flags.some((flag) => flag.startsWith('--test-reporter'))
     ? []
     : [`--test-reporter=${REPORTER}`, '--test-reporter-destination=stdout'];
+}
+
+/** Where the last runs' file durations are kept (ms by file), to run the longest files first. */
+const DURATIONS_FILE = path.join(ROOT, 'node_modules', '.cache', 'glisk-test', 'durations.json');
+
+async function readDurations(): Promise<Record<string, number>> {
+  try {
+    return JSON.parse(await readFile(DURATIONS_FILE, 'utf8')) as Record<string, number>;
+  } catch {
+    return {}; // first run, or the cache was cleared: the files keep their order by name
+  }
+}
+
+async function saveDurations(latest: Record<string, number>): Promise<void> {
+  try {
+    await mkdir(path.dirname(DURATIONS_FILE), { recursive: true });
+    await writeFile(DURATIONS_FILE, JSON.stringify({ ...(await readDurations()), ...latest }));
+  } catch {
+    // Only the order of the next run depends on it.
+  }
+}
+
+/**
+ * The files by their last duration, longest first; files never timed (new ones) before all others, since
+ * nothing says they are short. With concurrency N, a long file started last keeps the run going alone.
+ */
+function longestFirst(files: readonly string[], durations: Record<string, number>): string[] {
+  const known = (file: string) => durations[file] ?? Infinity;
+  return [...files].sort((a, b) => known(b) - known(a) || a.localeCompare(b));
 }
 
 async function readSummary(file: string): Promise<TestSummary | undefined> {
