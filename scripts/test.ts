@@ -42,7 +42,7 @@ reporter: -- --test-reporter=tap (or spec, dot, junit).
 Order: the files that took longest in the last run first (node_modules/.cache/glisk-test/durations.json; new
 files before all), so that no long file starts last; with node --test flags, node's order (by name).
 
-Before the tests, what changed in src/ is compiled into dist/ as npm start does (scripts/start.mjs): the tests
+Before the tests, what changed in src/ is compiled into dist/ (scripts/compile-src.mjs): the tests
 that start the service or a worker as a child process run that JavaScript, without tsx.
 
 Each test gets --test-timeout=120000 unless a --test-timeout flag is given.
@@ -171,12 +171,12 @@ async function main(): Promise<number> {
 }
 
 /**
- * src/ into dist/ where a file changed (scripts/start.mjs: one file at a time, no type check), so that the child
+ * src/ into dist/ where a file changed (scripts/compile-src.mjs: one file at a time, no type check), so that the child
  * processes of the tests run this checkout's code without tsx. Says what it did, for the setup line.
  */
 async function compileSources(): Promise<string> {
   type Work = { compile: string[]; remove: string[] };
-  const start = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'start.mjs')).href)) as {
+  const start = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'compile-src.mjs')).href)) as {
     compile: (root: string) => Work;
   };
   const work = start.compile(ROOT);

@@ -1,7 +1,7 @@
-// The compiled JavaScript of src/ (dist/, what `npm start` runs) for the tests that start the service or a
-// command as a child process. scripts/test.ts compiles what changed before any test file starts (the same
-// one-file compilation as scripts/start.mjs), so a child runs the sources of this checkout without tsx's
-// loader: the same code, ~2 s of CPU less per process (tsx hooks every module the child loads).
+// The compiled JavaScript of src/ (dist/, one file per module) for the tests that start the service or a
+// command as a child process. scripts/test.ts compiles what changed before any test file starts
+// (scripts/compile-src.mjs), so a child runs the sources of this checkout without tsx's loader: the same code,
+// ~2 s of CPU less per process (tsx hooks every module the child loads).
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -10,7 +10,9 @@ const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 type Work = { compile: string[]; remove: string[] };
 type StartModule = { plan: (root: string) => Work; compile: (root: string) => Work };
 
-const start = (await import(pathToFileURL(path.join(REPO_ROOT, 'scripts/start.mjs')).href)) as StartModule;
+const start = (await import(
+  pathToFileURL(path.join(REPO_ROOT, 'scripts/compile-src.mjs')).href
+)) as StartModule;
 let fresh = false;
 
 /**

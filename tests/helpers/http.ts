@@ -208,7 +208,7 @@ export type ServiceProcess = {
 };
 
 /**
- * The service as `npm start` runs it (src/main.ts compiled, dist/main.js: see compiled.ts), in an empty working directory (no .env of the developer applies), with
+ * The service (src/main.ts compiled, dist/main.js: see compiled.ts), in an empty working directory (no .env of the developer applies), with
  * exactly `env` plus PATH/HOME. LOG_FORMAT=json so that the test can read its lines.
  */
 export function spawnService(env: Record<string, string>): ServiceProcess {
