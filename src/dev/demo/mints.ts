@@ -53,13 +53,13 @@ export type MintContext = {
   webhookSecret: string;
 };
 
-/** Mints `size` tokens from `minter` for `author`, waits for the receipt and posts its log to the webhook. */
-export async function mintAndNotify(
-  context: MintContext,
+/** Mints `size` tokens from `minter` for `author` and waits for the receipt (the demo, bench:pipeline). */
+export async function mintOnChain(
+  context: Pick<MintContext, 'client' | 'rpcUrl' | 'chainId' | 'deployment'>,
   minter: DevAccount,
   author: Address,
   size: number,
-): Promise<void> {
+): Promise<TransactionReceipt> {
   const { client, deployment } = context;
   const wallet = createChainWalletClient({
     rpcUrl: context.rpcUrl,
@@ -77,7 +77,18 @@ export async function mintAndNotify(
   const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 20 });
   const [event] = parseEventLogs({ abi: gliskS0Abi, eventName: 'BatchMinted', logs: receipt.logs });
   if (receipt.status !== 'success' || event === undefined) throw new DemoFailure(`mint ${hash} failed`);
-  const block = await client.getBlock({ blockNumber: receipt.blockNumber });
+  return receipt;
+}
+
+/** Mints `size` tokens from `minter` for `author`, waits for the receipt and posts its log to the webhook. */
+export async function mintAndNotify(
+  context: MintContext,
+  minter: DevAccount,
+  author: Address,
+  size: number,
+): Promise<void> {
+  const receipt = await mintOnChain(context, minter, author, size);
+  const block = await context.client.getBlock({ blockNumber: receipt.blockNumber });
   await postWebhook(context, receipt, block.timestamp);
 }
 
