@@ -31,6 +31,26 @@ export default tseslint.config(
     },
   },
   {
+    // zod comes from src/lib/zod.ts, which applies the OpenAPI extension before any schema is built.
+    files: ['src/**/*.ts'],
+    ignores: ['src/lib/zod.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'zod',
+              message:
+                'Import { z } from src/lib/zod.ts: schemas built before the OpenAPI extension lack .openapi().',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
   },

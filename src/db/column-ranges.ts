@@ -5,7 +5,7 @@
 // registered here with bounds inside its column's range.
 import { getTableName } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
-import { z } from 'zod';
+import { z } from '../lib/zod.js';
 
 export type Range = { readonly min: number; readonly max: number };
 

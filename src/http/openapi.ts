@@ -1,16 +1,8 @@
 // The OpenAPI 3.1 document, generated from the zod contracts of the routes the app serves: the document
 // cannot drift from what the handlers validate and answer.
-import {
-  extendZodWithOpenApi,
-  OpenAPIRegistry,
-  OpenApiGeneratorV31,
-  type RouteConfig,
-} from '@asteasolutions/zod-to-openapi';
-import { z } from 'zod';
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { z } from '../lib/zod.js';
 import type { Route } from './route.js';
-
-// Gives every zod schema `.openapi(...)`; route files get it by importing route.ts, which imports this module.
-extendZodWithOpenApi(z);
 
 export const ErrorResponse = z
   .object({

@@ -4,12 +4,12 @@
 // only then sends. Handlers never touch `res`, so nothing can be sent before the commit.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
-import { z, type ZodObject, type ZodType } from 'zod';
+import { z } from '../lib/zod.js';
+import type { ZodObject, ZodType } from 'zod';
 import type { Deps } from '../deps.js';
 import type { UnitOfWork } from '../repositories/unit-of-work.js';
 import { AppError, UnsupportedMediaTypeError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import './openapi.js';
 import { RequestUnitOfWork } from './middleware/unit-of-work.js';
 
 export type HttpMethod = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-// The app first: route modules need zod's OpenAPI extension (src/http/openapi.ts) before the workers load them.
 import { startTcpProxy, startTestApp, type TestApp } from '../helpers/http.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';

@@ -1,6 +1,6 @@
 // POST /api/auth/nonce: the single-use nonce that a sign-in message (EIP-4361) must carry. The answer also says
 // which domain and chain id the message must name, so a client has everything it needs to build it.
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { issueNonce } from '../../domain/sign-in.js';
 import { IsoTimestamp } from '../openapi.js';
 import { defineRoute, type RouteFactory } from '../route.js';

@@ -1,7 +1,7 @@
 // The authors: their pages (never their prompt), their tokens, the leaderboard, and the prompt they set with a
 // signed message. Registered before the routes with a {wallet} segment so that /leaderboard is not a wallet.
 import { getAddress, type Address, type Hex } from 'viem';
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { notStored } from '../../db/column-ranges.js';
 import { TOKEN_STATUSES, type Author } from '../../db/schema.js';
 import { normalizePrompt, PROMPT_MAX_CHARACTERS, setPrompt } from '../../domain/authors.js';

@@ -2,7 +2,7 @@
 // With Farcaster message signed by the fid's custody address (rules in src/domain/farcaster-link.ts). The
 // username comes from the hub. Registered before the routes with a {wallet} segment only for symmetry with X.
 import type { Hex } from 'viem';
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { linkFarcaster, verifyFarcaster, type FarcasterProviders } from '../../domain/farcaster-link.js';
 import { createSignatureChecker, createSignInVerifier } from '../../domain/sign-in.js';
 import { createFarcasterClients } from '../../providers/farcaster/index.js';

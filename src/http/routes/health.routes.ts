@@ -3,7 +3,7 @@
 // the timeout, whatever state the pool or the server is in: the probe has its own connection
 // (Database.probeSql), so a pool busy with API or worker queries does not make it queue, and load shedding
 // (HTTP_MAX_IN_FLIGHT) never refuses it.
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { connectionFailureCode } from '../../db/connection-errors.js';
 import { redactUrl } from '../../logger.js';
 import { defineRoute, type RouteFactory } from '../route.js';

@@ -4,7 +4,7 @@
 // A CID that a remote provider answered for content we address differently (it laid the same file out another
 // way, and the token keeps its CID) is served too: the token's ipfs:// links work here whatever the provider.
 import type { Request } from 'express';
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import type { ContentBlobInfo } from '../../repositories/content-blobs.repository.js';
 import type { UnitOfWork } from '../../repositories/unit-of-work.js';
 import { NotFoundError } from '../../errors.js';

@@ -1,5 +1,5 @@
 // GET /api/mint-events: the BatchMinted events recorded, by block range, in chain order.
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { coercedIntFor, notStored } from '../../db/column-ranges.js';
 import { mintEvents, type MintEvent } from '../../db/schema.js';
 import { ValidationError } from '../../errors.js';

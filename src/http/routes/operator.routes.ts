@@ -2,7 +2,7 @@
 // stage it failed in, and the pipeline's state at a glance (counts, oldest waiting, attempts and failures per
 // stage and error class over the last hour, leases held, throughput over the last minute). The stats read the
 // database, so they cover every worker process on every machine.
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { TOKEN_STATUSES } from '../../db/schema.js';
 import { STAGE_NAMES, STAGES } from '../../domain/stages.js';
 import { retryFailedToken } from '../../domain/token-state.js';

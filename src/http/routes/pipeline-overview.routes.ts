@@ -2,7 +2,7 @@
 // funnel, the oldest token waiting for each stage, completions per minute over the last hour, recent
 // failures, recent reveal transactions and the newest tokens with an image. Public like the token API: it
 // holds no prompt, no key and no wallet beyond what the chain already shows.
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { TOKEN_STATUSES, type TokenStatus } from '../../db/schema.js';
 import { IsoTimestamp } from '../openapi.js';
 import { defineRoute, type RouteFactory } from '../route.js';

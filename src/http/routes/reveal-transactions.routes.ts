@@ -1,7 +1,7 @@
 // GET /api/reveal-transactions: the reveal batches for operators, newest first: status, tokens, the hash of every
 // signed attempt (the first send and each replacement), gas used and fees. Mapped field by field: the signed
 // bytes stay in the database, and nothing here can carry the keeper's key (it is never stored).
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { notStored } from '../../db/column-ranges.js';
 import { REVEAL_ATTEMPT_STATUSES, REVEAL_TX_STATUSES } from '../../db/schema.js';
 import type { RevealAttempt } from '../../db/schema.js';

@@ -1,6 +1,6 @@
 // GET /api/tokens and GET /api/tokens/{tokenId}: the tokens as the pipeline sees them. Rows are mapped field by
 // field (no internal column such as the lease ever leaves), timestamps as ISO 8601 UTC.
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { coercedIntFor, notStored } from '../../db/column-ranges.js';
 import { TOKEN_STATUSES, tokens as tokensTable } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';

@@ -3,7 +3,7 @@
 // WEBHOOK_CHUNK_TOKENS tokens each; replays, concurrent duplicates and the redelivery of a delivery cut between
 // chunks create nothing twice (the ingest is idempotent).
 import type { Address } from 'viem';
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { alchemyWebhookSchema } from '../../stages/detection/alchemy-payload.js';
 import {
   ALCHEMY_SIGNATURE_HEADER,

@@ -3,7 +3,7 @@
 // state, exchanges the code, reads the username from users/me, stores it, and redirects to FRONTEND_URL with
 // `x=linked&handle=...` or `x=error&code=...`. Registered before the routes with a {wallet} segment.
 import type { Hex } from 'viem';
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { createSignInVerifier } from '../../domain/sign-in.js';
 import { checkXState, consumeXState, startXLink } from '../../domain/x-link.js';
 import { AppError, NotConfiguredError } from '../../errors.js';

@@ -1,7 +1,7 @@
 // The part of an Alchemy custom (GraphQL "block") webhook delivery that the backend reads (domain.md section 4).
 // Fields we do not read are allowed and ignored; the ones we read must have exactly the expected shape, so that a
 // malformed delivery is refused as a whole (400, nothing written) rather than half processed.
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { intFor, notStored, secondsFor } from '../../db/column-ranges.js';
 import { mintEvents } from '../../db/schema.js';
 
