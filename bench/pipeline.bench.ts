@@ -18,13 +18,8 @@ import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 import { mintOnChain } from '../src/dev/demo/mints.js';
 import { deployGlisk, startLocalChain, type DevAccount } from '../src/dev/local-chain.js';
 import { createTemporaryDirectory } from '../src/dev/temporary-directory.js';
-import {
-  isStageName,
-  STAGE_NAMES,
-  STAGES,
-  type StageDefinition,
-  type StageName,
-} from '../src/domain/stages.js';
+import { STAGES, type StageDefinition } from '../src/domain/stages.js';
+import { isStageName, STAGE_NAMES, type StageName } from '../src/stage-names.js';
 import { UsageError } from '../src/errors.js';
 import { mapAll } from '../src/lib/bounded-concurrency.js';
 import { computeCid } from '../src/lib/cid.js';

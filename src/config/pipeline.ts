@@ -1,7 +1,7 @@
 // The stage runtime (src/workers/stage-runner.ts), shared by every stage: which stages this process runs, claim
 // size, leases, retries, concurrency and attempts per stage.
 import type { CleanedEnv } from 'envalid';
-import { STAGE_NAMES, type StageName } from '../domain/stages.js';
+import { STAGE_NAMES, type StageName } from '../stage-names.js';
 import { intIn, nameList, positiveNumber, toMs, type AreaContext } from './validators.js';
 
 export type PipelineConfig = {

@@ -37,13 +37,14 @@ import {
   stopPostmaster,
 } from './postmaster.js';
 import { removeIfEmptyTemporary, removeIfEmptyTemporarySync } from './temporary-directory.js';
+import type { EmbeddedPostgresLogLevel } from './postgres-log.js';
 
 export const EMBEDDED_POSTGRES_MAJOR = '17';
 export const EMBEDDED_POSTGRES_USER = 'postgres';
 // A fixed, documented password: the server listens on 127.0.0.1 only and holds development or test data.
 export const EMBEDDED_POSTGRES_PASSWORD = 'postgres';
 
-export type EmbeddedPostgresLogLevel = 'debug' | 'info';
+export type { EmbeddedPostgresLogLevel };
 
 export type EmbeddedPostgresOptions = {
   /** The cluster directory (PGDATA). Created and initialised (initdb) when it holds no cluster yet. */

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { EmbeddedPostgresLogLevel } from './embedded-postgres.js';
+import type { EmbeddedPostgresLogLevel } from './postgres-log.js';
 
 export type RunAs = { uid: number; gid: number; name: string };
 

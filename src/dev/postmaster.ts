@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { EmbeddedPostgresLogLevel } from './embedded-postgres.js';
+import type { EmbeddedPostgresLogLevel } from './postgres-log.js';
 import { sleep } from '../lib/sleep.js';
 
 export type PostmasterInfo = {

@@ -4,9 +4,7 @@
 // retry all read their statuses from here, so no status list is written twice.
 import type { TokenStatus } from '../db/schema.js';
 import type { AttemptsColumn } from '../repositories/token-queue.repository.js';
-
-export const STAGE_NAMES = ['image', 'ipfs', 'reveal'] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
+import type { StageName } from '../stage-names.js';
 
 export type StageDefinition = Readonly<{
   name: StageName;
@@ -50,7 +48,3 @@ export const STAGES: Readonly<Record<StageName, StageDefinition>> = Object.freez
     skipTokensInFlightOnChain: true,
   },
 });
-
-export function isStageName(value: unknown): value is StageName {
-  return typeof value === 'string' && (STAGE_NAMES as readonly string[]).includes(value);
-}

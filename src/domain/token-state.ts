@@ -7,7 +7,8 @@ import * as tokenQueue from '../repositories/token-queue.repository.js';
 import * as tokenCompletions from '../repositories/token-completions.repository.js';
 import type { TokenChanges } from '../repositories/token-queue.repository.js';
 import * as tokensRepository from '../repositories/tokens.repository.js';
-import { isStageName, STAGES, type StageDefinition } from './stages.js';
+import { isStageName } from '../stage-names.js';
+import { STAGES, type StageDefinition } from './stages.js';
 
 // failed -> anything is deliberately absent: only an operator moves a failed token back (retryFailedToken).
 // generating -> detected: a transient image failure (or a stopping worker) sends the token back to its stage's

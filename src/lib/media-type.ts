@@ -1,8 +1,8 @@
 // The media type of image bytes, read from their signature (magic bytes), never from a URL or a header: Replicate's
 // flux-schnell returns WebP by default, and a provider may change formats without notice.
-import type { ContentMediaType } from '../db/schema.js';
 
-export type ImageMediaType = Extract<ContentMediaType, 'image/png' | 'image/jpeg' | 'image/webp'>;
+/** The image media types the pipeline stores (a subset of content_blobs' CONTENT_MEDIA_TYPES in the schema). */
+export type ImageMediaType = 'image/png' | 'image/jpeg' | 'image/webp';
 
 const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 

@@ -5,7 +5,7 @@
 // template): never a token id, a wallet or a prompt.
 import { hostname } from 'node:os';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { STAGE_NAMES } from '../domain/stages.js';
+import { STAGE_NAMES } from '../stage-names.js';
 
 export const METRIC_PREFIX = 'glisk_';
 

@@ -9,7 +9,7 @@ import {
   type TokenStatus,
 } from '../db/schema.js';
 import type { ClaimableStage } from './token-queue.repository.js';
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 
 // Wallets compare by lower(wallet_address) so that every lookup is served by authors_wallet_address_lower_uq.
 const walletKey = sql`lower(${authors.walletAddress})`;

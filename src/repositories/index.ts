@@ -31,6 +31,3 @@ export const repositories = {
 } as const;
 
 export type Repositories = typeof repositories;
-
-/** Offset paging for the small listing helpers; the token API uses its own cursor (tokens.listPage). */
-export type Page = { limit: number; offset?: number };

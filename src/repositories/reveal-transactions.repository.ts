@@ -7,7 +7,7 @@ import {
   type RevealTransaction,
   type RevealTxStatus,
 } from '../db/schema.js';
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 
 export type RevealTransactionChanges = Partial<
   Pick<

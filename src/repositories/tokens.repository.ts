@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, getTableColumns, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { authors, tokens, type NewToken, type Token, type TokenStatus } from '../db/schema.js';
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 
 /** A token with its author's wallet, as the read API shows it. */
 export type TokenWithAuthor = Token & { authorWallet: string };

@@ -5,7 +5,7 @@ import { ChainStatusReporter } from '../domain/chain-status.js';
 import { createChainPublicClient } from '../providers/chain/client.js';
 import { scanGaps } from '../stages/detection/gap-scan.js';
 import { LogFollower } from '../stages/detection/log-follower.js';
-import type { WorkerFactory } from './index.js';
+import type { WorkerFactory } from './worker.js';
 
 export const logFollowerWorker: WorkerFactory = ({ config, logger, database }) => {
   const { rpcUrl, contractAddress } = config.chain;

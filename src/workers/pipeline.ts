@@ -5,7 +5,7 @@
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { TokenStatus } from '../db/schema.js';
-import type { StageName } from '../domain/stages.js';
+import type { StageName } from '../stage-names.js';
 import type { Logger } from '../logger.js';
 import { createImageProvider } from '../providers/image/index.js';
 import { createIpfsProvider } from '../providers/ipfs/index.js';

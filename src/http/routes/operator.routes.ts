@@ -4,7 +4,8 @@
 // database, so they cover every worker process on every machine.
 import { z } from '../../lib/zod.js';
 import { TOKEN_STATUSES } from '../../db/schema.js';
-import { STAGE_NAMES, STAGES } from '../../domain/stages.js';
+import { STAGES } from '../../domain/stages.js';
+import { STAGE_NAMES } from '../../stage-names.js';
 import { retryFailedToken } from '../../domain/token-state.js';
 import { CHAIN_STATUS_SOURCES, readChainStatuses } from '../../domain/chain-status.js';
 import { REVEAL_STATES, readRevealStatuses } from '../../stages/reveal/reveal-status.js';

@@ -3,10 +3,10 @@
 // chooses, logged at start). Every process serves its own series, labelled by its instance.
 import express from 'express';
 import type { Database } from '../db/client.js';
-import { listen, type RunningServer } from '../http/server.js';
-import { METRICS_PATH, mountMetrics } from './http-metrics.js';
-import { registerPoolGauges } from './pool-gauges.js';
-import { initMetrics } from './registry.js';
+import { listen, type RunningServer } from './server.js';
+import { METRICS_PATH, mountMetrics } from '../metrics/http-metrics.js';
+import { registerPoolGauges } from '../metrics/pool-gauges.js';
+import { initMetrics } from '../metrics/registry.js';
 
 export type MetricsServerOptions = {
   host: string;
