@@ -349,9 +349,16 @@ describe('reveal sender', () => {
     // One fee bump allowed: 4 tokens, 4 tokens bumped, then 2, then 1, each replacing the last at nonce 0.
     const revealSender = await sender({ transactionTimeoutMs: 100, maxFeeBumps: 1 });
     const running = revealSender.revealBatch(await claim(), controller.signal);
-    await until('split down to one token', async () =>
-      (await database.db.select().from(revealAttempts)).some((a) => tokensOf(a).length === 1),
-    );
+    // An attempt is stored before it is broadcast: mine only once the node holds the one-token replacement, or
+    // the block takes the two-token transaction it has not yet replaced.
+    await until('split down to one token, broadcast', async () => {
+      const single = (await database.db.select().from(revealAttempts)).find((a) => tokensOf(a).length === 1);
+      if (!single) return false;
+      return chain.publicClient.getTransaction({ hash: single.txHash as Hex }).then(
+        () => true,
+        () => false,
+      );
+    });
     // The token in flight is not claimable, nor are the ones left out while the batch can still land.
     assert.deepEqual(await claim(), []);
     await testClient().mine({ blocks: 1 });
