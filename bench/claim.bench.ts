@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { makeWorkerUtils, runMigrations } from 'graphile-worker';
 import { createDatabase, type Database } from '../src/db/client.js';
@@ -14,7 +13,7 @@ import { migrateDatabase } from '../src/db/migrate.js';
 import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.js';
 import { createTemporaryDirectory } from '../src/dev/temporary-directory.js';
 import { UsageError } from '../src/errors.js';
-import { printLine, readCliOptions, runCli, type CliIo } from '../src/cli/run.js';
+import { parseCommandArgs, printLine, readCliOptions, runCli, type CliIo } from '../src/cli/run.js';
 
 const HELP = `Usage: npm run bench:claim [-- --tokens N] [--processes 1,2,4] [--concurrency C]
 
@@ -53,22 +52,12 @@ function positiveInt(name: string, value: string): number {
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv.filter((arg) => arg !== '--'),
-      options: {
-        tokens: { type: 'string' },
-        processes: { type: 'string' },
-        concurrency: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseCommandArgs(argv, {
+    tokens: { type: 'string' },
+    processes: { type: 'string' },
+    concurrency: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help === true) return 'help';
   return {
     tokens: positiveInt('tokens', values.tokens ?? '3000'),

@@ -7,7 +7,6 @@
 // Stages are read from the stage table (src/domain/stages.ts) and built by src/workers/pipeline.ts; the only
 // per-stage knowledge here is BENCH_SETUPS, the configuration that makes a stage run offline.
 import { PassThrough } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { createPublicClient, getAddress, http, type Address, type PublicClient } from 'viem';
 import { loadConfig, type Config } from '../src/config.js';
@@ -26,7 +25,7 @@ import { computeCid } from '../src/lib/cid.js';
 import { createLogger } from '../src/logger.js';
 import { chainForId } from '../src/providers/chain/client.js';
 import { createImageProvider } from '../src/providers/image/index.js';
-import { printLine, readCliOptions, runCli, type CliIo } from '../src/cli/run.js';
+import { parseCommandArgs, printLine, readCliOptions, runCli, type CliIo } from '../src/cli/run.js';
 import { ingestMints, type DecodedMint } from '../src/stages/detection/mint-ingest.js';
 import { resolvePrompt } from '../src/stages/image/image.stage.js';
 import { startPipeline, stageFactories } from '../src/workers/pipeline.js';
@@ -123,19 +122,11 @@ async function startRevealChain(mints: readonly DecodedMint[]) {
 type Options = { tokens: number; stages: StageDefinition[] };
 
 function parseOptions(argv: string[]): Options | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        tokens: { type: 'string' },
-        stages: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseCommandArgs(argv, {
+    tokens: { type: 'string' },
+    stages: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help === true) return 'help';
   const tokensText = values.tokens ?? '1000';
   if (!/^[1-9]\d{0,5}$/.test(tokensText)) {

@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { createPublicClient, http, type Address, type PublicClient } from 'viem';
 import { loadConfig } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -21,7 +20,7 @@ import { createTemporaryDirectory } from '../dev/temporary-directory.js';
 import { DemoFailure, UsageError } from '../errors.js';
 import { chainForId } from '../providers/chain/client.js';
 import { databaseStartup, type DatabaseStartup } from '../startup.js';
-import { printLine, readCliOptions, runCli, type CliIo, type CliOutput } from './run.js';
+import { parseCommandArgs, printLine, readCliOptions, runCli, type CliIo, type CliOutput } from './run.js';
 
 const HELP = `Usage: npm run demo -- [--tokens 200] [--batch-wait 8] [--timeout 300] [--keep-logs]
 
@@ -57,23 +56,13 @@ const FULL_BATCH = 50;
 const PROGRESS_LINE_MS = 3_000;
 
 function parseOptions(argv: string[]): DemoOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        tokens: { type: 'string' },
-        'batch-wait': { type: 'string' },
-        timeout: { type: 'string' },
-        'keep-logs': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseCommandArgs(argv, {
+    tokens: { type: 'string' },
+    'batch-wait': { type: 'string' },
+    timeout: { type: 'string' },
+    'keep-logs': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help === true) return 'help';
   const integer = (value: string | undefined, name: string, min: number, max: number, fallback: number) => {
     if (value === undefined) return fallback;

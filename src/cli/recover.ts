@@ -1,14 +1,13 @@
 // `npm run recover`: the gap scan as a command, for an operator who wants missing tokens now (or a report of
 // them with --dry-run) rather than at the next GAP_SCAN_INTERVAL_SECONDS.
 import { PassThrough } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { createChainPublicClient } from '../providers/chain/client.js';
 import { loadConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { scanGaps, type GapScanProgress, type GapScanReport } from '../stages/detection/gap-scan.js';
 import { createLogger } from '../logger.js';
 import { withDatabase } from '../startup.js';
-import { printFailure, printLine, runCli, type CliIo, type CliOutput } from './run.js';
+import { parseCommandArgs, printFailure, printLine, runCli, type CliIo, type CliOutput } from './run.js';
 
 const HELP = `Usage: npm run recover -- [--dry-run] [--limit N] [--concurrency N]
 
@@ -39,22 +38,12 @@ function positiveInt(value: string | undefined, name: string): number | undefine
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv.filter((arg) => arg !== '--'),
-      options: {
-        'dry-run': { type: 'boolean' },
-        limit: { type: 'string' },
-        concurrency: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseCommandArgs(argv, {
+    'dry-run': { type: 'boolean' },
+    limit: { type: 'string' },
+    concurrency: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help === true) return 'help';
   return {
     dryRun: values['dry-run'] === true,

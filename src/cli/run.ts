@@ -2,6 +2,7 @@
 // ends with `await runCli(import.meta.url, main)`, which runs it only when the file is the process's entry
 // point: tests import the same main and call it in-process with their own output and environment.
 import { realpathSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, readProcessEnv, type Config } from '../config.js';
@@ -31,6 +32,26 @@ export function readCliConfig(io: CliIo, command: string): Config | undefined {
     if (!(error instanceof ConfigError)) throw error;
     printLine(io.stderr, `${command}: ${error.message}`);
     return undefined;
+  }
+}
+
+/**
+ * A command's flags, read strictly (no positionals; `npm run x -- --flag` passes a bare `--`, which is skipped):
+ * an unknown or malformed flag is a UsageError, so the command answers it through readCliOptions.
+ */
+export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: O,
+) {
+  try {
+    return parseArgs({
+      args: argv.filter((arg) => arg !== '--'),
+      options,
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 }
 

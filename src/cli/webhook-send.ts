@@ -1,10 +1,10 @@
 // `npm run webhook:send -- --file payload.json`: posts an Alchemy webhook delivery to the running service,
 // signed with the configured ALCHEMY_WEBHOOK_SECRET exactly as Alchemy signs it (HMAC-SHA256 of the raw bytes).
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import { ALCHEMY_SIGNATURE_HEADER, signAlchemyBody } from '../stages/detection/alchemy-signature.js';
 import {
+  parseCommandArgs,
   localServiceUrl,
   printFailure,
   printLine,
@@ -33,21 +33,11 @@ set, 2 bad arguments.`;
 type Options = { file: string; url: string | undefined };
 
 function parseOptions(argv: string[]): Options | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv.filter((arg) => arg !== '--'),
-      options: {
-        file: { type: 'string' },
-        url: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseCommandArgs(argv, {
+    file: { type: 'string' },
+    url: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help === true) return 'help';
   if (values.file === undefined) throw new UsageError('--file is required');
   const url = values.url?.replace(/\/+$/, '');

@@ -1,7 +1,6 @@
 // `npm run worker -- --stages image`: the pipeline workers alone, without the HTTP API (the same stage runtime
 // that `npm start` runs with WORKERS). Run as many as wanted, on any machine sharing the database.
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import type { Deps } from '../deps.js';
 import { UsageError } from '../errors.js';
@@ -10,7 +9,7 @@ import { createLogger } from '../logger.js';
 import { startMetricsServer } from '../http/metrics-server.js';
 import { withDatabase } from '../startup.js';
 import { startPipeline, stageFactories } from '../workers/pipeline.js';
-import { printFailure, printLine, runCli, type CliIo } from './run.js';
+import { parseCommandArgs, printFailure, printLine, runCli, type CliIo } from './run.js';
 
 const HELP = `Usage: npm run worker -- [--stages ${STAGE_NAMES.join(',')}] [--help]
 
@@ -38,17 +37,10 @@ IMAGE_PROVIDER and the provider's settings; see .env.example.
 Exit status: 0 after a clean stop, 1 on bad arguments or configuration, or a database that cannot be reached.`;
 
 function parseStages(argv: string[]): StageName[] | undefined | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv.filter((arg) => arg !== '--'),
-      options: { stages: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const values = parseCommandArgs(argv, {
+    stages: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help === true) return 'help';
   if (values.stages === undefined) return undefined;
   const names = values.stages
