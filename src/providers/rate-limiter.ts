@@ -1,6 +1,8 @@
 // A requests-per-minute limit held across every worker of every process: each request reserves its own slot
 // in PostgreSQL (rate-limits.repository), slots 60000 / maxPerMinute ms apart, and waits for it. No burst: at
-// most one request starts per interval, so no minute ever sees more than the limit.
+// most one request starts per interval, so no minute ever sees more than the limit. A caller that wakes up more
+// than half an interval after its slot (its event loop or host stalled) takes a new slot instead of sending late:
+// several late callers of one stalled process would otherwise go out together with the next callers' slots.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Executor } from '../db/client.js';
 import * as rateLimitsRepository from '../repositories/rate-limits.repository.js';
@@ -27,9 +29,14 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Rate
   return {
     intervalMs,
     async acquire(signal) {
-      signal?.throwIfAborted();
-      const waitMs = await rateLimitsRepository.reserveSlot(options.db, options.key, intervalMs);
-      if (waitMs > 0) await sleep(waitMs, undefined, { signal });
+      for (;;) {
+        signal?.throwIfAborted();
+        const waitMs = await rateLimitsRepository.reserveSlot(options.db, options.key, intervalMs);
+        // The slot in this host's clock, at the latest (the database computed waitMs before its answer arrived).
+        const slotAt = performance.now() + waitMs;
+        if (waitMs > 0) await sleep(waitMs, undefined, { signal });
+        if (performance.now() - slotAt <= intervalMs / 2) return;
+      }
     },
     async pauseFor(delayMs) {
       await rateLimitsRepository.pushBack(options.db, options.key, Math.max(0, delayMs));

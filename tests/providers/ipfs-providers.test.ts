@@ -3,6 +3,7 @@
 // tests, t0040-add-and-cat.sh, and `ipfs add` runs), never by this code.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'drizzle-orm';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { computeCid, toCanonicalCid, type CidLayout } from '../../src/lib/cid.js';
 import { parseRetryAfter } from '../../src/lib/retry-after.js';
@@ -269,6 +270,30 @@ describe('Pinata provider and its shared rate limit', { timeout: 60_000 }, () =>
     } finally {
       await pinata.close();
     }
+  });
+
+  it('a caller that wakes up long after its slot (a stalled event loop) takes a new slot instead of sending late', async () => {
+    const db = workerDb();
+    const limiter = createSharedRateLimiter({ db, key: 'stalled', maxPerMinute: 240 });
+    const nextSlot = async () => {
+      const [row] = await db.execute<{ at: string; inMs: string }>(
+        sql`select extract(epoch from next_slot_at) as at,
+                   extract(epoch from next_slot_at - clock_timestamp()) * 1000 as "inMs"
+            from rate_limits where key = 'stalled'`,
+      );
+      return { at: Number(row?.at), inMs: Number(row?.inMs) };
+    };
+    await limiter.acquire(); // the first slot is now; the next one is 250 ms away
+    const { at: afterFirst } = await nextSlot();
+    const late = limiter.acquire();
+    // Wait until that call holds its slot (the next free slot moved on), then block the event loop well past the
+    // slot, as a loaded host would.
+    while ((await nextSlot()).at <= afterFirst) await new Promise((resolve) => setImmediate(resolve));
+    const blockedUntil = performance.now() + 800;
+    while (performance.now() < blockedUntil);
+    await late;
+    // It took a second slot when it woke up: the next free slot is ahead again, not in the past.
+    assert.ok((await nextSlot()).inMs > 0, 'the late caller reserved a new slot');
   });
 
   it('without a shared limit (one limiter per worker) the same load is refused: the test can fail', async () => {
