@@ -195,6 +195,11 @@ export class RevealSender extends BatchSettler {
 
     const row = await this.insertBatch(batch);
     if (row === undefined) return result;
+    // A token whose lease another claimer took is left out of the transaction too, not only out of the row.
+    if (row.tokenRowIds.length < batch.length) {
+      batch = batch.filter((t) => row.tokenRowIds.includes(t.id));
+      call = callFor(batch);
+    }
     const ready = await this.signFirst({ row, call }, gas, lock, signal);
     if (ready === undefined) {
       result.inFlight.push(...batch.map((t) => t.tokenId));

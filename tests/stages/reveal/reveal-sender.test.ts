@@ -269,6 +269,50 @@ describe('reveal sender', () => {
     assert.equal(token?.errorData?.code, 'NOT_MINTED');
   });
 
+  it('leaves out a token whose lease another claimer took before the batch was recorded', async () => {
+    const [kept, taken] = await readyTokens(2);
+    assert.ok(kept !== undefined && taken !== undefined);
+    const claimed = await claim();
+    // Still `ready`, but leased to someone else now (our lease expired and was reclaimed).
+    await database.db.update(tokens).set({ leaseOwner: 'other-worker' }).where(eq(tokens.tokenId, taken));
+    const result = await (await sender()).revealBatch(claimed, controller.signal);
+    assert.deepEqual(result.revealed, [kept]);
+    const [row] = await database.db.select().from(revealTransactions);
+    assert.equal(row?.tokenRowIds.length, 1, 'the batch row names only the token still held');
+    const onChain = await chain.publicClient.readContract({
+      ...contract(),
+      functionName: 'isRevealed',
+      args: [BigInt(taken)],
+    });
+    assert.equal(onChain, false, 'the token held by the other claimer was not sent');
+    const [other] = await database.db.select().from(tokens).where(eq(tokens.tokenId, taken));
+    assert.equal(other?.status, 'ready');
+    assert.equal(other?.leaseOwner, 'other-worker');
+    assert.ok(logs.some((l) => l.includes('reveal.lease_lost') && l.includes(String(taken))));
+  });
+
+  it('signs the next batch at the nonce after our last one, even when a lagging node reports an older count', async () => {
+    const ids = await readyTokens(2);
+    const revealSender = await sender();
+    const first = await revealSender.revealBatch(await claim(1), controller.signal);
+    assert.deepEqual(first.revealed, ids.slice(0, 1));
+    // A load-balanced node one block behind: the keeper's mined count before the first batch.
+    proxy.override = (r) =>
+      r.method === 'eth_getTransactionCount' && r.params?.[1] === 'latest' ? { result: '0x0' } : undefined;
+    const running = revealSender.revealBatch(await claim(1), controller.signal);
+    running.catch(() => undefined);
+    await until(
+      'the second batch signed',
+      async () => (await database.db.select().from(revealAttempts)).length === 2,
+    );
+    const nonces = (await database.db.select({ nonce: revealAttempts.nonce }).from(revealAttempts))
+      .map((a) => a.nonce)
+      .sort();
+    assert.deepEqual(nonces, [0, 1], 'a nonce already used is never signed again');
+    assert.deepEqual((await running).revealed, ids.slice(1));
+    assert.equal(await keeperNonce(), 2);
+  });
+
   it('replaces a stuck transaction (mining paused) with bumped fees; exactly one lands, every hash kept', async () => {
     const ids = await readyTokens(3);
     await testClient().setAutomine(false);
