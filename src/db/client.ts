@@ -11,6 +11,20 @@ export type Schema = typeof schema;
 /** The database or a transaction of it: what every repository function takes as its first argument. */
 export type Executor = PgDatabase<PostgresJsQueryResultHKT, Schema>;
 
+/**
+ * The postgres.js client under a drizzle database or transaction (a transaction's: its statements run on the
+ * transaction's connection). For the hot statements: its tagged templates are prepared statements, parsed and
+ * planned once per connection, where drizzle's `execute` and query builder send every statement unnamed, to be
+ * parsed and planned again (measured on this machine: 0.075 ms client + 0.047 ms server CPU for a one-row
+ * read as a tagged template, 0.27 + 0.23 ms through db.execute). drizzle types its session as the generic
+ * PgSession; every Executor of this project is a postgres-js one, whose session holds the client.
+ */
+export function postgresClient(executor: Executor): postgres.Sql {
+  const session = executor._.session as unknown as { client?: postgres.Sql };
+  if (session.client === undefined) throw new Error('not a postgres-js drizzle database or transaction');
+  return session.client;
+}
+
 export type Database = {
   db: PostgresJsDatabase<Schema>;
   sql: postgres.Sql;

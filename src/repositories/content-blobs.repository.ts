@@ -1,6 +1,7 @@
 // The content store (content_blobs): immutable files keyed by their CID, handed from one stage to the next.
-import { eq, sql, type SQL } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
+import { eq, sql } from 'drizzle-orm';
+import type postgres from 'postgres';
+import { postgresClient, type Executor } from '../db/client.js';
 import { contentBlobs, type ContentBlob, type ContentMediaType } from '../db/schema.js';
 
 export type ContentBlobInput = {
@@ -18,19 +19,25 @@ export type ContentBlobInfo = Omit<ContentBlob, 'bytes'>;
  * a lease expiry) changes nothing. Returns true when this call inserted it.
  */
 export async function put(tx: Executor, blob: ContentBlobInput): Promise<boolean> {
-  const rows = await tx.execute(sql`${insertSql(blob)} RETURNING cid`);
+  const sql = postgresClient(tx);
+  const rows = await sql`${insertFragment(sql, blob)} RETURNING cid`;
   return rows.length > 0;
 }
 
 /**
- * The INSERT of `put` as a fragment (no RETURNING), for a caller that stores a blob in the same statement as a row
- * of its own (a data-modifying WITH): one round trip instead of two. Raw SQL rather than the query builder: it
- * runs once per stored file, and a 128 KB image is its one big parameter.
+ * The INSERT of `put` as a postgres.js fragment (no RETURNING), for a caller that stores a blob in the same
+ * statement as a row of its own (a data-modifying WITH): one round trip instead of two. A prepared statement (it
+ * runs once per stored file). The bytes travel as base64 text that the server decodes: postgres.js sends every
+ * parameter as text and a Buffer as hex, twice its size, the costliest to build and to parse (a 120 KB PNG,
+ * measured: 1.6 ms client + 2.8 ms server CPU per insert as hex, 0.7 + 1.1 as base64 into the EXTERNAL column).
  */
-export function insertSql(blob: ContentBlobInput): SQL {
+export function insertFragment(
+  sql: postgres.Sql,
+  blob: ContentBlobInput,
+): postgres.PendingQuery<postgres.Row[]> {
   const bytes = Buffer.from(blob.bytes.buffer, blob.bytes.byteOffset, blob.bytes.byteLength);
   return sql`INSERT INTO content_blobs (cid, media_type, size_bytes, bytes)
-    VALUES (${blob.cid}, ${blob.mediaType}, ${bytes.byteLength}, ${bytes})
+    VALUES (${blob.cid}, ${blob.mediaType}, ${bytes.byteLength}, decode(${bytes.toString('base64')}, 'base64'))
     ON CONFLICT (cid) DO NOTHING`;
 }
 

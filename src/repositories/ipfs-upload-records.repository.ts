@@ -1,5 +1,5 @@
-import { and, asc, desc, eq, isNotNull, ne, sql, type SQL } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
+import { and, asc, desc, eq, isNotNull, ne, type SQL } from 'drizzle-orm';
+import { postgresClient, type Executor } from '../db/client.js';
 import {
   ipfsUploadRecords,
   type ContentMediaType,
@@ -7,7 +7,7 @@ import {
   type IpfsUploadRecord,
   type NewIpfsUploadRecord,
 } from '../db/schema.js';
-import { insertSql as blobInsertSql, type ContentBlobInput } from './content-blobs.repository.js';
+import { insertFragment as blobInsert, type ContentBlobInput } from './content-blobs.repository.js';
 
 export type IpfsRecordChanges = Partial<
   Pick<NewIpfsUploadRecord, 'cid' | 'computedCid' | 'status' | 'retryCount' | 'errorData' | 'completedAt'>
@@ -34,20 +34,49 @@ export async function addRecord(
   record: NewRecord,
   options: { storeBlob?: ContentBlobInput } = {},
 ): Promise<string> {
+  const [id] = await addRecords(tx, [record], options);
+  if (id === undefined) throw new Error('INSERT INTO ipfs_upload_records returned no row');
+  return id;
+}
+
+/**
+ * Inserts records (in order; their ids returned in that order) and, with `storeBlob`, that blob, in ONE prepared
+ * statement: the IPFS stage with the local provider writes an attempt's image record, its metadata record and the
+ * metadata's bytes together. Records written together keep their order by created_at (listByToken's): the k-th
+ * is stamped k microseconds after the transaction's now().
+ */
+export async function addRecords(
+  tx: Executor,
+  records: readonly NewRecord[],
+  options: { storeBlob?: ContentBlobInput } = {},
+): Promise<string[]> {
+  const sql = postgresClient(tx);
+  const rows = JSON.stringify(
+    records.map((record, ord) => ({
+      ord,
+      token_id: record.tokenRowId,
+      record_type: record.recordType,
+      provider: record.provider,
+      computed_cid: record.computedCid,
+      cid: record.cid ?? null,
+      status: record.status,
+      retry_count: record.retryCount,
+      error_data: record.errorData ?? null,
+      completed_at: record.completedAt?.toISOString() ?? null,
+    })),
+  );
   const stored =
-    options.storeBlob === undefined ? sql`` : sql`WITH stored AS (${blobInsertSql(options.storeBlob)}) `;
-  const errorData = record.errorData == null ? null : JSON.stringify(record.errorData);
-  // ISO text: the driver passes a Date parameter of a raw statement through as its toString().
-  const completedAt = record.completedAt == null ? null : record.completedAt.toISOString();
-  const [row] = await tx.execute<{ id: string }>(sql`${stored}
+    options.storeBlob === undefined ? sql`` : sql`WITH stored AS (${blobInsert(sql, options.storeBlob)})`;
+  const inserted = await sql<{ id: string; ord: number }[]>`${stored}
     INSERT INTO ipfs_upload_records
-      (token_id, record_type, provider, computed_cid, cid, status, retry_count, error_data, completed_at)
-    VALUES (${record.tokenRowId}, ${record.recordType}, ${record.provider}, ${record.computedCid},
-      ${record.cid ?? null}, ${record.status}, ${record.retryCount}, ${errorData}::jsonb,
-      ${completedAt}::timestamptz)
-    RETURNING id`);
-  if (!row) throw new Error('INSERT INTO ipfs_upload_records returned no row');
-  return row.id;
+      (token_id, record_type, provider, computed_cid, cid, status, retry_count, error_data, completed_at, created_at)
+    SELECT token_id, record_type, provider, computed_cid, cid, status, retry_count, error_data, completed_at,
+      now() + make_interval(secs => ord / 1e6)
+    FROM jsonb_to_recordset(${rows}::jsonb) AS v(ord int, token_id uuid, record_type text, provider text,
+      computed_cid text, cid text, status text, retry_count int, error_data jsonb, completed_at timestamptz)
+    ORDER BY ord
+    RETURNING id`;
+  return inserted.map((row) => row.id);
 }
 
 /** What the IPFS stage reads before pinning a token, in one statement. */
@@ -63,20 +92,23 @@ export type UploadInputs = {
 /**
  * The author's handles (authors), the stored image (content_blobs, bytes only with `withBytes`) and an earlier
  * completed image upload of the token to this provider (as findPinned): the three reads of an IPFS attempt in
- * one round trip.
+ * one round trip (a prepared statement: it runs once per token).
  */
 export async function uploadInputs(
   tx: Executor,
   query: { tokenRowId: string; authorId: string; imageCid: string; provider: string; withBytes: boolean },
 ): Promise<UploadInputs> {
-  const [row] = await tx.execute<{
-    author_found: boolean;
-    twitter_handle: string | null;
-    farcaster_handle: string | null;
-    media_type: ContentMediaType | null;
-    bytes: Buffer | null;
-    pinned_cid: string | null;
-  }>(sql`
+  const sql = postgresClient(tx);
+  const [row] = await sql<
+    {
+      author_found: boolean;
+      twitter_handle: string | null;
+      farcaster_handle: string | null;
+      media_type: ContentMediaType | null;
+      bytes: Buffer | null;
+      pinned_cid: string | null;
+    }[]
+  >`
     SELECT a.id IS NOT NULL AS author_found, a.twitter_handle, a.farcaster_handle, b.media_type,
       ${query.withBytes ? sql`b.bytes` : sql`NULL::bytea`} AS bytes,
       (SELECT r.cid FROM ipfs_upload_records r
@@ -85,7 +117,7 @@ export async function uploadInputs(
         ORDER BY r.created_at DESC LIMIT 1) AS pinned_cid
     FROM (VALUES (1)) AS one (x)
     LEFT JOIN authors a ON a.id = ${query.authorId}
-    LEFT JOIN content_blobs b ON b.cid = ${query.imageCid}`);
+    LEFT JOIN content_blobs b ON b.cid = ${query.imageCid}`;
   if (!row) throw new Error('the IPFS upload inputs query returned no row');
   return {
     author: row.author_found

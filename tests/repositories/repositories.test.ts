@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { createDatabase } from '../../src/db/client.js';
 import type { Author, NewMintEvent } from '../../src/db/schema.js';
 import * as authorsRepository from '../../src/repositories/authors.repository.js';
+import * as contentBlobsRepository from '../../src/repositories/content-blobs.repository.js';
 import * as imageJobsRepository from '../../src/repositories/image-generation-jobs.repository.js';
 import * as ipfsRecordsRepository from '../../src/repositories/ipfs-upload-records.repository.js';
 import * as mintEventsRepository from '../../src/repositories/mint-events.repository.js';
@@ -435,6 +436,93 @@ describe('image jobs and IPFS records', { timeout: 30_000 }, () => {
     });
     assert.equal((await ipfsRecordsRepository.getById(t.db, metadata.id))?.cid, cidOf(2));
     assert.equal(done?.status, 'completed');
+  });
+});
+
+describe('content store and IPFS records in one statement', { timeout: 30_000 }, () => {
+  it('stores every byte value exactly (base64 on the wire), once per CID, out of line uncompressed', async () => {
+    const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 131 + (i >> 9)) & 0xff));
+    const blob = { cid: cidOf(9101), mediaType: 'image/png', bytes } as const;
+    assert.equal(await contentBlobsRepository.put(t.db, blob), true);
+    assert.equal(await contentBlobsRepository.put(t.db, blob), false);
+    // Inside a transaction too (the statement runs on the transaction's connection).
+    const inTx = { cid: cidOf(9102), mediaType: 'image/png', bytes: bytes.subarray(1, 257) } as const;
+    await t.db.transaction((tx) => contentBlobsRepository.put(tx, inTx));
+    const stored = await contentBlobsRepository.get(t.db, blob.cid);
+    assert.deepEqual(
+      [stored?.sizeBytes, Buffer.compare(Buffer.from(stored?.bytes ?? []), bytes)],
+      [bytes.byteLength, 0],
+    );
+    assert.equal(
+      Buffer.compare(
+        (await contentBlobsRepository.get(t.db, inTx.cid))?.bytes ?? Buffer.alloc(0),
+        inTx.bytes,
+      ),
+      0,
+    );
+    // Migration 0009: already-compressed image bytes are not compressed again (STORAGE EXTERNAL).
+    const [column] = await t.sql<{ attstorage: string }[]>`
+      SELECT attstorage FROM pg_attribute WHERE attrelid = 'content_blobs'::regclass AND attname = 'bytes'`;
+    assert.equal(column?.attstorage, 'e');
+    const [size] = await t.sql<{ stored: number }[]>`
+      SELECT pg_column_size(bytes) AS stored FROM content_blobs WHERE cid = ${blob.cid}`;
+    assert.ok((size?.stored ?? 0) >= bytes.byteLength, `stored ${size?.stored} bytes of ${bytes.byteLength}`);
+  });
+
+  it('addRecords writes the records in order with the blob, or nothing', async () => {
+    const author = await insertAuthor(t.db, 0x9102);
+    const [token] = await insertTokens(t.db, author, [6101]);
+    assert.ok(token);
+    const base = { tokenRowId: token.id, provider: 'local', retryCount: 0 } as const;
+    const blob = { cid: cidOf(9103), mediaType: 'application/json', bytes: Buffer.from('{"a":1}') } as const;
+    const ids = await ipfsRecordsRepository.addRecords(
+      t.db,
+      [
+        {
+          ...base,
+          recordType: 'image',
+          computedCid: cidOf(1),
+          cid: cidOf(1),
+          status: 'completed',
+          completedAt: second(3),
+        },
+        {
+          ...base,
+          recordType: 'metadata',
+          computedCid: blob.cid,
+          status: 'failed',
+          errorData: { code: 'X', message: 'm' },
+        },
+      ],
+      { storeBlob: blob },
+    );
+    const rows = await ipfsRecordsRepository.listByToken(t.db, token.id);
+    // Written in one statement, listed in the order given (created_at: one microsecond apart).
+    assert.deepEqual(
+      rows.map((row) => row.id),
+      ids,
+    );
+    assert.deepEqual(
+      ids.map((id) => rows.find((row) => row.id === id)?.recordType),
+      ['image', 'metadata'],
+    );
+    const [image, metadata] = ids.map((id) => rows.find((row) => row.id === id));
+    assert.equal(image?.errorData, null);
+    assert.equal(new Date(image?.completedAt ?? 0).toISOString(), second(3).toISOString());
+    assert.deepEqual([metadata?.errorData, metadata?.completedAt], [{ code: 'X', message: 'm' }, null]);
+    assert.equal((await contentBlobsRepository.get(t.db, blob.cid))?.mediaType, 'application/json');
+    // A refused record stores no blob either (one statement).
+    const orphan = { ...blob, cid: cidOf(9104) };
+    await assert.rejects(
+      ipfsRecordsRepository.addRecords(
+        t.db,
+        [{ ...base, recordType: 'image', computedCid: 'not a cid', status: 'failed' }],
+        {
+          storeBlob: orphan,
+        },
+      ),
+    );
+    assert.equal(await contentBlobsRepository.get(t.db, orphan.cid), undefined);
   });
 });
 

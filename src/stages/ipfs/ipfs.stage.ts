@@ -9,7 +9,7 @@
 // provider's pin (a look at the content store) is recorded once with its outcome. The CID computed here is on the
 // row too; when the provider answers another one, the provider's is kept (it is what gateways serve), both are
 // recorded and a warning names both. Round trips per token with `local`: one read (author, image, earlier upload:
-// uploadInputs), the image's record, the metadata's bytes with its record; the runtime's claim and finish.
+// uploadInputs) and one write (both records and the metadata's bytes); the runtime's claim and finish.
 import type { Database } from '../../db/client.js';
 import type { ContentMediaType, IpfsRecordType, Token } from '../../db/schema.js';
 import { STAGES } from '../../domain/stages.js';
@@ -36,21 +36,32 @@ export type IpfsStageDeps = {
 
 type Pinned = { cid: string; computedCid: string; reused: boolean };
 
+/**
+ * The records of an attempt's local pins, written together once the attempt's pins are done (write): one
+ * statement for the image's record, the metadata's record and the metadata's bytes, instead of one per file.
+ */
+type LocalRecords = {
+  add: (record: ipfsRecords.NewRecord, storeBlob?: ContentBlobInput) => void;
+  write: () => Promise<void>;
+};
+
 export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
   const { provider } = deps;
   const db = deps.database.db;
 
   /**
    * Pins one file, with its attempts row; answers the CID to keep. A remote upload is recorded `uploading` before
-   * the request (a crash mid-request leaves that row) and updated with its outcome; a local pin is a check of the
-   * content store, recorded once with its outcome. `storeBlob`: content-store bytes written with the first row,
-   * in the same statement.
+   * the request (a crash mid-request leaves that row) and updated with its outcome. A local pin is a check of the
+   * content store (none when the file is vouched for: IpfsFile.inStore), recorded once with its outcome: its row
+   * joins the attempt's `local` list, written by writeLocal in one statement with the others. `storeBlob`:
+   * content-store bytes written with the file's first row, in the same statement.
    */
   async function pinWithRecord(
     token: Token,
     recordType: IpfsRecordType,
     file: IpfsFile,
     ctx: WorkContext,
+    local: LocalRecords,
     storeBlob?: ContentBlobInput,
   ): Promise<Pinned> {
     const base = {
@@ -74,12 +85,12 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
         errorData: describeFailure(error),
         completedAt: new Date(),
       } as const;
-      if (recordId === undefined) await ipfsRecords.addRecord(db, { ...base, ...failed }, { storeBlob });
+      if (recordId === undefined) local.add({ ...base, ...failed }, storeBlob);
       else await ipfsRecords.update(db, recordId, failed);
       throw error;
     }
     const completed = { status: 'completed', cid: answered, completedAt: new Date() } as const;
-    if (recordId === undefined) await ipfsRecords.addRecord(db, { ...base, ...completed }, { storeBlob });
+    if (recordId === undefined) local.add({ ...base, ...completed }, storeBlob);
     else await ipfsRecords.update(db, recordId, completed);
     if (answered !== file.cid) {
       ctx.log.warn('ipfs.cid_mismatch', {
@@ -99,6 +110,7 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
     cid: string,
     inputs: UploadInputs,
     ctx: WorkContext,
+    local: LocalRecords,
   ): Promise<Pinned> {
     // The image was uploaded to this provider by an earlier attempt whose metadata failed: not again.
     if (inputs.pinnedImageCid !== undefined)
@@ -112,7 +124,7 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
     // Only a remote provider needs the bytes (read with the inputs); the local one pins what the store holds.
     const bytes = inputs.image.bytes ?? new Uint8Array(0);
     const file = { ...fileOf(token, 'raw-leaves', cid, inputs.image.mediaType, bytes), inStore: true };
-    return pinWithRecord(token, 'image', file, ctx);
+    return pinWithRecord(token, 'image', file, ctx, local);
   }
 
   async function pinMetadata(
@@ -120,6 +132,7 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
     imageCid: string,
     author: NonNullable<UploadInputs['author']>,
     ctx: WorkContext,
+    local: LocalRecords,
   ): Promise<Pinned> {
     const bytes = serializeMetadata(
       buildMetadata({
@@ -134,7 +147,23 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
     // first write: before a remote request, and in the same statement as a local pin's record.
     const blob = { cid, mediaType: METADATA_MEDIA_TYPE, bytes } as const;
     const file = { ...fileOf(token, 'dag-pb', cid, METADATA_MEDIA_TYPE, bytes), inStore: true };
-    return pinWithRecord(token, 'metadata', file, ctx, blob);
+    return pinWithRecord(token, 'metadata', file, ctx, local, blob);
+  }
+
+  function localRecords(): LocalRecords {
+    const records: ipfsRecords.NewRecord[] = [];
+    let blob: ContentBlobInput | undefined;
+    return {
+      add: (record, storeBlob) => {
+        if (storeBlob !== undefined && blob !== undefined) throw new Error('one stored file per attempt');
+        records.push(record);
+        blob ??= storeBlob;
+      },
+      write: async () => {
+        if (records.length === 0) return;
+        await ipfsRecords.addRecords(db, records.splice(0), { storeBlob: blob });
+      },
+    };
   }
 
   return {
@@ -156,14 +185,22 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
         provider: provider.name,
         withBytes: provider.remote,
       });
-      const image = await pinImage(token, imageCid, inputs, ctx);
-      if (inputs.author === undefined) {
-        throw new PermanentStageError(
-          'AUTHOR_MISSING',
-          `the author of token ${token.tokenId} does not exist`,
-        );
+      const local = localRecords();
+      let image: Pinned;
+      let metadata: Pinned;
+      try {
+        image = await pinImage(token, imageCid, inputs, ctx, local);
+        if (inputs.author === undefined) {
+          throw new PermanentStageError(
+            'AUTHOR_MISSING',
+            `the author of token ${token.tokenId} does not exist`,
+          );
+        }
+        metadata = await pinMetadata(token, image.cid, inputs.author, ctx, local);
+      } finally {
+        // Whatever happened, the local pins made are recorded (a failing write here fails the attempt).
+        await local.write();
       }
-      const metadata = await pinMetadata(token, image.cid, inputs.author, ctx);
       ctx.note({ imageReused: image.reused });
       ctx.log.debug('ipfs.pinned', {
         tokenId: token.tokenId,

@@ -1,0 +1,36 @@
+// computeCid's one-block shortcut for raw leaves gives exactly what ipfs-unixfs-importer (the reference, laid out
+// as `ipfs add --cid-version=1`) gives, at every size around the chunk boundary; larger files still go through
+// the importer. Fixture CIDs computed by Kubo are checked in tests/providers/ipfs-providers.test.ts.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MemoryBlockstore } from 'blockstore-core/memory';
+import { importer } from 'ipfs-unixfs-importer';
+import { computeCid } from '../../src/lib/cid.js';
+
+async function importerCid(bytes: Uint8Array): Promise<string> {
+  let cid = '';
+  for await (const entry of importer([{ content: bytes }], new MemoryBlockstore(), {
+    cidVersion: 1,
+    rawLeaves: true,
+  }))
+    cid = entry.cid.toV1().toString();
+  return cid;
+}
+
+function bytesOf(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i += 1) bytes[i] = (i * 7919 + (i >> 8)) & 0xff;
+  return bytes;
+}
+
+describe('computeCid raw-leaves', () => {
+  for (const size of [0, 1, 1000, 262_143, 262_144, 262_145, 600_000]) {
+    it(`equals the importer's CID for ${size} bytes`, async () => {
+      const bytes = bytesOf(size);
+      const cid = await computeCid(bytes, 'raw-leaves');
+      assert.equal(cid, await importerCid(bytes));
+      // One block up to the chunk size (a raw CID, bafk...), a dag-pb root of raw leaves beyond it (bafy...).
+      if (size > 0) assert.equal(cid.startsWith('bafk'), size <= 262_144, cid);
+    });
+  }
+});
