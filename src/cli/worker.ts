@@ -8,7 +8,9 @@ import { STAGE_NAMES, isStageName, type StageName } from '../stage-names.js';
 import { createLogger } from '../logger.js';
 import { startMetricsServer } from '../http/metrics-server.js';
 import { withDatabase } from '../startup.js';
+import { startWorkers } from '../workers/index.js';
 import { startPipeline, stageFactories } from '../workers/pipeline.js';
+import { statusCountsFoldWorker } from '../workers/status-counts-fold.worker.js';
 import { parseCommandArgs, printFailure, printLine, runCli, type CliIo } from './run.js';
 
 const HELP = `Usage: npm run worker -- [--stages ${STAGE_NAMES.join(',')}] [--help]
@@ -131,12 +133,17 @@ async function runStages(
   try {
     const pipeline = await startPipeline(deps, { stages, listenUrl });
     logger.info('worker.started', { stages, pid: process.pid, metricsUrl: `${metrics.url}/metrics` });
+    // The API may not run at all: a worker process folds the status counts its stages' writes append.
+    const upkeep = startWorkers(deps, [statusCountsFoldWorker]);
     if (!stop.signal.aborted) {
       await new Promise<void>((resolve) =>
         stop.signal.addEventListener('abort', () => resolve(), { once: true }),
       );
     }
-    const { forced } = await pipeline.stop(config.http.shutdownTimeoutMs);
+    const [{ forced }] = await Promise.all([
+      pipeline.stop(config.http.shutdownTimeoutMs),
+      upkeep.stop(config.http.shutdownTimeoutMs),
+    ]);
     logger.info('worker.stopped', { forced });
   } finally {
     await metrics.close(config.http.shutdownTimeoutMs);

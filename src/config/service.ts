@@ -56,6 +56,8 @@ export type ServiceConfig = {
     token: string;
     /** Longest age of the pipeline gauges read from PostgreSQL. */
     refreshMs: number;
+    /** How often a process folds token_status_counts (the rows its triggers append) into one per status. */
+    statusCountsFoldMs: number;
     /** The glisk_instance label of this process's series. */
     instance: string | undefined;
     /** The /metrics listener of `npm run worker` (the API serves /metrics on PORT); 0: a free port, logged. */
@@ -91,6 +93,7 @@ export const serviceSpecs = {
   ADMIN_API_KEY: str({ default: '', desc: 'the bearer key of the operator routes (empty: they answer 503)' }),
   METRICS_TOKEN: str({ default: '', desc: 'a bearer token for GET /metrics (empty: open)' }),
   METRICS_REFRESH_SECONDS: positiveNumber({ default: 5, desc: 'seconds' }),
+  STATUS_COUNTS_FOLD_SECONDS: positiveNumber({ default: 10, desc: 'seconds' }),
   METRICS_PORT: intIn(
     0,
     65_535,
@@ -151,6 +154,7 @@ export function readServiceConfig(e: CleanedEnv<typeof serviceSpecs>, area: Area
     metrics: {
       token: e.METRICS_TOKEN,
       refreshMs: toMs(e.METRICS_REFRESH_SECONDS),
+      statusCountsFoldMs: toMs(e.STATUS_COUNTS_FOLD_SECONDS),
       instance: e.METRICS_INSTANCE,
       port: e.METRICS_PORT,
     },

@@ -7,9 +7,14 @@ import { gapScanWorker, logFollowerWorker } from './mint-detection.worker.js';
 import { sleep } from '../lib/sleep.js';
 import type { Worker, WorkerFactory } from './worker.js';
 import { describeChainFailure } from '../providers/chain/chain-errors.js';
+import { statusCountsFoldWorker } from './status-counts-fold.worker.js';
 
-/** Every worker of the service; the mint-detection loops (log follower, gap scan) register here. */
-export const workerFactories: readonly WorkerFactory[] = [logFollowerWorker, gapScanWorker];
+/** Every worker of the service: the mint-detection loops (log follower, gap scan), the status counts' fold. */
+export const workerFactories: readonly WorkerFactory[] = [
+  logFollowerWorker,
+  gapScanWorker,
+  statusCountsFoldWorker,
+];
 
 export type RunningWorkers = {
   /** Names of the workers that were started. */
