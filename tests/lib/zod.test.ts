@@ -2,6 +2,7 @@
 // first. This file imports a schema module before anything of the app (as a worker process does: the
 // detection stage's webhook schema, then the routes), so a module that builds its schemas from plain 'zod'
 // fails here instead of crashing the app with "alchemyWebhookSchema.openapi is not a function".
+// npm test: own process (what it checks is the order modules load in a fresh process)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { alchemyWebhookSchema } from '../../src/stages/detection/alchemy-payload.js';

@@ -130,3 +130,135 @@ describe('the npm test reporter', () => {
     );
   });
 });
+
+// npm test's own runner (scripts/test-files.mjs): the files run in long-lived shard processes, one after the
+// other, each inside a describe() of its own; a file marked `// npm test: own process` gets a fresh one, and a
+// file past its time limit fails alone (its shard is retired, the next file runs in a new one).
+const SHARD_FIXTURES: Record<string, string> = {
+  'a-passing.test.mjs': `
+    import { after, describe, test } from 'node:test';
+    globalThis.gliskSharedMark = 'set by a-passing';
+    const order = [];
+    after(() => { if (order.join() !== 'one,two') throw new Error('hooks of another file ran here: ' + order); });
+    describe('a suite', () => {
+      test('one', () => { order.push('one'); });
+      test('needs a tool', { skip: 'no tool here' }, () => {});
+    });
+    test('two', () => { order.push('two'); });
+  `,
+  'b-shared.test.mjs': `
+    import { test } from 'node:test';
+    test('runs in the process of the file before', () => {
+      if (globalThis.gliskSharedMark !== 'set by a-passing') throw new Error('not the same process');
+    });
+  `,
+  'c-failing.test.mjs': `
+    import assert from 'node:assert/strict';
+    import { test } from 'node:test';
+    test('breaks', () => { console.log('said before breaking'); assert.equal(1 + 1, 3); });
+  `,
+  'd-crashing.test.mjs': `
+    console.error('about to crash');
+    throw new Error('crashed while loading');
+  `,
+  'e-own.test.mjs': `
+    // npm test: own process (checks it)
+    import { test } from 'node:test';
+    test('runs in a fresh process', () => {
+      if (globalThis.gliskSharedMark !== undefined) throw new Error('shares a process');
+    });
+  `,
+  'f-hanging.test.mjs': `
+    import { test } from 'node:test';
+    globalThis.gliskSharedMark = 'set by f-hanging';
+    test('never ends', () => new Promise(() => {}));
+  `,
+  'g-after-timeout.test.mjs': `
+    import { test } from 'node:test';
+    test('runs in a new process after a file timed out', () => {
+      if (globalThis.gliskSharedMark !== undefined) throw new Error('shares the process of the file that timed out');
+    });
+  `,
+};
+
+describe('npm test runner: files in shard processes', () => {
+  let dir: string;
+  let run: Run;
+  let shown: (name: string) => string;
+  before(async () => {
+    // Inside the repository, where the shards' tsx and node_modules resolve.
+    dir = await mkdtemp(path.join(REPO_ROOT, '.tmp', 'glisk-shards-'));
+    for (const [name, source] of Object.entries(SHARD_FIXTURES))
+      await writeFile(path.join(dir, name), source);
+    const files = Object.keys(SHARD_FIXTURES).map((name) => path.join(dir, name));
+    shown = (name) => path.relative(REPO_ROOT, path.join(dir, name)).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/test-files.mjs')],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? dir,
+          NO_COLOR: '1',
+          GLISK_TEST_FILES: JSON.stringify(files),
+          GLISK_TEST_FILE_COUNT: String(files.length),
+          GLISK_TEST_CONCURRENCY: '1',
+          GLISK_TEST_TIMEOUT_MS: '3000',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    run = await new Promise((resolve) => child.on('close', (code) => resolve({ code, output })));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('counts as node --test does and ends with the plain count', () => {
+    const lines = run.output.trimEnd().split('\n');
+    // passed: one, two, shared, own, after-timeout; failed: breaks, the crashing file, never ends (cancelled
+    // by its file's time limit) and that file itself (timed out).
+    assert.equal(lines.at(-1), 'tests: 5 passed, 4 failed, 1 skipped', run.output);
+    assert.equal(run.code, 1);
+  });
+
+  it('one line per file; files share a process, hooks stay in their file, a marked file gets its own', () => {
+    for (const [file, status] of [
+      ['a-passing.test.mjs', 'ok  '],
+      ['b-shared.test.mjs', 'ok  '],
+      ['c-failing.test.mjs', 'FAIL'],
+      ['d-crashing.test.mjs', 'FAIL'],
+      ['e-own.test.mjs', 'ok  '],
+      ['f-hanging.test.mjs', 'FAIL'],
+      ['g-after-timeout.test.mjs', 'ok  '],
+    ] as const) {
+      assert.match(
+        run.output,
+        new RegExp(`^\\[[1-7]/7\\] ${status} ${shown(file)} \\d+\\.\\d s$`, 'm'),
+        run.output,
+      );
+    }
+  });
+
+  it('shows each failure with its error and the output of the failed files', () => {
+    assert.match(
+      run.output,
+      new RegExp(`✗ ${shown('c-failing.test.mjs')} › breaks\\n\\s+AssertionError \\[ERR_ASSERTION\\]`),
+    );
+    assert.match(run.output, /actual: 2,\s+expected: 3/);
+    assert.match(
+      run.output,
+      new RegExp(`✗ ${shown('d-crashing.test.mjs')} › \\(the file itself, outside any test\\)`),
+    );
+    assert.match(run.output, /Error: crashed while loading/);
+    assert.match(
+      run.output,
+      new RegExp(`output of ${shown('c-failing.test.mjs')}:\\n\\s+said before breaking`),
+    );
+    assert.match(run.output, new RegExp(`output of ${shown('d-crashing.test.mjs')}:\\n\\s+about to crash`));
+    assert.match(run.output, new RegExp(`✗ ${shown('f-hanging.test.mjs')} › never ends`));
+    assert.match(run.output, /^ {2}- .*a-passing\.test\.mjs › a suite › needs a tool: no tool here$/m);
+  });
+});
