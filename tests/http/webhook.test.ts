@@ -225,7 +225,14 @@ describe('POST /webhooks/alchemy', () => {
     });
 
     it('answers 5,000 generated malformed deliveries with 400/401/413/415 only, writing nothing', async () => {
-      const valid = JSON.parse(body) as Record<string, unknown>;
+      // The deliveries are mutations of one with the three mints and two Transfer logs (~5 kB; the real one has
+      // 61 logs, ~30 kB): the same fields are broken, and each of the 5,000 costs a fraction as much to build,
+      // sign, send and parse.
+      const transfers = onChain.scenario.payloadBlock.logs.filter((l) => !mintLogs().includes(l));
+      const fuzzLogs = [...mintLogs(), ...transfers.slice(0, 2)];
+      assert.equal(fuzzLogs.length, 5);
+      const fuzzBody = payloadWith(fuzzLogs);
+      const valid = JSON.parse(fuzzBody) as Record<string, unknown>;
       const invalidValue = fc.oneof(
         fc.constant(null),
         fc.boolean(),
@@ -237,7 +244,7 @@ describe('POST /webhooks/alchemy', () => {
         fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 2 }),
       );
       // Paths that the schema or the decoder checks, so any replacement below makes the delivery invalid.
-      const logCount = onChain.scenario.payloadBlock.logs.length;
+      const logCount = fuzzLogs.length;
       const logFields = [
         ['account'],
         ['account', 'address'],
@@ -308,7 +315,7 @@ describe('POST /webhooks/alchemy', () => {
           fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('latin1')),
         )
         .map((text): Delivery => () => ({ body: text, headers: signedHeaders(text, SECRET) }));
-      const goodHeaders = signedHeaders(body, SECRET);
+      const goodHeaders = signedHeaders(fuzzBody, SECRET);
       // The mutation is drawn (unserialised) only so that the seed yields the same samples as it always has.
       const badSignature = fc
         .tuple(
@@ -322,7 +329,10 @@ describe('POST /webhooks/alchemy', () => {
         .map(([, signature]): Delivery => {
           const headers: Record<string, string> = { 'content-type': 'application/json' };
           if (signature !== undefined) headers['x-alchemy-signature'] = signature;
-          return () => ({ body, headers: signature === goodHeaders['x-alchemy-signature'] ? {} : headers });
+          return () => ({
+            body: fuzzBody,
+            headers: signature === goodHeaders['x-alchemy-signature'] ? {} : headers,
+          });
         });
       const badType = fc
         .constantFrom(
@@ -331,10 +341,13 @@ describe('POST /webhooks/alchemy', () => {
           'multipart/form-data; boundary=x',
           'application/json; charset=latin1',
         )
-        .map((type): Delivery => () => ({ body, headers: { ...goodHeaders, 'content-type': type } }));
+        .map((type): Delivery => () => ({
+          body: fuzzBody,
+          headers: { ...goodHeaders, 'content-type': type },
+        }));
       // The text of JSON.stringify({ ...valid, padding }), without re-serialising the delivery each time.
       const oversized = fc.integer({ min: 260 * 1024, max: 300 * 1024 }).map((size): Delivery => () => {
-        const text = `${body.slice(0, -1)},"padding":"${'x'.repeat(size)}"}`;
+        const text = `${fuzzBody.slice(0, -1)},"padding":"${'x'.repeat(size)}"}`;
         return { body: text, headers: signedHeaders(text, SECRET) };
       });
       const deliveries = fc.sample(
