@@ -6,6 +6,8 @@
 //
 // Stages are read from the stage table (src/domain/stages.ts) and built by src/workers/pipeline.ts; the only
 // per-stage knowledge here is BENCH_SETUPS, the configuration that makes a stage run offline.
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { PassThrough } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { createPublicClient, getAddress, http, type Address, type PublicClient } from 'viem';
@@ -57,6 +59,8 @@ last token out); the raw render's images/s; and their ratio. Goal: pipeline >= 0
 Options:
   --tokens <n>     tokens to carry (default 1000)
   --stages <list>  consecutive stages from detection, comma-separated (default image,ipfs; stages: ${STAGE_NAMES.join(', ')})
+  --profile <file> write a CPU profile of this process's main thread during the pipeline run only (no raw
+                   render, no start-up) to <file> (.cpuprofile: Chrome DevTools, speedscope)
   --help           show this help
 
 Tuning comes from the environment as for npm start (IMAGE_CONCURRENCY, IPFS_CONCURRENCY, WORKER_BATCH_SIZE,
@@ -119,12 +123,13 @@ async function startRevealChain(mints: readonly DecodedMint[]) {
   }
 }
 
-type Options = { tokens: number; stages: StageDefinition[] };
+type Options = { tokens: number; stages: StageDefinition[]; profile: string | undefined };
 
 function parseOptions(argv: string[]): Options | 'help' {
   const values = parseCommandArgs(argv, {
     tokens: { type: 'string' },
     stages: { type: 'string' },
+    profile: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help === true) return 'help';
@@ -152,7 +157,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     }
     from = stage.next;
   }
-  return { tokens: Number(tokensText), stages };
+  return { tokens: Number(tokensText), stages, profile: values.profile };
 }
 
 const percentile = (sorted: readonly number[], p: number): number =>
@@ -175,6 +180,21 @@ function progressLine(io: CliIo): Progress & { done: () => void } {
 }
 
 type Job = { tokenId: number; prompt: string };
+
+/** The V8 profiler of this process's main thread, through the inspector: started now, stopped by stop(). */
+async function startProfiler(): Promise<{ stop: () => Promise<object> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      return profile;
+    },
+  };
+}
 
 /** The mints: token ids 1..N in mints of 50, authors taking turns. */
 function mintsFor(tokens: number, authors: readonly Address[]): DecodedMint[] {
@@ -376,7 +396,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     progress.done();
     await resetStatementCounts(database);
     const cpu1 = cpuSeconds(pg.pid);
+    const profiler = options.profile === undefined ? undefined : await startProfiler();
     const { counts } = await runPipeline(config, database, pg.url, options, mints, progress);
+    if (profiler !== undefined && options.profile !== undefined) {
+      await writeFile(options.profile, JSON.stringify(await profiler.stop()));
+    }
     progress.done();
     const cpu2 = cpuSeconds(pg.pid);
     const statements = await statementCounts(database);
