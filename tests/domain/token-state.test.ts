@@ -241,6 +241,10 @@ describe('token transitions in the database', { timeout: 30_000 }, () => {
   it('refuses a move to failed that records no error', async () => {
     const token = await tokenIn('generating');
     await assert.rejects(transitionToken(t.db, { tokenId: token.tokenId }, 'failed'), TypeError);
+    await assert.rejects(
+      transitionToken(t.db, { tokenId: token.tokenId }, 'failed', { changes: { errorData: null } }),
+      TypeError,
+    );
     assert.equal(await statusOf(token), 'generating');
   });
 

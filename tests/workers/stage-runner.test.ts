@@ -409,6 +409,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     assert.equal(token.status, 'detected');
     assert.equal(token.leaseOwner, null);
     assert.ok(token.nextAttemptAt.getTime() <= Date.now() + 1_000, 'claimable at once');
+    assert.equal(token.generationAttempts, 1, 'its work had started: the claim stays counted, no refund');
   });
 });
 

@@ -258,15 +258,24 @@ describe('reveal sender', () => {
 
   it('never includes an id that was not minted', async () => {
     const ids = await readyTokens(2);
+    // The contract's next id (the first not minted: the edge) and one far past it.
+    const next = Number(
+      await chain.publicClient.readContract({ ...contract(), functionName: 'nextTokenId' }),
+    );
     const author = await insertAuthor(database.db, 999);
-    const cid = await metadataCidOf(999);
-    await insertTokens(database.db, author, [999], { status: 'ready', imageCid: cid, metadataCid: cid });
+    for (const id of [next, 999]) {
+      const cid = await metadataCidOf(id);
+      await insertTokens(database.db, author, [id], { status: 'ready', imageCid: cid, metadataCid: cid });
+    }
     const result = await (await sender()).revealBatch(await claim(), controller.signal);
     assert.deepEqual(result.revealed, ids);
-    assert.deepEqual(result.deferred, [999]);
-    const [token] = await database.db.select().from(tokens).where(eq(tokens.tokenId, 999));
-    assert.equal(token?.status, 'ready');
-    assert.equal(token?.errorData?.code, 'NOT_MINTED');
+    assert.deepEqual(result.deferred, [next, 999]);
+    for (const id of [next, 999]) {
+      const [token] = await database.db.select().from(tokens).where(eq(tokens.tokenId, id));
+      assert.equal(token?.status, 'ready');
+      assert.equal(token?.errorData?.code, 'NOT_MINTED');
+      assert.equal(token?.leaseOwner, null, `${id} is given back, not left leased`);
+    }
   });
 
   it('leaves out a token whose lease another claimer took before the batch was recorded', async () => {
