@@ -168,6 +168,18 @@ export const tokens = pgTable(
     index('tokens_s0_image_claim_idx')
       .on(t.nextAttemptAt, t.tokenId)
       .where(sql`${t.status} IN ('detected', 'generating')`),
+    // GET /api/pipeline/stats and /dashboard without a scan of every token: reveals per minute (a range of the
+    // last hour), the oldest failed token, the leases held per status. Each holds few rows (revealed_at is set
+    // once; failed and leased tokens are few) and is written only when a token reveals, fails, or is claimed.
+    index('tokens_s0_revealed_at_idx')
+      .on(t.revealedAt)
+      .where(sql`${t.revealedAt} IS NOT NULL`),
+    index('tokens_s0_failed_updated_idx')
+      .on(t.updatedAt)
+      .where(sql`${t.status} = 'failed'`),
+    index('tokens_s0_leased_idx')
+      .on(t.status)
+      .where(sql`${t.leaseOwner} IS NOT NULL`),
     // Content retention: a stored image still needed by a token that is not revealed yet is never deleted.
     index('tokens_s0_unrevealed_image_cid_idx')
       .on(t.imageCid)

@@ -1,0 +1,3 @@
+CREATE INDEX "tokens_s0_revealed_at_idx" ON "tokens_s0" USING btree ("revealed_at") WHERE "tokens_s0"."revealed_at" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "tokens_s0_failed_updated_idx" ON "tokens_s0" USING btree ("updated_at") WHERE "tokens_s0"."status" = 'failed';--> statement-breakpoint
+CREATE INDEX "tokens_s0_leased_idx" ON "tokens_s0" USING btree ("status") WHERE "tokens_s0"."lease_owner" IS NOT NULL;
