@@ -1,7 +1,8 @@
 // `npm run bench:http`: GET /health of the real app (createApp, its middleware, a real `SELECT 1` on
 // PostgreSQL) next to a bare Express hello-world, measured with autocannon on loopback in the same run; then
 // /health at a fixed 1,000 requests/s; then GET /metrics scraped back to back with 100,000 tokens in a scratch
-// database. Each server runs in its own process so that the load generator does not share its event loop.
+// database, and GET /api/pipeline/stats (the operator's view, polled by dashboards) on the same database. Each
+// server runs in its own process so that the load generator does not share its event loop.
 // Goals: /health p99 < 10 ms at 1,000 req/s, >= 0.5 of bare Express's throughput, /metrics p99 < 5 ms.
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -24,6 +25,7 @@ import { readTokenSnapshot } from '../src/metrics/pipeline-gauges.js';
 import { withDatabase } from '../src/startup.js';
 
 const HELP = `Usage: npm run bench:http [-- --duration S] [-- --connections N] [-- --rate R] [-- --tokens T]
+                      [-- --parts health,scrape]
 
 Starts the service's app (real middleware, real database: DATABASE_URL or the embedded PostgreSQL of .data/)
 and a bare Express hello-world, each in its own process on 127.0.0.1, and loads them with autocannon:
@@ -31,12 +33,14 @@ and a bare Express hello-world, each in its own process on 127.0.0.1, and loads 
   2. fixed rate: GET /health at R requests/s for S seconds, bare Express (the machine's floor) then the app;
   3. scrape: the app on a scratch database (created on the same server, dropped after) holding T tokens
      spread over every status, GET /metrics one after another for S seconds (one connection, as Prometheus
-     scrapes), with METRICS_REFRESH_SECONDS=1 so the token gauges' snapshot is re-read during the run.
+     scrapes), with METRICS_REFRESH_SECONDS=1 so the token gauges' snapshot is re-read during the run;
+     then GET /api/pipeline/stats the same way for S seconds (no goal: its p50/p99 are printed).
 Prints requests/s, p50 and p99 latency, the app/bare throughput ratio and, for /metrics, the snapshot query's
 time, client-side p50/p90/p99/max of the scrapes and the share the app itself timed under 5 ms; the goals.
 
 Options: --duration S (default 10), --connections N (default 50), --rate R (default 1000),
-         --tokens T (default 100000).
+         --tokens T (default 100000), --parts P (default health,scrape: 1+2 and 3 above; one of them alone
+         runs that part only).
 Goals: /health p99 < 10 ms at 1,000 req/s; /health throughput >= 0.5 x bare Express;
        /metrics p99 < 5 ms with 100,000 tokens.`;
 
@@ -44,6 +48,8 @@ const SELF = fileURLToPath(import.meta.url);
 const P99_GOAL_MS = 10;
 const RATIO_GOAL = 0.5;
 const METRICS_P99_GOAL_MS = 5;
+const STATS_PATH = '/api/pipeline/stats';
+const BENCH_ADMIN_KEY = 'bench-http-admin-key-0123456789';
 
 type ServeMessage = { port: number } | { error: string };
 
@@ -156,6 +162,7 @@ async function bench(args: string[]): Promise<number> {
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '1000' },
       tokens: { type: 'string', default: '100000' },
+      parts: { type: 'string', default: 'health,scrape' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -174,6 +181,11 @@ async function bench(args: string[]): Promise<number> {
     );
     return 1;
   }
+  const parts = new Set(values.parts.split(','));
+  if (parts.size === 0 || [...parts].some((p) => p !== 'health' && p !== 'scrape')) {
+    console.error('bench:http: --parts takes health, scrape or health,scrape (see --help)');
+    return 1;
+  }
 
   let config: Config;
   try {
@@ -188,7 +200,7 @@ async function bench(args: string[]): Promise<number> {
   // The service's start-up sequence (DATABASE_URL or the embedded PostgreSQL of .data/, migrated); the bench
   // itself needs no pool of its own.
   return withDatabase(config, { migrate: true, pool: { max: 1 } }, ({ url, local }) =>
-    run(url, local.embedded, { duration, connections, rate, tokens }),
+    run(url, local.embedded, { duration, connections, rate, tokens, parts }),
   );
 }
 
@@ -200,7 +212,8 @@ async function run(
     connections,
     rate,
     tokens,
-  }: { duration: number; connections: number; rate: number; tokens: number },
+    parts,
+  }: { duration: number; connections: number; rate: number; tokens: number; parts: Set<string> },
 ): Promise<number> {
   let scratch: ScratchDatabase | undefined;
   const children: ChildProcess[] = [];
@@ -209,37 +222,10 @@ async function run(
       `bench:http: database ${embedded ? 'embedded (.data/postgres)' : 'DATABASE_URL'}; ` +
         `${duration} s per run, ${connections} connections, fixed rate ${rate}/s`,
     );
-    const bare = await startServer('bare', databaseUrl);
-    const app = await startServer('app', databaseUrl);
-    children.push(bare.child, app.child);
-
     const rows: Row[] = [];
-    for (const [name, target] of [
-      ['bare Express /health', bare.url],
-      ['app /health', app.url],
-    ] as const) {
-      console.log(`bench:http: ${name}: warm-up 2 s, then ${duration} s...`);
-      await load(target, { duration: 2, connections });
-      rows.push(row(name, await load(target, { duration, connections })));
-    }
-    // The same fixed rate on bare Express shows the latency floor of this machine (load generator included).
-    console.log(`bench:http: bare Express and app /health at ${rate} req/s for ${duration} s each...`);
-    rows.push(row(`bare Express @ ${rate}/s`, await load(bare.url, { duration, connections: 20, rate })));
-    const fixed = row(`app /health @ ${rate}/s`, await load(app.url, { duration, connections: 20, rate }));
-    rows.push(fixed);
-
-    console.log('');
-    printRows(rows);
-    const [bareRow, appRow] = rows;
-    const ratio = appRow && bareRow ? appRow.rps / bareRow.rps : 0;
-    console.log('');
-    console.log(
-      `ratio app/bare throughput: ${ratio.toFixed(2)} (goal >= ${RATIO_GOAL}) ${ratio >= RATIO_GOAL ? 'OK' : 'MISSED'}`,
-    );
-    console.log(
-      `app /health p99 at ${rate} req/s: ${fixed.p99.toFixed(2)} ms (goal < ${P99_GOAL_MS} ms) ` +
-        `${fixed.p99 < P99_GOAL_MS ? 'OK' : 'MISSED'}`,
-    );
+    if (parts.has('health'))
+      rows.push(...(await healthPart(databaseUrl, children, duration, connections, rate)));
+    if (!parts.has('scrape')) return rows.some((r) => r.errors > 0) ? 1 : 0;
 
     // /metrics with many tokens: a scratch database, so the developer's own data is left alone.
     console.log('');
@@ -250,7 +236,10 @@ async function run(
         `(run in the background at most once per METRICS_REFRESH_SECONDS, never per scrape) takes ` +
         `${scratch.snapshotQueryMs.toFixed(1)} ms (median of 5)`,
     );
-    const scraped = await startServer('app', scratch.url, { METRICS_REFRESH_SECONDS: '1' });
+    const scraped = await startServer('app', scratch.url, {
+      METRICS_REFRESH_SECONDS: '1',
+      ADMIN_API_KEY: BENCH_ADMIN_KEY,
+    });
     children.push(scraped.child);
     const first = await fetch(`${scraped.url}/metrics`);
     const text = await first.text();
@@ -288,8 +277,25 @@ async function run(
         `${scrapes.p99 < METRICS_P99_GOAL_MS ? 'OK' : 'MISSED'}`,
     );
 
+    // The operator's stats, polled by dashboards: timed the same way, in turn with the trivial route.
+    console.log('');
+    console.log(
+      `bench:http: GET ${STATS_PATH} and GET ${TRIVIAL_PATH} in turn (1 connection): warm-up 2 s, then ${duration} s...`,
+    );
+    const auth = { authorization: `Bearer ${BENCH_ADMIN_KEY}` };
+    await scrapeLoop(scraped.url, 2, [STATS_PATH, TRIVIAL_PATH], auth);
+    const [stats, statsTrivial] = await scrapeLoop(scraped.url, duration, [STATS_PATH, TRIVIAL_PATH], auth);
+    console.log(
+      `app ${STATS_PATH} (${tokens} tokens): ${stats.count} requests in ${duration} s, ${stats.errors} errors; ` +
+        `p50 ${stats.p50.toFixed(2)} ms, p90 ${stats.p90.toFixed(2)} ms, p99 ${stats.p99.toFixed(2)} ms, ` +
+        `max ${stats.max.toFixed(2)} ms (${TRIVIAL_PATH} in turn: p50 ${statsTrivial.p50.toFixed(2)} ms, ` +
+        `p99 ${statsTrivial.p99.toFixed(2)} ms)`,
+    );
+
     const failed =
-      rows.some((r) => r.errors > 0) || scrapes.errors + trivial.errors > 0 || detected === undefined;
+      rows.some((r) => r.errors > 0) ||
+      scrapes.errors + trivial.errors + stats.errors + statsTrivial.errors > 0 ||
+      detected === undefined;
     if (failed) console.log('some requests failed or answered non-2xx: see the errors column');
     return failed ? 1 : 0;
   } finally {
@@ -305,6 +311,47 @@ async function run(
   }
 }
 
+/** Steps 1 and 2: /health of the app and of bare Express, throughput then a fixed rate; prints the goals. */
+async function healthPart(
+  databaseUrl: string,
+  children: ChildProcess[],
+  duration: number,
+  connections: number,
+  rate: number,
+): Promise<Row[]> {
+  const bare = await startServer('bare', databaseUrl);
+  const app = await startServer('app', databaseUrl);
+  children.push(bare.child, app.child);
+  const rows: Row[] = [];
+  for (const [name, target] of [
+    ['bare Express /health', bare.url],
+    ['app /health', app.url],
+  ] as const) {
+    console.log(`bench:http: ${name}: warm-up 2 s, then ${duration} s...`);
+    await load(target, { duration: 2, connections });
+    rows.push(row(name, await load(target, { duration, connections })));
+  }
+  // The same fixed rate on bare Express shows the latency floor of this machine (load generator included).
+  console.log(`bench:http: bare Express and app /health at ${rate} req/s for ${duration} s each...`);
+  rows.push(row(`bare Express @ ${rate}/s`, await load(bare.url, { duration, connections: 20, rate })));
+  const fixed = row(`app /health @ ${rate}/s`, await load(app.url, { duration, connections: 20, rate }));
+  rows.push(fixed);
+
+  console.log('');
+  printRows(rows);
+  const [bareRow, appRow] = rows;
+  const ratio = appRow && bareRow ? appRow.rps / bareRow.rps : 0;
+  console.log('');
+  console.log(
+    `ratio app/bare throughput: ${ratio.toFixed(2)} (goal >= ${RATIO_GOAL}) ${ratio >= RATIO_GOAL ? 'OK' : 'MISSED'}`,
+  );
+  console.log(
+    `app /health p99 at ${rate} req/s: ${fixed.p99.toFixed(2)} ms (goal < ${P99_GOAL_MS} ms) ` +
+      `${fixed.p99 < P99_GOAL_MS ? 'OK' : 'MISSED'}`,
+  );
+  return rows;
+}
+
 type Scrapes = { count: number; errors: number; p50: number; p90: number; p99: number; max: number };
 
 /**
@@ -312,9 +359,13 @@ type Scrapes = { count: number; errors: number; p50: number; p90: number; p99: n
  * request to the body's last byte (autocannon rounds latencies to whole milliseconds: too coarse for a 5 ms
  * goal). In turn, so that a loaded machine slows both alike and their ratio stays the scrape's own cost.
  */
-async function scrapeLoop(url: string, seconds: number): Promise<[Scrapes, Scrapes]> {
+async function scrapeLoop(
+  url: string,
+  seconds: number,
+  paths: readonly [string, string] = ['/metrics', TRIVIAL_PATH],
+  headers: Record<string, string> = {},
+): Promise<[Scrapes, Scrapes]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const paths = ['/metrics', TRIVIAL_PATH] as const;
   const times: [number[], number[]] = [[], []];
   const errors = [0, 0];
   const until = performance.now() + seconds * 1000;
@@ -324,7 +375,7 @@ async function scrapeLoop(url: string, seconds: number): Promise<[Scrapes, Scrap
         const started = performance.now();
         const status = await new Promise<number>((resolve, reject) => {
           http
-            .get(`${url}${path}`, { agent }, (res) => {
+            .get(`${url}${path}`, { agent, headers }, (res) => {
               res.on('data', () => {});
               res.on('end', () => resolve(res.statusCode ?? 0));
               res.on('error', reject);

@@ -1,28 +1,13 @@
 // Read model of the operator dashboard: counts per status, the oldest token waiting for each stage, stage
 // completions per minute over the last hour, recent failures, recent reveal transactions and the newest
-// tokens. Each is one statement on an index the workers already use; nothing here writes.
+// tokens. Each is one statement on an index (none reads every token: the dashboard and the operator's stats
+// poll these every few seconds); nothing here writes.
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import type { TokenStatus } from '../db/schema.js';
+import { nextInLine, statusCounts } from './token-status-counts.repository.js';
 
-export type OldestWaiting = { status: TokenStatus; tokenId: number; since: Date };
-
-/** Per status, the token that has been in it longest (by updated_at, the time of its last move). */
-export async function oldestPerStatus(
-  tx: Executor,
-  statuses: readonly TokenStatus[],
-): Promise<OldestWaiting[]> {
-  if (statuses.length === 0) return [];
-  const rows = await tx.execute<{ status: TokenStatus; token_id: number; since: string }>(sql`
-    select distinct on (status) status, token_id, updated_at as since
-    from tokens_s0
-    where status in (${sql.join(
-      statuses.map((s) => sql`${s}`),
-      sql`, `,
-    )})
-    order by status, updated_at asc, token_id asc`);
-  return rows.map((r) => ({ status: r.status, tokenId: Number(r.token_id), since: new Date(r.since) }));
-}
+export { nextInLine } from './token-status-counts.repository.js';
 
 export type MinuteCount = { stage: 'image' | 'ipfs' | 'reveal'; minute: Date; count: number };
 
@@ -43,7 +28,7 @@ export async function completionsPerMinute(tx: Executor, since: Date): Promise<M
       group by 2
     union all
     select 'reveal', date_trunc('minute', revealed_at), count(*)::int
-      from tokens_s0
+      from tokens_s0 -- tokens_s0_revealed_at_idx
       where revealed_at >= ${since.toISOString()}::timestamptz
       group by 2`);
   return rows.map((r) => ({ stage: r.stage, minute: new Date(r.minute), count: Number(r.count) }));
@@ -61,7 +46,7 @@ export async function recentFailures(tx: Executor, limit: number): Promise<Recen
     error_data: Record<string, unknown> | null;
     updated_at: string;
   }>(sql`
-    select token_id, error_data, updated_at from tokens_s0
+    select token_id, error_data, updated_at from tokens_s0 -- tokens_s0_failed_updated_idx, backwards
     where status = 'failed'
     order by updated_at desc, token_id desc
     limit ${limit}`);
@@ -129,33 +114,50 @@ export async function newestWithImage(tx: Executor, limit: number): Promise<Gall
 export type StatusStats = {
   status: TokenStatus;
   count: number;
-  /** Age of the oldest token in the status that no live lease holds (by updated_at); null when none. */
+  /**
+   * How long the token that waits longest in the status has: for a status a stage claims, the token next in line
+   * (due, under no live lease; since its last move), as glisk_stage_oldest_waiting_age_seconds; for failed, the
+   * oldest failure. Null when none waits (and for revealed).
+   */
   oldestWaitingSeconds: number | null;
   /** Tokens in the status under a live lease (a worker has them). */
   leasesHeld: number;
 };
 
-/** Per status present: the count, the oldest token not under a live lease, the live leases. One scan. */
+const CLAIM_STATUSES = ['detected', 'generating', 'uploading', 'ready'] as const;
+
+/**
+ * Per status present: the count (token_status_counts, as the metrics read it: GET /api/pipeline/stats and the
+ * dashboard's funnel show the same numbers), the longest wait, the live leases. Reads no more rows than there
+ * are statuses, leased tokens and failed-token index entries, whatever the number of tokens.
+ */
 export async function statusStats(tx: Executor): Promise<StatusStats[]> {
-  const rows = await tx.execute<{
-    status: TokenStatus;
-    count: number;
-    oldest: number | null;
-    leases: number;
-  }>(
-    sql`
-    select status, count(*)::int as count,
-      extract(epoch from now() - min(updated_at) filter (
-        where lease_expires_at is null or lease_expires_at <= now()))::float8 as oldest,
-      count(*) filter (where lease_expires_at > now())::int as leases
-    from tokens_s0
-    group by status`,
-  );
-  return rows.map((r) => ({
-    status: r.status,
-    count: Number(r.count),
-    oldestWaitingSeconds: r.oldest === null ? null : Math.max(0, Number(r.oldest)),
-    leasesHeld: Number(r.leases),
+  const counts = await statusCounts(tx);
+  const next = await nextInLine(tx, CLAIM_STATUSES);
+  // Leases: tokens_s0_leased_idx holds the leased tokens only. The oldest failure: one probe of
+  // tokens_s0_failed_updated_idx.
+  const rows = await tx.execute<{ status: TokenStatus; leases: number; oldest: number | null }>(sql`
+    select status, count(*)::int as leases, null::float8 as oldest from tokens_s0
+      where lease_owner is not null and lease_expires_at > now()
+      group by status
+    union all
+    select 'failed', 0, (select extract(epoch from now() - updated_at)::float8 from tokens_s0
+                           where status = 'failed' order by updated_at limit 1)`);
+  const statuses = new Set<TokenStatus>([
+    ...counts.keys(),
+    ...rows.filter((r) => r.leases > 0).map((r) => r.status),
+  ]);
+  const failedOldest = rows.find((r) => r.status === 'failed' && r.oldest !== null)?.oldest;
+  return [...statuses].map((status) => ({
+    status,
+    count: counts.get(status) ?? 0,
+    oldestWaitingSeconds:
+      status === 'failed'
+        ? failedOldest === undefined || failedOldest === null
+          ? null
+          : Math.max(0, Number(failedOldest))
+        : (next.find((n) => n.status === status)?.ageSeconds ?? null),
+    leasesHeld: rows.filter((r) => r.status === status).reduce((sum, r) => sum + Number(r.leases), 0),
   }));
 }
 

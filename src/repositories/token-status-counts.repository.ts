@@ -33,16 +33,25 @@ export async function statusCounts(tx: Executor): Promise<Map<TokenStatus, numbe
 
 const CLAIM_STATUSES: readonly string[] = ['detected', 'generating', 'uploading', 'ready'];
 
+export type NextInLine = {
+  status: TokenStatus;
+  tokenId: number;
+  /** When it last moved (updated_at). */
+  since: Date;
+  /** Its age by the database clock, in seconds. */
+  ageSeconds: number;
+};
+
 /**
- * Per status, how long the token next in line has been in it (since its last move), in seconds: the due token
- * without a live lease that a claim of that status takes first (next_attempt_at, token_id order). Statuses with
+ * Per status, the token next in line: the due token without a live lease that a claim of that status takes first
+ * (next_attempt_at, token_id order), with how long it has been in the status (since its last move). Statuses with
  * none waiting are absent. One probe of the claim index per status, whatever the number of tokens.
  */
-export async function nextInLineAges(
+export async function nextInLine(
   tx: Executor,
   statuses: readonly ('detected' | 'generating' | 'uploading' | 'ready')[],
-): Promise<Map<TokenStatus, number>> {
-  if (statuses.length === 0) return new Map();
+): Promise<NextInLine[]> {
+  if (statuses.length === 0) return [];
   for (const status of statuses) {
     if (!CLAIM_STATUSES.includes(status)) throw new Error(`not a claim status: ${String(status)}`);
   }
@@ -50,17 +59,30 @@ export async function nextInLineAges(
   // parameter would keep the planner from proving the claim index's partial predicate.
   const probes = statuses.map(
     (status) => sql`
-    select ${status}::text as status, (
-      select extract(epoch from now() - updated_at)::float8 from tokens_s0
+    select * from (
+      select ${status}::text as status, token_id, updated_at,
+        extract(epoch from now() - updated_at)::float8 as age
+      from tokens_s0
       where status = ${sql.raw(`'${status}'`)} and next_attempt_at <= now()
         and (lease_expires_at is null or lease_expires_at <= now())
       order by next_attempt_at, token_id
-      limit 1) as age`,
+      limit 1) as next`,
   );
-  const rows = await tx.execute<{ status: TokenStatus; age: number | null }>(
+  const rows = await tx.execute<{ status: TokenStatus; token_id: number; updated_at: string; age: number }>(
     sql.join(probes, sql` union all `),
   );
-  const ages = new Map<TokenStatus, number>();
-  for (const row of rows) if (row.age !== null) ages.set(row.status, Math.max(0, Number(row.age)));
-  return ages;
+  return rows.map((r) => ({
+    status: r.status,
+    tokenId: Number(r.token_id),
+    since: new Date(r.updated_at),
+    ageSeconds: Math.max(0, Number(r.age)),
+  }));
+}
+
+/** Per status, how long the token next in line has been in it (see nextInLine), in seconds. */
+export async function nextInLineAges(
+  tx: Executor,
+  statuses: readonly ('detected' | 'generating' | 'uploading' | 'ready')[],
+): Promise<Map<TokenStatus, number>> {
+  return new Map((await nextInLine(tx, statuses)).map((n) => [n.status, n.ageSeconds]));
 }

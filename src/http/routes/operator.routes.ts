@@ -76,8 +76,9 @@ const PipelineStats = z
           .min(0)
           .nullable()
           .describe(
-            'Age (since its last move) of the oldest token in this status that no live lease holds; null when ' +
-              'there is none, and always for revealed.',
+            'For a status a stage claims: the age (since its last move) of the token next in line, due and ' +
+              'under no live lease (as glisk_stage_oldest_waiting_age_seconds); for failed: the oldest ' +
+              'failure. Null when there is none, and always for revealed.',
           ),
         leasesHeld: Count.describe('Tokens in this status a worker holds under a live lease.'),
       }),

@@ -31,7 +31,11 @@ const Overview = z
         waiting: z.int().min(0),
         oldestWaiting: z
           .object({ tokenId: z.int().min(1), since: IsoTimestamp, ageSeconds: z.number().min(0) })
-          .nullable(),
+          .nullable()
+          .describe(
+            'The token next in line for the stage (due, under no live lease: the one it claims first) and how ' +
+              'long it has been in its status.',
+          ),
       }),
     ),
     throughput: z
@@ -103,7 +107,7 @@ export const pipelineOverviewRoutes: RouteFactory = () => [
     const [counts, oldest, perMinute, failures, reveals, gallery] = await Promise.all([
       // The counts of GET /api/pipeline/stats (same statement), so the dashboard's funnel and the stats agree.
       pipelineOverview.statusStats(),
-      pipelineOverview.oldestPerStatus(STAGES.map((s) => s.waitsIn)),
+      pipelineOverview.nextInLine(STAGES.map((s) => s.waitsIn)),
       pipelineOverview.completionsPerMinute(since),
       pipelineOverview.recentFailures(LIST_LIMIT),
       pipelineOverview.recentReveals(LIST_LIMIT),
