@@ -3,7 +3,9 @@
 // single block). Metadata: `ipfs add --cid-version=0` (dag-pb leaves), whose CIDv0 form `Qm...` is what the
 // reveal writes on chain. Stored CIDs have one canonical form, CIDv1 base32 (`toCanonicalCid`); the v0 form is
 // derived with multiformats (`toCidV0`), never by hand.
+import * as dagPb from '@ipld/dag-pb';
 import { MemoryBlockstore } from 'blockstore-core/memory';
+import { UnixFS } from 'ipfs-unixfs';
 import { importer } from 'ipfs-unixfs-importer';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
@@ -26,6 +28,12 @@ export async function computeCid(bytes: Uint8Array, layout: CidLayout): Promise<
     // block's own, CIDv1 raw sha2-256, without the importer's async machinery (0.47 -> 0.09 ms CPU for a 120 KB
     // PNG). Equal to the importer's answer for every size up to CHUNK_SIZE (tests/lib/cid.test.ts).
     return CID.createV1(raw.code, await sha256.digest(bytes)).toString();
+  }
+  if (layout === 'dag-pb' && bytes.byteLength > 0 && bytes.byteLength <= CHUNK_SIZE) {
+    // One chunk: the one dag-pb leaf the importer builds (a UnixFS `file` node holding the bytes, no links) is the
+    // file, as above (0.29 -> ~0.05 ms CPU for a metadata document). Canonical form: CIDv1 of the same digest.
+    const leaf = dagPb.encode({ Data: new UnixFS({ type: 'file', data: bytes }).marshal(), Links: [] });
+    return CID.createV1(dagPb.code, await sha256.digest(leaf)).toString();
   }
   const options =
     layout === 'raw-leaves'
