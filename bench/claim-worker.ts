@@ -3,7 +3,8 @@
 //             recorder, compare-and-set finishes with NOTIFY, the LISTEN wake-up) with a stage whose work does
 //             nothing and returns an image CID;
 //   graphile  graphile-worker's runner with a task that does nothing.
-// Both at CONCURRENCY units in flight. Prints "ready" once listening; SIGTERM stops it cleanly.
+// Both at CONCURRENCY units in flight. Prints "ready" once listening; SIGTERM stops it cleanly (glisk prints its
+// runner's counters first, as "stats <json>": claims, finish groups).
 import { EventEmitter } from 'node:events';
 import { run, Logger as GraphileLogger, type WorkerEvents } from 'graphile-worker';
 import { loadConfig } from '../src/config.js';
@@ -45,6 +46,7 @@ async function glisk(): Promise<() => Promise<unknown>> {
   );
   return async () => {
     await pipeline.stop(5_000);
+    process.stdout.write(`stats ${JSON.stringify(pipeline.runners[0]?.stats() ?? {})}\n`);
     await database.close();
   };
 }

@@ -102,12 +102,13 @@ export async function stageTimings(
 /** CPU seconds used so far by this process and by the PostgreSQL server (postmaster and its live children). */
 export function cpuSeconds(postmasterPid: number): { node: number; postgres: number | undefined } {
   const usage = process.cpuUsage();
-  return { node: (usage.user + usage.system) / 1e6, postgres: postgresCpuSeconds(postmasterPid) };
+  return { node: (usage.user + usage.system) / 1e6, postgres: processTreeCpuSeconds(postmasterPid) };
 }
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
-function postgresCpuSeconds(postmasterPid: number): number | undefined {
+/** CPU seconds used so far by process `rootPid` and its live children (a postmaster and its backends). */
+export function processTreeCpuSeconds(rootPid: number): number | undefined {
   try {
     let ticks = 0;
     for (const entry of readdirSync('/proc')) {
@@ -121,7 +122,7 @@ function postgresCpuSeconds(postmasterPid: number): number | undefined {
       // Fields after the parenthesised command: state ppid ... utime(14) stime(15), 1-based over the whole line.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const pid = Number(entry);
-      if (pid !== postmasterPid && Number(fields[1]) !== postmasterPid) continue;
+      if (pid !== rootPid && Number(fields[1]) !== rootPid) continue;
       ticks += Number(fields[11]) + Number(fields[12]);
     }
     return ticks / CLOCK_TICKS_PER_SECOND;
@@ -143,7 +144,7 @@ export type StatementCount = { query: string; calls: number; totalMs: number };
 /**
  * The statements the server ran since resetStatementCounts() (top level only: a trigger's insert is not one),
  * BEGIN and COMMIT included (each is a round trip), most called first; the bench's own progress and
- * bookkeeping queries left out.
+ * bookkeeping queries left out (those of bench:claim carry a comment naming them bench work).
  */
 export async function statementCounts(database: Database): Promise<StatementCount[]> {
   const rows = await database.db.execute<{ query: string; calls: number; total_ms: number }>(sql`
@@ -151,6 +152,7 @@ export async function statementCounts(database: Database): Promise<StatementCoun
     FROM pg_stat_statements
     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%GROUP BY status%'
+      AND query NOT LIKE '%/* bench */%'
     ORDER BY calls DESC, total_exec_time DESC`);
   return rows.map((row) => ({
     query: row.query.replace(/\s+/g, ' ').trim(),

@@ -147,12 +147,19 @@ export async function retryFailedToken(tx: Executor, ref: TokenRef): Promise<Tok
 }
 
 /**
- * finishClaimedToken for many claimed tokens in one statement; returns the ids of the tokens that moved (the
- * others lost their lease). Throws InvalidStateTransition, before writing anything, for a move the table forbids.
+ * finishClaimedToken for many claimed tokens in one statement (with their attempts rows closed and the NOTIFY,
+ * as `options` say); returns the ids of the tokens that moved (the others lost their lease). Throws
+ * InvalidStateTransition, before writing anything, for a move the table forbids.
  */
 export async function finishClaimedTokens(
   tx: Executor,
-  finishes: readonly { token: Token; to: TokenStatus; changes?: TokenChanges }[],
+  finishes: readonly {
+    token: Token;
+    to: TokenStatus;
+    changes?: TokenChanges;
+    attempt?: tokenCompletions.ClaimCompletion['attempt'];
+  }[],
+  options: tokenCompletions.CompleteOptions = {},
 ): Promise<Set<string>> {
   for (const { token, to } of finishes) {
     if (!canTransition(token.status, to)) {
@@ -161,7 +168,13 @@ export async function finishClaimedTokens(
   }
   return tokenCompletions.completeClaims(
     tx,
-    finishes.map(({ token, to, changes }) => ({ ref: token, to, changes: stamped(to, changes ?? {}) })),
+    finishes.map(({ token, to, changes, attempt }) => ({
+      ref: token,
+      to,
+      changes: stamped(to, changes ?? {}),
+      attempt,
+    })),
+    options,
   );
 }
 

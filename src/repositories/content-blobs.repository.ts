@@ -1,7 +1,7 @@
 // The content store (content_blobs): immutable files keyed by their CID, handed from one stage to the next.
 import { eq, sql } from 'drizzle-orm';
 import type postgres from 'postgres';
-import { postgresClient, type Executor } from '../db/client.js';
+import { sqlOf, type Executor } from '../db/client.js';
 import { contentBlobs, type ContentBlob, type ContentMediaType } from '../db/schema.js';
 
 export type ContentBlobInput = {
@@ -19,7 +19,7 @@ export type ContentBlobInfo = Omit<ContentBlob, 'bytes'>;
  * a lease expiry) changes nothing. Returns true when this call inserted it.
  */
 export async function put(tx: Executor, blob: ContentBlobInput): Promise<boolean> {
-  const sql = postgresClient(tx);
+  const sql = sqlOf(tx);
   const rows = await sql`${insertFragment(sql, blob)} RETURNING cid`;
   return rows.length > 0;
 }

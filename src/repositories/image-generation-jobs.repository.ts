@@ -1,6 +1,7 @@
-import { asc, desc, eq, sql } from 'drizzle-orm';
+import { asc, desc, eq } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { imageGenerationJobs, type ImageGenerationJob, type NewImageGenerationJob } from '../db/schema.js';
+import type { AttemptsSql } from './token-claims.repository.js';
 
 export type ImageJobChanges = Partial<
   Pick<NewImageGenerationJob, 'status' | 'externalJobId' | 'retryCount' | 'errorData' | 'completedAt'>
@@ -52,47 +53,31 @@ export async function update(
   return row;
 }
 
-/** Ends many attempts in one statement (completed_at now). */
-export async function finishMany(
-  tx: Executor,
-  rows: readonly {
-    id: string;
-    status: ImageGenerationJob['status'];
-    externalJobId: string | null;
-    errorData: ImageGenerationJob['errorData'];
-  }[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.execute(sql`
-    UPDATE image_generation_jobs AS j SET
-      status = v.status, external_job_id = v.external_job_id, error_data = v.error_data, completed_at = now()
-    FROM jsonb_to_recordset(${JSON.stringify(
-      rows.map((r) => ({
-        id: r.id,
-        status: r.status,
-        external_job_id: r.externalJobId,
-        error_data: r.errorData,
-      })),
-    )}::jsonb) AS v(id uuid, status text, external_job_id text, error_data jsonb)
-    WHERE j.id = v.id`);
+/**
+ * The image stage's attempts rows as parts of the stage runtime's statements (AttemptsSql): `begin` inserts one
+ * `running` row per claimed token of `claimed` (retry_count: the attempts before this one); `end` closes the rows
+ * of `ends` (attempt_id, outcome: {status, external_job_id, error_data}, see imageAttemptOutcome).
+ */
+export function attemptsSql(service: string): AttemptsSql {
+  return {
+    begin: (sql, claimed) => sql`
+      INSERT INTO image_generation_jobs (token_id, service, status, retry_count)
+      SELECT c.id, ${service}, 'running', greatest(0, c.generation_attempts - 1) FROM ${claimed} AS c
+      RETURNING id, token_id`,
+    end: (sql, ends) => sql`
+      UPDATE image_generation_jobs AS j SET
+        status = e.outcome->>'status',
+        external_job_id = e.outcome->>'external_job_id',
+        error_data = nullif(e.outcome->'error_data', 'null'::jsonb),
+        completed_at = now()
+      FROM ${ends} AS e
+      WHERE j.id = e.attempt_id`,
+  };
 }
 
-/** One `running` attempt row per claimed token, in one statement; returns the new ids by tokens_s0.id. */
-export async function addRunning(
-  tx: Executor,
-  rows: readonly { tokenRowId: string; service: string; retryCount: number }[],
-): Promise<Map<string, string>> {
-  if (rows.length === 0) return new Map();
-  const inserted = await tx
-    .insert(imageGenerationJobs)
-    .values(
-      rows.map((row) => ({
-        tokenRowId: row.tokenRowId,
-        service: row.service,
-        status: 'running' as const,
-        retryCount: row.retryCount,
-      })),
-    )
-    .returning({ id: imageGenerationJobs.id, tokenRowId: imageGenerationJobs.tokenRowId });
-  return new Map(inserted.map((row) => [row.tokenRowId, row.id]));
-}
+/** An attempt's outcome as attemptsSql().end reads it. */
+export type ImageAttemptOutcome = {
+  status: ImageGenerationJob['status'];
+  external_job_id: string | null;
+  error_data: ImageGenerationJob['errorData'];
+};

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, isNotNull, ne, type SQL } from 'drizzle-orm';
-import { postgresClient, type Executor } from '../db/client.js';
+import { sqlOf, type Executor } from '../db/client.js';
 import {
   ipfsUploadRecords,
   type ContentMediaType,
@@ -50,7 +50,7 @@ export async function addRecords(
   records: readonly NewRecord[],
   options: { storeBlob?: ContentBlobInput } = {},
 ): Promise<string[]> {
-  const sql = postgresClient(tx);
+  const sql = sqlOf(tx);
   const rows = JSON.stringify(
     records.map((record, ord) => ({
       ord,
@@ -98,7 +98,7 @@ export async function uploadInputs(
   tx: Executor,
   query: { tokenRowId: string; authorId: string; imageCid: string; provider: string; withBytes: boolean },
 ): Promise<UploadInputs> {
-  const sql = postgresClient(tx);
+  const sql = sqlOf(tx);
   const [row] = await sql<
     {
       author_found: boolean;

@@ -1,10 +1,13 @@
-// The stage runtime's grouped finishes: many claimed tokens moved to their next status in ONE statement (the
-// finishes that become ready together, src/workers/finish-writer.ts). Each row is still its own compare-and-set
-// on (id, lease owner, status), exactly as token-queue.repository's completeClaim: a row whose lease was lost
-// touches nothing and is missing from the answer.
-import { sql } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
-import { tokens, type TokenStatus } from '../db/schema.js';
+// The stage runtime's grouped finishes: many claimed tokens moved to their next status, their attempts rows
+// closed and the next stage woken, in ONE statement (one round trip, no BEGIN/COMMIT: the statement is its own
+// transaction, and a NOTIFY sent by it is delivered when it commits). Each row is still its own compare-and-set on
+// (id, lease owner, status), exactly as token-queue.repository's completeClaim: a row whose lease was lost touches
+// nothing, is missing from the answer, and its attempts row is left for the caller to close. Raw postgres.js
+// (sqlOf): a prepared statement per connection.
+import { TOKENS_CHANNEL } from '../db/channels.js';
+import { sqlOf, type Executor } from '../db/client.js';
+import type { TokenStatus } from '../db/schema.js';
+import type { AttemptsSql } from './token-claims.repository.js';
 import type { ClaimRef, TokenChanges } from './token-queue.repository.js';
 
 // How completeClaims writes each TokenChanges key: its column and the type its JSON value is cast to.
@@ -22,37 +25,97 @@ const CHANGE_COLUMNS: Readonly<Record<keyof TokenChanges, readonly [string, stri
 };
 
 // Each column takes the row's value when its key is present (JSON null: SQL NULL), else keeps its own.
-const changedColumns = sql.raw(
-  Object.entries(CHANGE_COLUMNS)
-    .map(([key, [column, type]]) => {
-      const value = type === 'jsonb' ? `nullif(v.c->'${key}', 'null'::jsonb)` : `(v.c->>'${key}')::${type}`;
-      return `${column} = CASE WHEN v.c ? '${key}' THEN ${value} ELSE t.${column} END`;
-    })
-    .join(',\n    '),
-);
+const CHANGED_COLUMNS = Object.entries(CHANGE_COLUMNS)
+  .map(([key, [column, type]]) => {
+    const value = type === 'jsonb' ? `nullif(v.c->'${key}', 'null'::jsonb)` : `(v.c->>'${key}')::${type}`;
+    return `${column} = CASE WHEN v.c ? '${key}' THEN ${value} ELSE t.${column} END`;
+  })
+  .join(',\n    ');
 
-export type ClaimCompletion = { ref: ClaimRef; to: TokenStatus; changes: TokenChanges };
+export type ClaimCompletion = {
+  ref: ClaimRef;
+  to: TokenStatus;
+  changes: TokenChanges;
+  /** The claim's attempts row, closed with `outcome` (AttemptsSql.end reads it) when the finish applies. */
+  attempt?: { id: string; outcome: unknown };
+};
+
+export type CompleteOptions = {
+  /** How the attempts rows of the completions are closed (required when a completion names an attempt). */
+  attempts?: AttemptsSql;
+  /** NOTIFY this status on the tokens channel when at least one token moved (delivered at commit). */
+  notify?: TokenStatus;
+};
 
 /**
- * completeClaim for many tokens in ONE statement (the stage runtime's grouped finishes): each row is still its
- * own compare-and-set on (id, lease owner, status). Returns the ids that moved; an id missing lost its lease.
+ * completeClaim for many tokens in ONE statement (the stage runtime's grouped finishes), with the attempts rows
+ * of those that moved closed and the NOTIFY, in the same statement. Returns the ids that moved; an id missing lost
+ * its lease (its attempts row untouched).
  */
 export async function completeClaims(
-  tx: Executor,
+  executor: Executor,
   completions: readonly ClaimCompletion[],
+  options: CompleteOptions = {},
 ): Promise<Set<string>> {
   const rows = completions
     .filter(({ ref }) => ref.leaseOwner !== null)
-    .map(({ ref, to, changes }) => ({ id: ref.id, owner: ref.leaseOwner, from: ref.status, to, c: changes }));
+    .map(({ ref, to, changes, attempt }) => ({
+      id: ref.id,
+      owner: ref.leaseOwner,
+      from: ref.status,
+      to,
+      c: changes,
+      attempt_id: attempt?.id ?? null,
+      outcome: attempt?.outcome ?? null,
+    }));
   if (rows.length === 0) return new Set();
-  const moved = await tx.execute<{ id: string }>(sql`
-    UPDATE ${tokens} AS t SET
-    status = v.to,
-    ${changedColumns},
-    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS v(id uuid, owner text, "from" text, "to" text, c jsonb)
-    WHERE t.id = v.id AND t.lease_owner = v.owner AND t.status = v."from"
-    RETURNING t.id`);
+  if (options.attempts === undefined && rows.some((row) => row.attempt_id !== null)) {
+    throw new TypeError('completeClaims: attempts to close but no AttemptsSql to close them with');
+  }
+  const sql = sqlOf(executor);
+  const closing = options.attempts
+    ? sql`, ends AS (
+        SELECT v.attempt_id, v.outcome FROM v JOIN moved ON moved.id = v.id WHERE v.attempt_id IS NOT NULL
+      ), closed AS (${options.attempts.end(sql, sql`ends`)})`
+    : sql``;
+  // The NOTIFY is read (once: an InitPlan) by the final SELECT only when it produces a row, i.e. when a token
+  // moved; a group whose tokens all lost their lease wakes nobody.
+  const notify = options.notify
+    ? sql`, notified AS MATERIALIZED (SELECT pg_notify(${TOKENS_CHANNEL}, ${options.notify}))`
+    : sql``;
+  const notified = options.notify ? sql`(SELECT count(*) FROM notified)` : sql`0`;
+  const moved = await sql<{ id: string }[]>`
+    WITH v AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS v(id uuid, owner text, "from" text, "to" text, c jsonb, attempt_id uuid, outcome jsonb)
+    ), moved AS (
+      UPDATE tokens_s0 AS t SET
+        status = v.to,
+        ${sql.unsafe(CHANGED_COLUMNS)},
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+      FROM v
+      WHERE t.id = v.id AND t.lease_owner = v.owner AND t.status = v."from"
+      RETURNING t.id
+    )${closing}${notify}
+    SELECT moved.id, ${notified} AS notified FROM moved`;
   return new Set(moved.map((row) => row.id));
+}
+
+/**
+ * Closes attempts rows on their own (a lost lease, a failure written in its own transaction, a token given back):
+ * one statement through the stage's AttemptsSql.end.
+ */
+export async function closeAttempts(
+  executor: Executor,
+  attempts: AttemptsSql,
+  ends: readonly { attemptId: string; outcome: unknown }[],
+): Promise<void> {
+  if (ends.length === 0) return;
+  const sql = sqlOf(executor);
+  const rows = ends.map(({ attemptId, outcome }) => ({ attempt_id: attemptId, outcome }));
+  await sql`
+    WITH ends AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(attempt_id uuid, outcome jsonb)
+    )
+    ${attempts.end(sql, sql`ends`)}`;
 }

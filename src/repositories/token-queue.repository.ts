@@ -1,19 +1,12 @@
-// The token queue: the one claim statement of every stage, its leases, and the compare-and-set writes that end a
-// claim. Statuses come from the stage table (src/domain/stages.ts), passed in by the caller; this module holds
+// The token queue: leases, and the compare-and-set writes that end a claim (the claim statement itself is in
+// token-claims.repository.ts, the grouped finishes in token-completions.repository.ts). Statuses come from the stage table (src/domain/stages.ts), passed in by the caller; this module holds
 // only the SQL. Every write on a claimed token checks status and lease owner, so a worker whose lease expired and
 // was taken over can never overwrite the newer owner's progress.
-import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { TOKENS_CHANNEL } from '../db/channels.js';
 import type { Executor } from '../db/client.js';
-import {
-  revealTransactions,
-  tokens,
-  type ErrorData,
-  type NewToken,
-  type Token,
-  type TokenStatus,
-} from '../db/schema.js';
+import { tokens, type ErrorData, type NewToken, type Token, type TokenStatus } from '../db/schema.js';
 
 /** Columns a status change may write besides the status (the lease is always cleared). */
 export type TokenChanges = Partial<
@@ -32,14 +25,6 @@ export type TokenChanges = Partial<
   >
 >;
 
-export type ClaimOptions = {
-  /** Who holds the lease (stage + host + process), compared on every later write. */
-  owner: string;
-  /** How long the claim stays valid; past it another worker may take the token over. */
-  leaseSeconds: number;
-  limit: number;
-};
-
 /** The columns of tokens_s0 that count a stage's attempts (TypeScript names). */
 export type AttemptsColumn = 'generationAttempts' | 'uploadAttempts' | 'revealAttempts';
 /** What the claim statement needs of a stage: its row of the stage table (src/domain/stages.ts StageDefinition). */
@@ -55,84 +40,6 @@ export type ClaimableStage = Readonly<{
  * the lease is still ours. A row without a lease owner matches nothing.
  */
 export type ClaimRef = Pick<Token, 'id' | 'leaseOwner' | 'status'>;
-
-const tokenColumns = getTableColumns(tokens);
-
-// A lease that is absent, or whose holder did not finish or renew it in time (the worker died).
-const leaseFree = sql`(${tokens.leaseExpiresAt} IS NULL OR ${tokens.leaseExpiresAt} < now())`;
-const due = sql`${tokens.nextAttemptAt} <= now()`;
-
-/** Which rows a stage may claim: waiting at its start, or left in its working status with no live lease. */
-function claimable(stage: ClaimableStage): SQL {
-  const waiting =
-    stage.start === stage.working
-      ? sql`(${tokens.status} = ${stage.start} AND ${leaseFree})`
-      : sql`(${tokens.status} = ${stage.start} OR (${tokens.status} = ${stage.working} AND ${leaseFree}))`;
-  if (!stage.skipTokensInFlightOnChain) return waiting;
-  // A worker that died after sending leaves its transaction pending/sent: it may still be mined, so its tokens
-  // stay out of every new batch until the transaction is settled (confirmed or failed), and are never sent twice.
-  return sql`(${waiting} AND NOT EXISTS (
-    SELECT 1 FROM ${revealTransactions}
-    WHERE ${revealTransactions.status} IN ('pending', 'sent') AND ${revealTransactions.tokenRowIds} @> ARRAY[${tokens.id}]
-  ))`;
-}
-
-/**
- * The one claim statement of every stage. Safe with any number of workers in any number of processes: the inner
- * SELECT locks the rows it picks FOR UPDATE and SKIPs rows another transaction has locked, so two claimers never
- * pick the same row, and the outer UPDATE stamps the lease, the working status and the attempt in the same
- * statement, so once the claim commits the row is no longer claimable (or claimable again only when its lease
- * expires). A claimer that dies before committing rolls back: the lock goes with it and the row is claimable as
- * before. Given the database rather than a transaction, the statement commits on its own, which is what a worker
- * wants before its slow I/O. Oldest due first. For one status (ipfs, reveal) tokens_s0_claim_idx
- * (status, next_attempt_at, token_id) serves both the filter and the order; the image stage's two statuses are
- * served in order by tokens_s0_image_claim_idx (about 1 ms at 19k due tokens, against 50 ms for a sort).
- */
-export async function claimTokens(
-  tx: Executor,
-  stage: ClaimableStage,
-  options: ClaimOptions,
-): Promise<Token[]> {
-  const picked = tx
-    .select({ id: tokens.id })
-    .from(tokens)
-    .where(and(claimable(stage), due))
-    .orderBy(asc(tokens.nextAttemptAt), asc(tokens.tokenId))
-    .limit(options.limit)
-    .for('update', { skipLocked: true })
-    .as('c');
-  const attempts = tokens[stage.attempts];
-  const claimed = await tx
-    .update(tokens)
-    .set({
-      leaseOwner: options.owner,
-      leaseExpiresAt: sql`now() + make_interval(secs => ${options.leaseSeconds})`,
-      status: stage.working,
-      [stage.attempts]: sql`${attempts} + 1`,
-      updatedAt: sql`now()`,
-    })
-    .from(picked)
-    .where(eq(tokens.id, picked.id))
-    .returning(tokenColumns);
-  return claimed.sort((a, b) => a.tokenId - b.tokenId);
-}
-
-/**
- * Seconds until the stage's next waiting token becomes due (0 when one is due now), or undefined when none waits:
- * an idle worker sleeps until then rather than a whole poll interval. Computed by the database's clock, the one
- * the claim compares with. Read from the same claim indexes.
- */
-export async function secondsUntilNextDue(tx: Executor, stage: ClaimableStage): Promise<number | undefined> {
-  const [row] = await tx
-    .select({
-      seconds: sql<number>`greatest(0, extract(epoch from ${tokens.nextAttemptAt} - now()))::float8`,
-    })
-    .from(tokens)
-    .where(claimable(stage))
-    .orderBy(asc(tokens.nextAttemptAt))
-    .limit(1);
-  return row === undefined ? undefined : Number(row.seconds);
-}
 
 // Every write on a claimed token is a compare-and-set on (id, lease_owner, status): if the lease expired and
 // another worker took the token over, or an operator moved it, the write touches nothing and returns undefined.
@@ -329,22 +236,4 @@ export async function releaseForReveal(
     .where(and(inArray(tokens.id, [...tokenRowIds]), eq(tokens.status, 'ready')))
     .returning({ tokenId: tokens.tokenId, status: tokens.status });
   return rows.sort((a, b) => a.tokenId - b.tokenId);
-}
-
-/**
- * How many tokens a stage could claim now, and since when the oldest of them is `ready` (the reveal sends a batch
- * when it is full or its oldest token has waited long enough). Same filter as the claim.
- */
-export async function claimableBacklog(
-  tx: Executor,
-  stage: ClaimableStage,
-): Promise<{ count: number; oldestReadyAt: Date | undefined }> {
-  const [row] = await tx
-    .select({ count: sql<number>`count(*)::int`, oldest: sql<string | null>`min(${tokens.readyAt})` })
-    .from(tokens)
-    .where(and(claimable(stage), due));
-  return {
-    count: Number(row?.count ?? 0),
-    oldestReadyAt: row?.oldest ? new Date(row.oldest) : undefined,
-  };
 }

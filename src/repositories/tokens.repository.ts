@@ -1,6 +1,6 @@
 // Token reads and the mint ingest's inserts. Claims, leases and status writes live in token-queue.repository.ts.
 import { and, asc, desc, eq, getTableColumns, inArray, lt, sql, type SQL } from 'drizzle-orm';
-import { postgresClient, type Executor } from '../db/client.js';
+import { sqlOf, type Executor } from '../db/client.js';
 import { authors, tokens, type NewToken, type Token, type TokenStatus } from '../db/schema.js';
 import type { Page } from './page.js';
 
@@ -186,7 +186,7 @@ export async function listPage(tx: Executor, query: TokenPageQuery): Promise<Tok
  */
 export async function getAuthorPrompt(tx: Executor, tokenRowId: string): Promise<string | null | undefined> {
   // A prepared statement: run once per generated image, where drizzle's cost shows.
-  const [row] = await postgresClient(tx)<{ prompt_text: string | null }[]>`
+  const [row] = await sqlOf(tx)<{ prompt_text: string | null }[]>`
     SELECT a.prompt_text FROM tokens_s0 t JOIN authors a ON a.id = t.author_id WHERE t.id = ${tokenRowId}`;
   return row === undefined ? undefined : row.prompt_text;
 }

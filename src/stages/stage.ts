@@ -6,6 +6,7 @@ import type { Executor } from '../db/client.js';
 import type { ErrorData, Token } from '../db/schema.js';
 import type { StageDefinition } from '../domain/stages.js';
 import type { Logger } from '../logger.js';
+import type { AttemptsSql } from '../repositories/token-claims.repository.js';
 import type { TokenChanges } from '../repositories/token-queue.repository.js';
 
 export type StageSettings = Readonly<{
@@ -41,12 +42,16 @@ export type AttemptOutcome = {
   details: AttemptDetails;
 };
 
-/** Writes a stage's attempts rows: one per token per attempt. */
-export type AttemptRecorder = {
-  /** Right after the claim: one `running` row per claimed token, returned by tokens_s0.id. */
-  begin: (db: Executor, tokens: readonly Token[]) => Promise<ReadonlyMap<string, string>>;
-  /** With the finishing writes (same transaction when the finishes applied): the attempts' outcomes. */
-  end: (tx: Executor, ends: readonly { attemptId: string; outcome: AttemptOutcome }[]) => Promise<void>;
+/**
+ * How a stage's attempts rows (one per token per attempt) are written: as parts of the runtime's own statements,
+ * so that beginning them costs nothing beyond the claim and closing them nothing beyond the finish.
+ *   begin    (SQL) inside the claim statement: one `running` row per claimed token;
+ *   end      (SQL) inside the finishing statement (same statement as the finish that applied), or alone: closes
+ *            the attempts of a relation (attempt_id, outcome jsonb);
+ *   outcome  what `end` reads as an attempt's `outcome`: the stage's columns for an AttemptOutcome, as JSON.
+ */
+export type AttemptRecorder = AttemptsSql & {
+  outcome: (outcome: AttemptOutcome) => Record<string, unknown>;
 };
 
 type StageBase = {

@@ -1,23 +1,25 @@
 // The stage runtime's finishing writes, grouped: the writes that come in while earlier groups commit form the
-// next group, ONE transaction with its statements pipelined on its connection: the successful finishes of the
-// group in one statement (each row its own compare-and-set: a lost lease touches nothing and only that row says
-// so), the other writes each as given, and the NOTIFY of the status the finishes move into (delivered at commit;
-// one whose rows all lost their lease only wakes a worker that finds nothing). A group that fails as a whole
-// (the database refused one statement) is retried write by write, so one bad write never takes the others
-// down. Up to PARALLEL_GROUPS groups commit at once.
+// next group. The successful finishes of a group go as ONE statement on their own (completeMany: each row its own
+// compare-and-set, a lost lease touches nothing and only that row says so; the attempts rows closed and the
+// NOTIFY sent in the same statement, so one round trip and no BEGIN/COMMIT); the other writes of the group (the
+// failures: a retry or a move to failed, with their attempts rows) go as one transaction, their statements
+// pipelined on its connection, at the same time. A group part that fails as a whole (the database refused one
+// statement) is retried write by write, so one bad write never takes the others down. Up to PARALLEL_GROUPS
+// groups are written at once.
 import type { Database, Executor } from '../db/client.js';
-import type { TokenStatus } from '../db/schema.js';
-import * as tokenQueue from '../repositories/token-queue.repository.js';
 
 /** A successful finish (`C`: what completeMany needs of it), or any other write as a function of the transaction. */
 export type FinishWrite<C> = { complete: C } | { apply: (tx: Executor) => Promise<boolean> };
 
 export type FinishWriterOptions<C> = {
   database: Pick<Database, 'db'>;
-  /** Writes the successful finishes of one group; true for each that applied, in order. */
-  completeMany: (tx: Executor, completes: readonly C[]) => Promise<readonly boolean[]>;
-  /** The status successful finishes move into, NOTIFYed with them. */
-  notify: TokenStatus;
+  /**
+   * Writes the successful finishes of one group in ONE statement given the database (its own transaction), the
+   * NOTIFY of the status they move into included; true for each that applied, in order.
+   */
+  completeMany: (db: Executor, completes: readonly C[]) => Promise<readonly boolean[]>;
+  /** A group was written (or refused) with `size` writes: the runner counts groups and their sizes. */
+  onGroup?: (size: number) => void;
 };
 
 /** Queues a write; resolves true once committed and applied, false when its compare-and-set matched nothing. */
@@ -29,51 +31,60 @@ type Pending<C> = {
   reject: (error: unknown) => void;
 };
 
-/** Most writes in one transaction. */
+/** Most writes in one group. */
 const MAX_GROUP = 100;
-/** Group transactions in flight at once. */
+/** Groups being written at once. */
 const PARALLEL_GROUPS = 4;
 
 export function createFinishWriter<C>(options: FinishWriterOptions<C>): FinishWriter<C> {
+  const db = options.database.db;
   const queue: Pending<C>[] = [];
   let inFlight = 0;
   let scheduled = false;
 
-  function commit(group: readonly Pending<C>[]): Promise<boolean[]> {
-    return options.database.db.transaction(async (tx) => {
-      const completes: C[] = [];
-      const applies: Promise<boolean>[] = [];
-      for (const { write } of group) {
-        if ('complete' in write) completes.push(write.complete);
-        else applies.push(write.apply(tx));
-      }
-      const [completed, applied] = await Promise.all([
-        completes.length === 0 ? [] : options.completeMany(tx, completes),
-        Promise.all(applies),
-        completes.length === 0 ? undefined : tokenQueue.notifyStatus(tx, options.notify),
-      ]);
-      let c = 0;
-      let a = 0;
-      return group.map(({ write }) => ('complete' in write ? completed[c++] : applied[a++]) === true);
-    });
-  }
+  const completeAll = (writes: readonly FinishWrite<C>[]) =>
+    options.completeMany(
+      db,
+      writes.flatMap((w) => ('complete' in w ? [w.complete] : [])),
+    );
+  const applyAll = (writes: readonly FinishWrite<C>[]) =>
+    db.transaction((tx) => Promise.all(writes.flatMap((w) => ('apply' in w ? [w.apply(tx)] : []))));
 
-  async function run(group: Pending<C>[]): Promise<void> {
+  /** Writes a group part; if it fails as a whole, each of its writes alone. */
+  async function write(
+    part: readonly Pending<C>[],
+    writeAll: (writes: readonly FinishWrite<C>[]) => Promise<readonly boolean[]>,
+  ): Promise<void> {
+    if (part.length === 0) return;
     try {
-      const applied = await commit(group);
-      for (const [index, pending] of group.entries()) pending.resolve(applied[index] === true);
+      const applied = await writeAll(part.map((p) => p.write));
+      for (const [index, pending] of part.entries()) pending.resolve(applied[index] === true);
     } catch (error) {
-      if (group.length === 1) {
-        group[0]?.reject(error);
+      if (part.length === 1) {
+        part[0]?.reject(error);
         return;
       }
-      for (const pending of group) {
-        await commit([pending]).then(
+      for (const pending of part) {
+        await writeAll([pending.write]).then(
           ([applied]) => pending.resolve(applied === true),
           (alone: unknown) => pending.reject(alone),
         );
       }
     }
+  }
+
+  async function run(group: Pending<C>[]): Promise<void> {
+    options.onGroup?.(group.length);
+    await Promise.all([
+      write(
+        group.filter((p) => 'complete' in p.write),
+        completeAll,
+      ),
+      write(
+        group.filter((p) => 'apply' in p.write),
+        applyAll,
+      ),
+    ]);
   }
 
   function startGroups(): void {

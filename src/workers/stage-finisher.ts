@@ -1,16 +1,18 @@
 // The stage runtime's finisher: how one claimed token's result is written, once its unit's work has ended.
 //   success   -> the stage's next status with the work's columns, grouped with the other finishes ready at the
-//                same time (finish-writer.ts: one transaction, the successes in one statement, NOTIFY of `next`);
+//                same time (finish-writer.ts: ONE statement for the group's successes, their attempts rows
+//                closed and the NOTIFY of `next` included);
 //   failure   -> what the failure policy (failure-policy.ts) decides: a retry after a backoff, or `failed`;
 //   settled   -> the stage wrote the token itself (the reveal): only counted and its attempt closed.
 // Every write is a compare-and-set on status and lease owner: a token whose lease was lost is left alone, its
 // result discarded and logged, its attempts row closed as LEASE_LOST. Each attempt's row is closed in the same
-// transaction as the finish that applied.
+// statement (or transaction, for a failure) as the finish that applied.
 import type { Database, Executor } from '../db/client.js';
 import type { Token } from '../db/schema.js';
 import { finishClaimedToken, finishClaimedTokens } from '../domain/token-state.js';
 import type { Logger } from '../logger.js';
 import type { StageMetrics } from '../metrics/stage-metrics.js';
+import { closeAttempts } from '../repositories/token-completions.repository.js';
 import * as tokenQueue from '../repositories/token-queue.repository.js';
 import type { TokenChanges } from '../repositories/token-queue.repository.js';
 import type { AttemptDetails, AttemptOutcome, BatchItemResult, Stage } from '../stages/stage.js';
@@ -25,6 +27,9 @@ export type StageCounters = {
   retried: number;
   failed: number;
   leasesLost: number;
+  /** Groups of finishing writes sent, and the writes in them (their mean size: finishes / finishGroups). */
+  finishGroups: number;
+  finishes: number;
 };
 
 export type StageFinisherDeps = {
@@ -81,27 +86,34 @@ export function createStageFinisher(deps: StageFinisherDeps): StageFinisher {
   const { definition: def, settings } = stage;
   const db = deps.database.db;
 
+  const recorder = stage.attempts;
   const writeFinish = createFinishWriter<Completion>({
     database: deps.database,
-    notify: def.next,
-    completeMany: async (tx, completes) => {
+    onGroup: (size) => {
+      counters.finishGroups += 1;
+      counters.finishes += size;
+    },
+    completeMany: async (executor, completes) => {
       const moved = await finishClaimedTokens(
-        tx,
-        completes.map(({ token, changes }) => ({ token, to: def.next, changes })),
+        executor,
+        completes.map(({ token, changes, attemptId, details }) => ({
+          token,
+          to: def.next,
+          changes,
+          attempt:
+            recorder && attemptId !== undefined
+              ? { id: attemptId, outcome: recorder.outcome({ status: 'completed', details }) }
+              : undefined,
+        })),
+        { attempts: recorder, notify: def.next },
       );
-      const ends = completes.flatMap(({ token, attemptId, details }) =>
-        moved.has(token.id) && attemptId !== undefined
-          ? [{ attemptId, outcome: { status: 'completed' as const, details } }]
-          : [],
-      );
-      if (stage.attempts !== undefined && ends.length > 0) await stage.attempts.end(tx, ends);
       return completes.map(({ token }) => moved.has(token.id));
     },
   });
 
   async function recordEnd(executor: Executor, attemptId: string | undefined, outcome: AttemptOutcome) {
-    if (attemptId === undefined || stage.attempts === undefined) return;
-    await stage.attempts.end(executor, [{ attemptId, outcome }]);
+    if (attemptId === undefined || recorder === undefined) return;
+    await closeAttempts(executor, recorder, [{ attemptId, outcome: recorder.outcome(outcome) }]);
   }
 
   async function settled(
@@ -222,15 +234,14 @@ export function createStageFinisher(deps: StageFinisherDeps): StageFinisher {
         });
         if (released) log.info('lease.released', { tokenId: token.tokenId, to: def.start });
       }
+      if (recorder === undefined) return;
       const ends = tokens.flatMap((token) => {
         const attemptId = attemptIds?.get(token.id);
-        return attemptId === undefined ? [] : [{ attemptId, outcome: RELEASED_UNSTARTED }];
+        return attemptId === undefined ? [] : [{ attemptId, outcome: recorder.outcome(RELEASED_UNSTARTED) }];
       });
-      if (stage.attempts !== undefined && ends.length > 0) {
-        await stage.attempts
-          .end(db, ends)
-          .catch((error: unknown) => log.warn('stage.attempts_end_failed', { owner, error }));
-      }
+      await closeAttempts(db, recorder, ends).catch((error: unknown) =>
+        log.warn('stage.attempts_end_failed', { owner, error }),
+      );
     },
 
     failExhausted: async (tokens) => {

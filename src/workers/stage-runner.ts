@@ -4,8 +4,8 @@
 //   - batch stages (reveal): `mode: 'batch'`, one claim of up to WORKER_BATCH_SIZE tokens handled as one unit,
 //     `work(tokens)` returns one result per token.
 // What the runtime does for every stage, so that no stage does it itself, and where:
-//   claim  (this file) up to WORKER_BATCH_SIZE tokens in ONE committed statement that stamps a lease
-//          (token-queue.repository claimTokens); at most `concurrency` units working; a unit's slot is free once
+//   claim  (this file) up to WORKER_BATCH_SIZE tokens in ONE committed statement that stamps a lease and begins
+//          their attempts rows (token-claims.repository claimTokens, a prepared statement); at most `concurrency` units working; a unit's slot is free once
 //          its work ends, while its finishing writes wait for their group. A per-token stage claims AHEAD: up to
 //          one claim (batchSize tokens) more than its free slots, so that the next claim and its attempts rows
 //          are written while the current units work and finish instead of after; a token claimed ahead waits
@@ -14,12 +14,13 @@
 //   lease  (lease-renewal.ts) renewed for every token in flight every leaseSeconds/3 in one statement; a token
 //          whose renewal finds another owner is lost: its work is aborted and its result discarded (logged);
 //   finish (stage-finisher.ts, grouped by finish-writer.ts) success -> the stage's next status with the work's
-//          columns and a NOTIFY of that status; failure -> a retry after a backoff or `failed`, as the failure
+//          columns, the attempts rows closed and a NOTIFY of that status, one statement per group of finishes;
+//          failure -> a retry after a backoff or `failed`, as the failure
 //          policy (failure-policy.ts) decides; every write checks status and lease owner;
 //   record one attempts row per attempt through the stage's AttemptRecorder (image_generation_jobs for the image):
-//          begun right after the claim, closed with the finish;
+//          begun by the claim statement, closed by the finishing statement;
 //   wake   (this file, wakeup.ts) at once on a NOTIFY of the stage's start status (wake()), else when the next
-//          backoff is due, else every pollIntervalMs;
+//          backoff is due (a short claim says when, no query of its own), else every pollIntervalMs;
 //   stop   (this file) stop claiming, let the units in flight finish within the timeout, then abort them and
 //          release their leases (back to the start, claimable at once).
 import { hostname } from 'node:os';
@@ -30,7 +31,7 @@ import type { StageDefinition } from '../domain/stages.js';
 import { backoffDelayMs } from '../lib/backoff.js';
 import type { Logger } from '../logger.js';
 import { prometheusStageMetrics, type StageMetrics } from '../metrics/stage-metrics.js';
-import * as tokenQueue from '../repositories/token-queue.repository.js';
+import * as tokenClaims from '../repositories/token-claims.repository.js';
 import type { AttemptDetails, BatchItemResult, Stage, WorkContext } from '../stages/stage.js';
 import { startLeaseRenewal } from './lease-renewal.js';
 import { createStageFinisher, type StageCounters } from './stage-finisher.js';
@@ -104,7 +105,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   const units = new Set<Unit>();
   /** Tokens a per-token stage may hold beyond its free slots (one claim ahead); a batch stage claims none ahead. */
   const claimAhead = stage.mode === 'token' ? settings.batchSize : 0;
-  /** Units claimed whose work has not ended: waiting for their attempts rows or a slot, or working. */
+  /** Units claimed whose work has not ended: waiting for a slot, or working. */
   let held = 0;
   /** At most `concurrency` units working; a unit claimed ahead waits for a slot. */
   const slots = new WorkSlots(settings.concurrency);
@@ -117,6 +118,8 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
     retried: 0,
     failed: 0,
     leasesLost: 0,
+    finishGroups: 0,
+    finishes: 0,
   };
   let stopping = false;
   const runnerStopped = new AbortController();
@@ -140,12 +143,11 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   });
 
   /**
-   * A unit is held from its claim until its work ends; it works once its attempts rows are written and a slot
-   * is free (a unit claimed ahead waits for one). Its finishing writes then go to the grouped writer while the
-   * loop already claims again. The unit stays in `units` (its leases renewed, stop() waiting for it) until they
+   * A unit is held from its claim until its work ends; it works once a slot is free (a unit claimed ahead waits
+   * for one). Its finishing writes then go to the grouped writer while the loop already claims again. The unit stays in `units` (its leases renewed, stop() waiting for it) until they
    * are written; at most 4 x concurrency units wait for their writes before the loop stops claiming.
    */
-  function startUnit(tokens: Token[], attemptIdsWritten: Promise<ReadonlyMap<string, string>>): void {
+  function startUnit(tokens: Token[], attemptIds: ReadonlyMap<string, string>): void {
     const controller = new AbortController();
     const details: AttemptDetails = {};
     const ctx: WorkContext = {
@@ -163,15 +165,6 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       slotWakeup.wake();
     };
     unit.done = (async () => {
-      let attemptIds: ReadonlyMap<string, string>;
-      try {
-        attemptIds = await attemptIdsWritten;
-      } catch (error) {
-        // No attempts rows: the work does not start; the tokens are claimable again at once.
-        log.error('stage.attempts_failed', { tokenIds: tokens.map((t) => t.tokenId), error });
-        await finisher.giveBack(tokens);
-        return;
-      }
       if (!(await slots.take())) {
         // Claimed ahead, and the runner stopped before a slot freed: given back untouched, its attempt refunded.
         await finisher.giveBack(tokens, attemptIds);
@@ -209,37 +202,41 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
     units.add(unit);
   }
 
-  async function idle(): Promise<void> {
-    const seconds = await tokenQueue.secondsUntilNextDue(db, def);
-    const untilDueMs = seconds === undefined ? Infinity : Math.ceil(seconds * 1000) + 5;
+  /** Sleeps until a wake(), the next due token (`nextDueSeconds`, from the claim) or the poll interval. */
+  async function idle(nextDueSeconds: number | undefined): Promise<void> {
+    const untilDueMs = nextDueSeconds === undefined ? Infinity : Math.ceil(nextDueSeconds * 1000) + 5;
     await workWakeup.wait(Math.min(settings.pollIntervalMs, untilDueMs));
   }
 
   /**
-   * One claim of up to `limit` tokens, and their units started (they wait for their attempts rows, the claim
-   * does not). Returns how many were claimed.
+   * One claim of up to `limit` tokens, their attempts rows begun in the same statement, and their units started.
+   * Returns how many were claimed and, when fewer than `limit`, when the next waiting token is due.
    */
-  async function claim(limit: number): Promise<number> {
-    const claimed = await tokenQueue.claimTokens(db, def, {
+  async function claim(limit: number): Promise<{ count: number; nextDueSeconds: number | undefined }> {
+    const { tokens: claimed, nextDueSeconds } = await tokenClaims.claimTokens(db, def, {
       owner,
       leaseSeconds: settings.leaseSeconds,
       limit,
+      attempts: stage.attempts && { sql: stage.attempts, maxAttempts: settings.maxAttempts },
     });
     counters.claims += 1;
-    if (claimed.length === 0) return 0;
+    if (claimed.length === 0) return { count: 0, nextDueSeconds };
     counters.claimed += claimed.length;
     metrics.claimed(def.name, claimed.length);
     log.debug('token.claimed', { count: claimed.length, tokenIds: claimed.map((t) => t.tokenId) });
-    const live = claimed.filter((t) => t[def.attempts] <= settings.maxAttempts);
+    const live: Token[] = [];
+    const attemptIds = new Map<string, string>();
+    for (const { attemptId, ...token } of claimed) {
+      if (token[def.attempts] > settings.maxAttempts) continue;
+      live.push(token);
+      if (attemptId !== undefined) attemptIds.set(token.id, attemptId);
+    }
     if (live.length > 0) {
-      const attemptIds = stage.attempts
-        ? stage.attempts.begin(db, live)
-        : Promise.resolve(new Map<string, string>());
       if (stage.mode === 'token') for (const token of live) startUnit([token], attemptIds);
       else startUnit(live, attemptIds);
     }
     await finisher.failExhausted(claimed.filter((t) => t[def.attempts] > settings.maxAttempts));
-    return claimed.length;
+    return { count: claimed.length, nextDueSeconds };
   }
 
   /** The claim loop: claims while slots are free, sleeps when there is no work. */
@@ -265,7 +262,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
         workWakeup.clear();
         const claimed = await claim(limit);
         failures = 0;
-        if (claimed < limit) await idle();
+        if (claimed.count < limit) await idle(claimed.nextDueSeconds);
       } catch (error) {
         if (stopping) break;
         failures += 1;

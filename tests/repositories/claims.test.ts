@@ -12,6 +12,7 @@ import { STAGES } from '../../src/domain/stages.js';
 import { finishClaimedToken } from '../../src/domain/token-state.js';
 import { InvalidStateTransition } from '../../src/errors.js';
 import * as revealTransactionsRepository from '../../src/repositories/reveal-transactions.repository.js';
+import * as tokenClaims from '../../src/repositories/token-claims.repository.js';
 import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
 import * as tokensRepository from '../../src/repositories/tokens.repository.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -51,7 +52,7 @@ const tokenIds = (rows: readonly Token[]) => rows.map((row) => row.tokenId).sort
 function claimImage(db: Executor, owner: string, limit: number, leaseSeconds = 60): Promise<Token[]> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`set local lock_timeout = '2s'`);
-    return tokenQueue.claimTokens(tx, STAGES.image, { owner, leaseSeconds, limit });
+    return tokenClaims.claimTokens(tx, STAGES.image, { owner, leaseSeconds, limit }).then((c) => c.tokens);
   });
 }
 
@@ -66,11 +67,13 @@ describe('concurrent claimers', { timeout: 30_000 }, () => {
         for (;;) {
           // Holding the claim transaction open a moment makes the others run into the locked rows.
           const batch = await claimer.db.transaction(async (tx) => {
-            const rows = await tokenQueue.claimTokens(tx, STAGES.image, {
-              owner: claimer.owner,
-              leaseSeconds: 60,
-              limit: 5,
-            });
+            const rows = await tokenClaims
+              .claimTokens(tx, STAGES.image, {
+                owner: claimer.owner,
+                leaseSeconds: 60,
+                limit: 5,
+              })
+              .then((c) => c.tokens);
             await tx.execute(sql`select pg_sleep(0.005)`);
             return rows;
           });
@@ -110,11 +113,13 @@ describe('concurrent claimers', { timeout: 30_000 }, () => {
     const aHolding = new Promise<void>((resolve) => (aHolds = resolve));
     const aDone = a
       .transaction(async (tx) => {
-        aClaimed = await tokenQueue.claimTokens(tx, STAGES.image, {
-          owner: 'worker-a',
-          leaseSeconds: 60,
-          limit: 10,
-        });
+        aClaimed = await tokenClaims
+          .claimTokens(tx, STAGES.image, {
+            owner: 'worker-a',
+            leaseSeconds: 60,
+            limit: 10,
+          })
+          .then((c) => c.tokens);
         aHolds();
         await aMayEnd;
         throw new Error('worker-a crashed before committing');
@@ -146,11 +151,11 @@ describe('concurrent claimers', { timeout: 30_000 }, () => {
     // not used here: postgres.js 3.4.9 then throws an uncaught TypeError, porsager/postgres#1208.)
     const code = `
       const { createDatabase } = await import(${JSON.stringify(new URL('../../src/db/client.ts', import.meta.url).href)});
-      const queue = await import(${JSON.stringify(new URL('../../src/repositories/token-queue.repository.ts', import.meta.url).href)});
+      const queue = await import(${JSON.stringify(new URL('../../src/repositories/token-claims.repository.ts', import.meta.url).href)});
       const { STAGES } = await import(${JSON.stringify(new URL('../../src/domain/stages.ts', import.meta.url).href)});
       const { db } = createDatabase(process.env.CLAIMER_URL, { max: 1, applicationName: 'claims-doomed' });
       await db.transaction(async (tx) => {
-        const rows = await queue.claimTokens(tx, STAGES.image, { owner: 'doomed', leaseSeconds: 60, limit: 10 });
+        const { tokens: rows } = await queue.claimTokens(tx, STAGES.image, { owner: 'doomed', leaseSeconds: 60, limit: 10 });
         process.stdout.write(JSON.stringify(rows.map((row) => row.tokenId)) + '\\n');
         await new Promise(() => setInterval(() => {}, 1000));
       });`;
@@ -308,14 +313,18 @@ describe('stages', { timeout: 30_000 }, () => {
     });
     const options = { owner: 'stage-worker', leaseSeconds: 60, limit: 100 };
 
-    const uploads = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.ipfs, options));
+    const uploads = await t.db.transaction((tx) =>
+      tokenClaims.claimTokens(tx, STAGES.ipfs, options).then((c) => c.tokens),
+    );
     assert.deepEqual(tokenIds(uploads), [2]);
     assert.deepEqual(
       uploads.map((row) => [row.status, row.generationAttempts, row.uploadAttempts, row.revealAttempts]),
       [['uploading', 0, 1, 0]],
     );
 
-    const reveals = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.reveal, options));
+    const reveals = await t.db.transaction((tx) =>
+      tokenClaims.claimTokens(tx, STAGES.reveal, options).then((c) => c.tokens),
+    );
     assert.deepEqual(tokenIds(reveals), [3, 7], 'the expired lease of token 7 included');
     for (const row of reveals) {
       assert.equal(row.status, 'ready');
@@ -324,7 +333,9 @@ describe('stages', { timeout: 30_000 }, () => {
       assert.equal(row.leaseOwner, 'stage-worker');
     }
 
-    const images = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.image, options));
+    const images = await t.db.transaction((tx) =>
+      tokenClaims.claimTokens(tx, STAGES.image, options).then((c) => c.tokens),
+    );
     assert.deepEqual(tokenIds(images), [1]);
     assert.equal(images[0]?.status, 'generating');
 
@@ -358,14 +369,18 @@ describe('stages', { timeout: 30_000 }, () => {
     });
     const options = { owner: 'revealer', leaseSeconds: 60, limit: 10 };
 
-    const first = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.reveal, options));
+    const first = await t.db.transaction((tx) =>
+      tokenClaims.claimTokens(tx, STAGES.reveal, options).then((c) => c.tokens),
+    );
     assert.deepEqual(tokenIds(first), [3], 'tokens 1 and 2 may still be revealed by their transactions');
 
     // Settled transactions release their tokens: a failed one to be sent again, a confirmed one is irrelevant.
     await revealTransactionsRepository.update(t.db, pending.id, { status: 'failed' });
     await revealTransactionsRepository.update(t.db, sent.id, { status: 'confirmed' });
     await tokenQueue.releaseLease(t.db, first[0] ?? three);
-    const second = await t.db.transaction((tx) => tokenQueue.claimTokens(tx, STAGES.reveal, options));
+    const second = await t.db.transaction((tx) =>
+      tokenClaims.claimTokens(tx, STAGES.reveal, options).then((c) => c.tokens),
+    );
     assert.deepEqual(tokenIds(second), [1, 2, 3]);
   });
 

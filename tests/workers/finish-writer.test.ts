@@ -2,14 +2,15 @@
 // compare-and-set; a group the database refuses is retried write by write; the NOTIFY goes with the commit.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { sql } from 'drizzle-orm';
 import { TOKENS_CHANNEL } from '../../src/db/channels.js';
 import type { Executor } from '../../src/db/client.js';
 import type { Author, Token } from '../../src/db/schema.js';
 import { STAGES } from '../../src/domain/stages.js';
 import { finishClaimedTokens } from '../../src/domain/token-state.js';
 import { InvalidStateTransition } from '../../src/errors.js';
+import * as tokenClaims from '../../src/repositories/token-claims.repository.js';
 import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
+import { imageAttemptRecorder } from '../../src/stages/image/image.stage.js';
 import { createFinishWriter } from '../../src/workers/finish-writer.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cidOf, insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
@@ -35,7 +36,9 @@ async function claim(count: number, owner = 'worker-a'): Promise<Token[]> {
     author,
     Array.from({ length: count }, (_, i) => i + 1),
   );
-  return tokenQueue.claimTokens(t.db, STAGES.image, { owner, leaseSeconds: 60, limit: count });
+  return tokenClaims
+    .claimTokens(t.db, STAGES.image, { owner, leaseSeconds: 60, limit: count })
+    .then((c) => c.tokens);
 }
 
 describe('finishClaimedTokens (one statement)', () => {
@@ -81,28 +84,128 @@ describe('finishClaimedTokens (one statement)', () => {
   });
 });
 
+describe('claim and finish statements with attempts rows', () => {
+  it('the claim begins an attempts row per live token; the finish closes only those that moved, NOTIFY only then', async () => {
+    await insertTokens(t.db, author, [1, 2, 3, 4]);
+    // Token 4 used its attempts in claims that never finished: claimed, but no attempts row for it.
+    await t.sql`update tokens_s0 set generation_attempts = 3 where token_id = 4`;
+    const recorder = imageAttemptRecorder('fake');
+    const { tokens: claimed } = await tokenClaims.claimTokens(t.db, STAGES.image, {
+      owner: 'worker-a',
+      leaseSeconds: 60,
+      limit: 10,
+      attempts: { sql: recorder, maxAttempts: 3 },
+    });
+    const [a, b, c, d] = claimed;
+    assert.ok(a && b && c && d);
+    assert.deepEqual(
+      claimed.map((token) => [token.tokenId, token.attemptId !== undefined]),
+      [
+        [1, true],
+        [2, true],
+        [3, true],
+        [4, false],
+      ],
+    );
+    const jobStatuses = async () =>
+      (
+        await t.sql<{ token_id: number; status: string; retry_count: number }[]>`
+          select t.token_id, j.status, j.retry_count from image_generation_jobs j
+          join tokens_s0 t on t.id = j.token_id order by t.token_id`
+      ).map((row) => [row.token_id, row.status, row.retry_count]);
+    assert.deepEqual(await jobStatuses(), [
+      [1, 'running', 0],
+      [2, 'running', 0],
+      [3, 'running', 0],
+    ]);
+
+    const notified: string[] = [];
+    const listening = await t.sql.listen(TOKENS_CHANNEL, (payload) => notified.push(payload));
+    const finish = (tokens: readonly tokenClaims.ClaimedToken[], notify: 'uploading' | 'ready') =>
+      finishClaimedTokens(
+        t.db,
+        tokens.map((token) => ({
+          token,
+          to: 'uploading',
+          changes: { imageCid: cidOf(token.tokenId) },
+          attempt: token.attemptId
+            ? { id: token.attemptId, outcome: recorder.outcome({ status: 'completed', details: {} }) }
+            : undefined,
+        })),
+        { attempts: recorder, notify },
+      );
+    // b's lease expired and another worker claimed it.
+    await t.sql`update tokens_s0 set lease_owner = 'worker-b' where id = ${b.id}`;
+    assert.deepEqual([...(await finish([a, b], 'uploading'))], [a.id]);
+    assert.deepEqual(await jobStatuses(), [
+      [1, 'completed', 0],
+      [2, 'running', 0],
+      [3, 'running', 0],
+    ]);
+    // Nothing moves: no NOTIFY ('ready' would arrive before the next 'uploading').
+    assert.deepEqual([...(await finish([b], 'ready'))], []);
+    assert.deepEqual([...(await finish([c], 'uploading'))], [c.id]);
+    await within(
+      (async () => {
+        while (notified.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+      })(),
+      5_000,
+      'the NOTIFYs',
+    );
+    await listening.unlisten();
+    assert.deepEqual(notified, ['uploading', 'uploading']);
+    assert.deepEqual(await jobStatuses(), [
+      [1, 'completed', 0],
+      [2, 'running', 0],
+      [3, 'completed', 0],
+    ]);
+  });
+
+  it('a short claim says when the next waiting token is due; a full claim does not look', async () => {
+    await insertTokens(t.db, author, [1, 2, 3]);
+    await t.sql`update tokens_s0 set next_attempt_at = now() + interval '30 seconds' where token_id = 3`;
+    const options = { owner: 'worker-a', leaseSeconds: 60 };
+    const full = await tokenClaims.claimTokens(t.db, STAGES.image, { ...options, limit: 1 });
+    assert.deepEqual([full.tokens.map((token) => token.tokenId), full.nextDueSeconds], [[1], undefined]);
+    const short = await tokenClaims.claimTokens(t.db, STAGES.image, { ...options, limit: 5 });
+    assert.deepEqual(
+      short.tokens.map((token) => token.tokenId),
+      [2],
+    );
+    assert.ok(
+      short.nextDueSeconds !== undefined && short.nextDueSeconds > 25 && short.nextDueSeconds <= 30,
+      `next due in ${short.nextDueSeconds} s`,
+    );
+    const none = await tokenClaims.claimTokens(t.db, STAGES.image, { ...options, limit: 5 });
+    assert.equal(none.tokens.length, 0);
+    assert.ok(none.nextDueSeconds !== undefined && none.nextDueSeconds > 25);
+    await t.sql`delete from tokens_s0 where token_id = 3`;
+    const empty = await tokenClaims.claimTokens(t.db, STAGES.image, { ...options, limit: 5 });
+    assert.deepEqual([empty.tokens.length, empty.nextDueSeconds], [0, undefined]);
+  });
+});
+
 describe('createFinishWriter', () => {
-  it('commits the finishes that come together in one transaction, with one NOTIFY of the next status', async () => {
+  it('writes the finishes that come together as one group, with one NOTIFY of the next status', async () => {
     const claimed = await claim(5);
     const notified: string[] = [];
     const listening = await t.sql.listen(TOKENS_CHANNEL, (payload) => notified.push(payload));
-    const transactions = new Set<string>();
+    const groups: number[] = [];
     const write = createFinishWriter<Token>({
       database: t.database,
-      notify: 'uploading',
-      completeMany: async (tx, completes) => {
-        const [row] = await tx.execute<{ xid: string }>(sql`select txid_current()::text as xid`);
-        transactions.add(row?.xid ?? '');
+      onGroup: (size) => groups.push(size),
+      completeMany: async (db, completes) => {
         const moved = await finishClaimedTokens(
-          tx,
+          db,
           completes.map((token) => ({ token, to: 'uploading', changes: { imageCid: cidOf(token.tokenId) } })),
+          { notify: 'uploading' },
         );
         return completes.map((token) => moved.has(token.id));
       },
     });
     const applied = await Promise.all(claimed.map((token) => write({ complete: token })));
     assert.deepEqual(applied, [true, true, true, true, true]);
-    assert.equal(transactions.size, 1, 'one transaction for the five');
+    assert.deepEqual(groups, [5], 'one group for the five');
     await within(
       (async () => {
         while (notified.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -119,7 +222,6 @@ describe('createFinishWriter', () => {
     assert.ok(a && b && c);
     const write = createFinishWriter<Token>({
       database: t.database,
-      notify: 'uploading',
       completeMany: () => Promise.resolve([]),
     });
     const move = (token: Token, imageCid: string) => ({

@@ -545,7 +545,7 @@ describe('wake-up', { timeout: 60_000 }, () => {
           select (extract(epoch from j.created_at) * 1000)::float8 as ms from image_generation_jobs j join tokens_s0 t on t.id = j.token_id
           where t.token_id = ${n}`;
         assert.ok(committed && job);
-        // The claim's attempts row is inserted right after the claim commits.
+        // The claim statement inserts the attempts row (created_at: its transaction start).
         latencies.push(Math.max(0, Number(job.ms) - Number(committed.ms)));
       }
       const sorted = [...latencies].sort((a, b) => a - b);

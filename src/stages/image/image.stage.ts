@@ -1,7 +1,7 @@
 // The image stage: a detected token's prompt -> image bytes from the configured provider -> the content store
 // (content_blobs, keyed by the CID `ipfs add --cid-version=1` gives them) -> the token moves to `uploading` with
 // its image_cid. Runs on the stage runtime (src/workers/stage-runner.ts), which claims, retries and records.
-import type { Database, Executor } from '../../db/client.js';
+import type { Database } from '../../db/client.js';
 import type { Token } from '../../db/schema.js';
 import { STAGES } from '../../domain/stages.js';
 import { ContentPolicyError, TransientStageError } from '../../errors.js';
@@ -31,36 +31,22 @@ export function resolvePrompt(authorPrompt: string | null | undefined, defaultPr
 /** image_generation_jobs: one row per attempt, `running` from the claim, then `completed` or `failed`. */
 export function imageAttemptRecorder(service: string): AttemptRecorder {
   return {
-    begin: (db: Executor, tokens: readonly Token[]) =>
-      imageJobs.addRunning(
-        db,
-        tokens.map((token) => ({
-          tokenRowId: token.id,
-          service,
-          retryCount: Math.max(0, token.generationAttempts - 1),
-        })),
-      ),
-    end: (tx, ends) =>
-      imageJobs.finishMany(
-        tx,
-        ends.map(({ attemptId, outcome }) => ({
-          id: attemptId,
-          status: outcome.status,
-          externalJobId:
-            typeof outcome.details.externalJobId === 'string' ? outcome.details.externalJobId : null,
-          // A refused prompt that the fallback got past is a success, recorded with what happened.
-          errorData:
-            outcome.errorData ??
-            (outcome.details.fallbackPrompt === true
-              ? {
-                  code: 'CONTENT_POLICY_FALLBACK',
-                  message:
-                    'the prompt was refused on content policy; generated from FALLBACK_CENSORED_PROMPT',
-                  fallbackPrompt: true,
-                }
-              : null),
-        })),
-      ),
+    ...imageJobs.attemptsSql(service),
+    outcome: (outcome): imageJobs.ImageAttemptOutcome => ({
+      status: outcome.status,
+      external_job_id:
+        typeof outcome.details.externalJobId === 'string' ? outcome.details.externalJobId : null,
+      // A refused prompt that the fallback got past is a success, recorded with what happened.
+      error_data:
+        outcome.errorData ??
+        (outcome.details.fallbackPrompt === true
+          ? {
+              code: 'CONTENT_POLICY_FALLBACK',
+              message: 'the prompt was refused on content policy; generated from FALLBACK_CENSORED_PROMPT',
+              fallbackPrompt: true,
+            }
+          : null),
+    }),
   };
 }
 

@@ -13,6 +13,7 @@ import type { Logger } from '../../logger.js';
 import { chainFailureText, describeChainFailure } from '../../providers/chain/chain-errors.js';
 import { connectRevealChain } from '../../providers/chain/reveal-chain.js';
 import * as revealTransactions from '../../repositories/reveal-transactions.repository.js';
+import * as tokenClaims from '../../repositories/token-claims.repository.js';
 import * as tokenQueue from '../../repositories/token-queue.repository.js';
 import type { BatchItemResult, BatchStage, StageSettings } from '../stage.js';
 import { gweiToWei } from './fees.js';
@@ -160,7 +161,7 @@ export function createRevealStage(deps: RevealStageDeps): BatchStage {
           const resumed = await (await getSender()).resume(signal);
           if (resumed !== true) return { waitMs: settings.pollIntervalMs };
         }
-        const backlog = await tokenQueue.claimableBacklog(db, STAGES.reveal);
+        const backlog = await tokenClaims.claimableBacklog(db, STAGES.reveal);
         if (backlog.count === 0) return { waitMs: settings.pollIntervalMs };
         const waited =
           backlog.oldestReadyAt === undefined ? Infinity : Date.now() - backlog.oldestReadyAt.getTime();

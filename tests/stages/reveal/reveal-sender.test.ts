@@ -14,7 +14,7 @@ import { computeCid, toCidV0 } from '../../../src/lib/cid.js';
 import { createLogger } from '../../../src/logger.js';
 import { connectRevealChain } from '../../../src/providers/chain/reveal-chain.js';
 import { STAGES } from '../../../src/domain/stages.js';
-import * as tokenQueue from '../../../src/repositories/token-queue.repository.js';
+import * as tokenClaims from '../../../src/repositories/token-claims.repository.js';
 import { gweiToWei } from '../../../src/stages/reveal/fees.js';
 import {
   RevealSender,
@@ -120,11 +120,13 @@ async function metadataCidOf(tokenId: number): Promise<string> {
 }
 
 async function claim(limit = 50): Promise<BatchToken[]> {
-  return tokenQueue.claimTokens(database.db, STAGES.reveal, {
-    owner: 'test-worker',
-    leaseSeconds: 60,
-    limit,
-  });
+  return tokenClaims
+    .claimTokens(database.db, STAGES.reveal, {
+      owner: 'test-worker',
+      leaseSeconds: 60,
+      limit,
+    })
+    .then((c) => c.tokens);
 }
 
 const contract = () => ({ address: chain.contractAddress, abi: gliskS0Abi }) as const;

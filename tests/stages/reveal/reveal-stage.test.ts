@@ -7,7 +7,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { ConfigError } from '../../../src/errors.js';
 import { loadConfig, type Config } from '../../../src/config.js';
 import type { Logger } from '../../../src/logger.js';
-import * as tokenQueue from '../../../src/repositories/token-queue.repository.js';
+import * as tokenClaims from '../../../src/repositories/token-claims.repository.js';
 import { STAGES } from '../../../src/domain/stages.js';
 import { eq, inArray } from 'drizzle-orm';
 import { revealAttempts, revealTransactions, tokens } from '../../../src/db/schema.js';
@@ -162,11 +162,13 @@ describe('reveal stage', () => {
           ? { error: { code: -32603, message: 'connection reset' } }
           : undefined;
       const dead = new AbortController();
-      const claimed = await tokenQueue.claimTokens(database.db, STAGES.reveal, {
-        owner: 'stopped-process',
-        leaseSeconds: 60,
-        limit: 50,
-      });
+      const claimed = await tokenClaims
+        .claimTokens(database.db, STAGES.reveal, {
+          owner: 'stopped-process',
+          leaseSeconds: 60,
+          limit: 50,
+        })
+        .then((c) => c.tokens);
       assert.deepEqual(claimed.map((t) => t.tokenId).sort(), ids);
       const first = (await revealSender(logs.logger, proxy.url)).revealBatch(claimed, dead.signal);
       await waitUntil(async () => (await newAttempts()).length === 1, {

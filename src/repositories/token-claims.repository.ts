@@ -1,0 +1,166 @@
+// The one claim statement of every stage, and what else reads the claimable rows (the reveal's backlog). Raw
+// postgres.js tagged templates (sqlOf): prepared once per connection, one round trip each. The claim is the stage
+// runtime's hot path: in ONE statement it picks and leases the tokens, begins their attempts rows (the stage's
+// AttemptsSql.begin) and, when it comes back short, says when the next waiting token becomes due, so an idle
+// worker knows how long it may sleep without another query.
+import type postgres from 'postgres';
+import { getTableColumns } from 'drizzle-orm';
+import { sqlOf, type Executor } from '../db/client.js';
+import { tokens, type Token } from '../db/schema.js';
+import type { ClaimableStage } from './token-queue.repository.js';
+
+/**
+ * How a stage's attempts table takes part in the runtime's statements (src/stages/stage.ts AttemptRecorder):
+ * SQL fragments over a relation the runtime names.
+ */
+export type AttemptsSql = {
+  /**
+   * An INSERT of one `running` row per row of `claimed` (tokens_s0 rows, SQL column names), RETURNING the new
+   * row's id as `id` and the tokens_s0 id as `token_id`. Runs inside the claim statement.
+   */
+  begin: (sql: postgres.Sql, claimed: postgres.Fragment) => postgres.Fragment;
+  /**
+   * An UPDATE closing the attempts of `ends` (attempt_id uuid, outcome jsonb: what the stage's outcome mapping
+   * made of the attempt's outcome). Runs inside the finishing statement, or alone.
+   */
+  end: (sql: postgres.Sql, ends: postgres.Fragment) => postgres.Fragment;
+};
+
+export type ClaimOptions = {
+  /** Who holds the lease (stage + host + process), compared on every later write. */
+  owner: string;
+  /** How long the claim stays valid; past it another worker may take the token over. */
+  leaseSeconds: number;
+  limit: number;
+  /**
+   * Begin an attempts row for each claimed token whose attempts count (after this claim) is at most
+   * `maxAttempts`; the others are claimed without one (the runtime fails them as exhausted).
+   */
+  attempts?: { sql: AttemptsSql; maxAttempts: number };
+};
+
+/** A claimed token, with the id of the attempts row the claim began for it (if any). */
+export type ClaimedToken = Token & { attemptId?: string };
+
+export type Claim = {
+  /** Oldest due first... then by token id: the claim's order. */
+  tokens: ClaimedToken[];
+  /**
+   * Only when fewer than `limit` were claimed: seconds until the next claimable token (not claimed now) is due,
+   * 0 when one is due already (e.g. locked by another claimer at that moment), undefined when none waits.
+   */
+  nextDueSeconds: number | undefined;
+};
+
+const columns = Object.entries(getTableColumns(tokens));
+
+/** A tokens_s0 row as postgres.js returns it (SQL names, driver values) -> the Token drizzle would return. */
+export function tokenFromRow(row: Readonly<Record<string, unknown>>): Token {
+  const token: Record<string, unknown> = {};
+  for (const [key, column] of columns) {
+    const value = row[column.name];
+    token[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return token as Token;
+}
+
+/** Which rows a stage may claim: waiting at its start, or left in its working status with no live lease. */
+function claimable(sql: postgres.Sql, stage: ClaimableStage): postgres.Fragment {
+  const leaseFree = sql`(lease_expires_at IS NULL OR lease_expires_at < now())`;
+  const waiting =
+    stage.start === stage.working
+      ? sql`(status = ${stage.start} AND ${leaseFree})`
+      : sql`(status = ${stage.start} OR (status = ${stage.working} AND ${leaseFree}))`;
+  if (!stage.skipTokensInFlightOnChain) return waiting;
+  // A worker that died after sending leaves its transaction pending/sent: it may still be mined, so its tokens
+  // stay out of every new batch until the transaction is settled (confirmed or failed), and are never sent twice.
+  return sql`(${waiting} AND NOT EXISTS (
+    SELECT 1 FROM reveal_transactions r
+    WHERE r.status IN ('pending', 'sent') AND r.token_ids @> ARRAY[tokens_s0.id]
+  ))`;
+}
+
+/**
+ * The one claim statement of every stage. Safe with any number of workers in any number of processes: `picked`
+ * locks the rows it picks FOR UPDATE and SKIPs rows another transaction has locked, so two claimers never pick the
+ * same row, and `claimed` stamps the lease, the working status and the attempt in the same statement, so once the
+ * claim commits the row is no longer claimable (or claimable again only when its lease expires). A claimer that
+ * dies before committing rolls back: the lock, the lease and the attempts rows go with it. Given the database
+ * rather than a transaction, the statement commits on its own, which is what a worker wants before its slow I/O.
+ * Oldest due first. For one status (ipfs, reveal) tokens_s0_claim_idx (status, next_attempt_at, token_id) serves
+ * both the filter and the order; the image stage's two statuses are served in order by tokens_s0_image_claim_idx.
+ * `next` (the next due time) is read only when the claim came back short, from the same indexes.
+ */
+export async function claimTokens(
+  executor: Executor,
+  stage: ClaimableStage,
+  options: ClaimOptions,
+): Promise<Claim> {
+  const sql = sqlOf(executor);
+  const attemptsColumn = sql(tokens[stage.attempts].name);
+  const recorder = options.attempts;
+  const attempts = recorder
+    ? sql`, live AS (SELECT * FROM claimed WHERE ${attemptsColumn} <= ${recorder.maxAttempts}),
+        attempts AS (${recorder.sql.begin(sql, sql`live`)})`
+    : sql``;
+  const attemptId = recorder ? sql`(SELECT a.id FROM attempts a WHERE a.token_id = c.id)` : sql`NULL::uuid`;
+  const rows = await sql<Record<string, unknown>[]>`
+    WITH picked AS (
+      SELECT id FROM tokens_s0
+      WHERE ${claimable(sql, stage)} AND next_attempt_at <= now()
+      ORDER BY next_attempt_at, token_id
+      LIMIT ${options.limit}
+      FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+      UPDATE tokens_s0 AS t SET
+        lease_owner = ${options.owner},
+        lease_expires_at = now() + make_interval(secs => ${options.leaseSeconds}),
+        status = ${stage.working},
+        ${attemptsColumn} = t.${attemptsColumn} + 1,
+        updated_at = now()
+      FROM picked WHERE t.id = picked.id
+      RETURNING t.*
+    )${attempts}, next AS (
+      SELECT greatest(0, extract(epoch from next_attempt_at - now()))::float8 AS seconds
+      FROM tokens_s0
+      WHERE (SELECT count(*) FROM picked) < ${options.limit}
+        AND ${claimable(sql, stage)} AND id NOT IN (SELECT id FROM picked)
+      ORDER BY next_attempt_at
+      LIMIT 1
+    )
+    SELECT c.*, ${attemptId} AS attempt_id, n.seconds AS next_due_seconds
+    FROM (SELECT 1) AS one
+    LEFT JOIN next AS n ON true
+    LEFT JOIN claimed AS c ON true
+    ORDER BY c.next_attempt_at, c.token_id`;
+  const claimed: ClaimedToken[] = [];
+  let nextDueSeconds: number | undefined;
+  for (const row of rows) {
+    if (row.next_due_seconds !== null && row.next_due_seconds !== undefined) {
+      nextDueSeconds = Number(row.next_due_seconds);
+    }
+    if (row.id === null || row.id === undefined) continue;
+    const token: ClaimedToken = tokenFromRow(row);
+    if (typeof row.attempt_id === 'string') token.attemptId = row.attempt_id;
+    claimed.push(token);
+  }
+  return { tokens: claimed, nextDueSeconds };
+}
+
+/**
+ * How many tokens a stage could claim now, and since when the oldest of them is `ready` (the reveal sends a batch
+ * when it is full or its oldest token has waited long enough). Same filter as the claim.
+ */
+export async function claimableBacklog(
+  executor: Executor,
+  stage: ClaimableStage,
+): Promise<{ count: number; oldestReadyAt: Date | undefined }> {
+  const sql = sqlOf(executor);
+  const [row] = await sql<{ count: number; oldest: string | null }[]>`
+    SELECT count(*)::int AS count, min(ready_at) AS oldest FROM tokens_s0
+    WHERE ${claimable(sql, stage)} AND next_attempt_at <= now()`;
+  return {
+    count: Number(row?.count ?? 0),
+    oldestReadyAt: row?.oldest ? new Date(row.oldest) : undefined,
+  };
+}
