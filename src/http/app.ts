@@ -11,7 +11,9 @@ import { requestLog } from './middleware/request-log.js';
 import { HEALTH_PATH } from './routes/health.routes.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { httpMetrics, METRICS_PATH, mountMetrics } from '../metrics/http-metrics.js';
-import { registerPipelineGauges } from '../metrics/pipeline-gauges.js';
+import { cachedSnapshot, registerPipelineGauges } from '../metrics/pipeline-gauges.js';
+import { registerRevealGauges } from '../metrics/reveal-gauges.js';
+import { readRevealSnapshot } from '../stages/reveal/reveal-status.js';
 import { registerPoolGauges } from '../metrics/pool-gauges.js';
 import { initMetrics } from '../metrics/registry.js';
 import type { Deps } from '../deps.js';
@@ -71,6 +73,10 @@ export function createApp(deps: Deps, options: CreateAppOptions = {}): Express {
   for (const [path, methods] of Object.entries(DASHBOARD_PATHS)) methodsByPath.set(path, [...methods]);
   initMetrics(config.metrics.instance);
   registerPipelineGauges(deps.database, { refreshMs: config.metrics.refreshMs });
+  const reveal = cachedSnapshot(() => readRevealSnapshot(deps.database.db), {
+    refreshMs: config.metrics.refreshMs,
+  });
+  registerRevealGauges(reveal.current);
   registerPoolGauges(deps.database);
   mountMetrics(app, { token: config.metrics.token || undefined });
   methodsByPath.set(METRICS_PATH, ['get']);

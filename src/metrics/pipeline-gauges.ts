@@ -15,28 +15,29 @@ import { metricsRegistry } from './registry.js';
 /** Where each stage's work waits: the status a stage claims from. */
 export const STAGE_WAITING_STATUS = { image: 'detected', ipfs: 'uploading', reveal: 'ready' } as const;
 
-type Snapshot = {
+export type TokenSnapshot = {
   counts: Map<TokenStatus, number>;
   oldestAgeSeconds: Map<TokenStatus, number>;
-  readAt: number;
 };
-
-export type TokenSnapshot = Omit<Snapshot, 'readAt'>;
 
 export type PipelineGaugesOptions = { refreshMs: number; now?: () => number };
 
-export function registerPipelineGauges(
-  database: Database,
+/**
+ * A snapshot read by `read` at most once per `refreshMs`: `current()` answers the last one at once and, when it is
+ * older than the interval, starts one read in the background (only the very first call waits for its read).
+ */
+export function cachedSnapshot<T>(
+  read: () => Promise<T>,
   options: PipelineGaugesOptions,
-): { refresh: () => Promise<void> } {
+): { current: () => Promise<T | undefined>; refresh: () => Promise<void> } {
   const now = options.now ?? Date.now;
-  let snapshot: Snapshot | undefined;
+  let snapshot: { value: T; readAt: number } | undefined;
   let refreshing: Promise<void> | undefined;
 
   const refresh = (): Promise<void> => {
-    refreshing ??= readTokenSnapshot(database)
-      .then((next) => {
-        snapshot = { ...next, readAt: now() };
+    refreshing ??= read()
+      .then((value) => {
+        snapshot = { value, readAt: now() };
       })
       .catch(() => {
         // A failed read keeps the previous snapshot; the next scrape after the interval tries again.
@@ -47,11 +48,19 @@ export function registerPipelineGauges(
     return refreshing;
   };
 
-  const current = async (): Promise<Snapshot | undefined> => {
+  const current = async (): Promise<T | undefined> => {
     if (snapshot === undefined) await refresh();
     else if (now() - snapshot.readAt >= options.refreshMs) void refresh();
-    return snapshot;
+    return snapshot?.value;
   };
+  return { current, refresh };
+}
+
+export function registerPipelineGauges(
+  database: Database,
+  options: PipelineGaugesOptions,
+): { refresh: () => Promise<void> } {
+  const { current, refresh } = cachedSnapshot(() => readTokenSnapshot(database), options);
 
   const registry = metricsRegistry();
   for (const name of [

@@ -20,6 +20,8 @@ import * as appErrors from '../../src/errors.js';
 import { DASHBOARD_PATHS } from '../../src/http/dashboard.js';
 import { DOCS_PATHS } from '../../src/http/docs.js';
 import { METRICS_PATH } from '../../src/metrics/http-metrics.js';
+import { REVEAL_GAUGE_STATES } from '../../src/metrics/reveal-gauges.js';
+import { CHAIN_STATUS_SOURCES } from '../../src/domain/chain-status.js';
 import { metricsRegistry } from '../../src/metrics/registry.js';
 import * as authorsRepository from '../../src/repositories/authors.repository.js';
 import { STAGE_NAMES } from '../../src/stage-names.js';
@@ -106,7 +108,10 @@ async function labelRules(): Promise<Record<string, Rule>> {
     method: new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
     route: await routeTemplates(),
     status_code: /^[1-5]\d\d$/,
-    state: new Set(['in_use', 'idle', 'waiting']),
+    // The pool's connection states; the reveal keepers' states and their reason codes (constants of the code).
+    state: new Set(['in_use', 'idle', 'waiting', ...REVEAL_GAUGE_STATES]),
+    code: /^(none|OTHER|[A-Z][A-Z0-9_]{1,63})$/,
+    part: new Set(CHAIN_STATUS_SOURCES),
     via: new Set(['transaction', 'synced']),
     le: bucketBounds(),
     // Node's default metrics: the runtime's version, GC kinds, heap spaces, handle and resource types.

@@ -5,6 +5,9 @@
 // pending nonce and the last transaction come from reveal_transactions/reveal_attempts when the stats are read.
 import type { Executor } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
+import { readChainStatuses } from '../../domain/chain-status.js';
+import type { RevealSnapshot } from '../../metrics/reveal-gauges.js';
+import { revealKeeperActivity } from '../../repositories/pipeline-overview.repository.js';
 import * as systemState from '../../repositories/system-state.repository.js';
 
 export const REVEAL_STATES = ['idle', 'sending', 'waiting', 'stalled'] as const;
@@ -115,4 +118,31 @@ export async function readRevealStatuses(db: Executor): Promise<(RevealStatus & 
       return [];
     return [{ ...(value as RevealStatus), updatedAt: row.updatedAt }];
   });
+}
+
+/**
+ * What the reveal gauges show (src/metrics/reveal-gauges.ts): per keeper its stored state, code and balance
+ * joined with its batches in flight and last transaction, and each chain part's reachability. Four small reads
+ * (system_state rows, reveal transactions in flight, the last attempt per keeper).
+ */
+export async function readRevealSnapshot(db: Executor): Promise<RevealSnapshot> {
+  const stored = await readRevealStatuses(db);
+  const activity = await revealKeeperActivity(db);
+  const chain = await readChainStatuses(db);
+  const addresses = new Set([...stored.map((s) => s.keeperAddress), ...activity.map((a) => a.keeperAddress)]);
+  return {
+    keepers: [...addresses].map((address) => {
+      const status = stored.find((s) => s.keeperAddress === address);
+      const seen = activity.find((a) => a.keeperAddress === address);
+      return {
+        state: status?.state ?? 'idle',
+        code: status?.code ?? null,
+        keeperBalanceWei: status?.keeperBalanceWei ?? null,
+        pendingNonce: seen?.pendingNonce,
+        batchesInFlight: seen?.batchesInFlight ?? 0,
+        lastTransactionAt: seen?.lastTransactionAt,
+      };
+    }),
+    chain: chain.map((c) => ({ source: c.source, reachable: c.reachable })),
+  };
 }
