@@ -5,12 +5,12 @@
 //     `work(tokens)` returns one result per token.
 // What the runtime does for every stage, so that no stage does it itself, and where:
 //   claim  (this file) up to WORKER_BATCH_SIZE tokens in ONE committed statement that stamps a lease and begins
-//          their attempts rows (token-claims.repository claimTokens, a prepared statement); at most `concurrency` units working; a unit's slot is free once
-//          its work ends, while its finishing writes wait for their group. A per-token stage claims AHEAD: up to
-//          one claim (batchSize tokens) more than its free slots, so that the next claim and its attempts rows
-//          are written while the current units work and finish instead of after; a token claimed ahead waits
-//          for a slot, its lease renewed like the others, and is given back at once (its attempt refunded) if the
-//          runner stops before it started;
+//          their attempts rows (token-claims.repository claimTokens, a prepared statement); at most `concurrency`
+//          units working; a unit's slot is free once its work ends, while its finishing writes wait for their
+//          group. A per-token stage claims AHEAD, in whole batches: up to one claim (batchSize tokens) more than
+//          its free slots, so that the next claim and its attempts rows are written while the current units work
+//          and finish instead of after; a token claimed ahead waits for a slot, its lease renewed like the others,
+//          and is given back at once (its attempt refunded) if the runner stops before it started;
 //   lease  (lease-renewal.ts) renewed for every token in flight every leaseSeconds/3 in one statement; a token
 //          whose renewal finds another owner is lost: its work is aborted and its result discarded (logged);
 //   finish (stage-finisher.ts, grouped by finish-writer.ts) success -> the stage's next status with the work's
@@ -243,10 +243,13 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   async function loop(): Promise<void> {
     let failures = 0;
     while (!stopping) {
-      // Slots: units claimed and not done working, at most one claim ahead of the slots. Units whose work ended
-      // but whose writes are not committed yet are bounded too.
+      // Slots: units claimed and not done working, at most one claim ahead of the slots. A per-token stage claims
+      // whole batches: once its units held are down to `concurrency` (every slot working, none waiting), while the
+      // slots still work, rather than one or two tokens each time a unit ends. Units whose work ended but whose
+      // writes are not committed yet are bounded too.
       const free = settings.concurrency + claimAhead - held;
-      if (free <= 0 || units.size >= 5 * settings.concurrency + claimAhead) {
+      const needed = stage.mode === 'token' ? settings.batchSize : 1;
+      if (free < needed || units.size >= 5 * settings.concurrency + claimAhead) {
         await slotWakeup.wait(settings.pollIntervalMs);
         continue;
       }

@@ -368,11 +368,11 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
           await gate;
           return { imageCid: cidOf(token.tokenId) };
         },
-        { concurrency: 2, batchSize: 3 },
+        { concurrency: 2, batchSize: 2 },
       ),
     );
-    // 2 slots working + one claim (batchSize 3) ahead, waiting for a slot; then the loop claims no more.
-    await waitFor(async () => worked.length === 2 && (await statuses()).generating === 5);
+    // 2 slots working + one claim (batchSize 2) ahead, waiting for a slot; then the loop claims no more.
+    await waitFor(async () => worked.length === 2 && (await statuses()).generating === 4);
     assert.equal(worked.length, 2, 'never more work than concurrency');
     const stopping = runner.stop(5_000);
     release();
@@ -387,9 +387,31 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
       select status, error_data->>'code' as code from image_generation_jobs order by status`;
     assert.deepEqual(
       rows.map((row) => `${row.status}:${row.code ?? ''}`),
-      ['completed:', 'completed:', 'failed:RELEASED', 'failed:RELEASED', 'failed:RELEASED'],
+      ['completed:', 'completed:', 'failed:RELEASED', 'failed:RELEASED'],
       'no attempts row stays running',
     );
+  });
+
+  it('a per-token stage claims whole batches, not a token or two each time a unit ends', async () => {
+    await insertTokens(t.db, author, range(1, 20));
+    const runner = start(
+      imageStage(
+        async (token) => {
+          await new Promise((resolve) => setTimeout(resolve, 5 + (token.tokenId % 4) * 5));
+          return { imageCid: cidOf(token.tokenId) };
+        },
+        { concurrency: 2, batchSize: 3 },
+      ),
+    );
+    await waitFor(allIn('uploading', 20));
+    // The attempts rows of one claim share its transaction's timestamp.
+    const claims = await t.sql<{ n: number }[]>`
+      select count(*)::int as n from image_generation_jobs group by created_at order by min(created_at)`;
+    assert.deepEqual(
+      claims.map((claim) => claim.n),
+      [3, 3, 3, 3, 3, 3, 2],
+    );
+    assert.equal(runner.stats().claimed, 20);
   });
 
   it('stop() past its timeout aborts the work and releases the leases back to detected', async () => {
