@@ -1,10 +1,12 @@
 // npm run db:studio: Drizzle Studio's local server comes up on the database the service would use, and stops on
-// SIGTERM; bad arguments are refused with exit 1.
+// SIGTERM (a real process, as a user starts it); bad arguments are refused with exit 1 and --help prints the
+// usage (the command's main in this process: the same code without a process and tsx start-up each).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { main } from '../../src/cli/studio.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { closedPort, REPO_ROOT } from '../helpers/http.js';
 
@@ -22,6 +24,14 @@ function studio(args: string[], env: Record<string, string>) {
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited, output: () => out };
+}
+
+/** The command's main in this process, with captured output and exactly `env`. */
+async function studioInProcess(args: string[], env: Record<string, string>) {
+  let output = '';
+  const write = (text: string) => (output += text);
+  const code = await main(args, { stdout: { write }, stderr: { write }, env });
+  return { code, output };
 }
 
 describe('npm run db:studio', () => {
@@ -54,11 +64,11 @@ describe('npm run db:studio', () => {
   });
 
   it('refuses unknown arguments with exit 1, and prints --help', async () => {
-    const bad = studio(['--bogus'], { DATABASE_URL: testDb.url });
-    assert.equal(await bad.exited, 1);
-    assert.match(bad.output(), /unknown argument --bogus/);
-    const help = studio(['--help'], {});
-    assert.equal(await help.exited, 0);
-    assert.match(help.output(), /^Usage: npm run db:studio/);
+    const bad = await studioInProcess(['--bogus'], { DATABASE_URL: testDb.url });
+    assert.equal(bad.code, 1);
+    assert.match(bad.output, /unknown argument --bogus/);
+    const help = await studioInProcess(['--help'], {});
+    assert.equal(help.code, 0);
+    assert.match(help.output, /^Usage: npm run db:studio/);
   });
 });
