@@ -95,6 +95,7 @@ function startShard() {
   });
   shards.add(child);
   let current; // { file, started, done(healthy) }
+  const ran = [];
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       shards.delete(child);
@@ -153,6 +154,7 @@ function startShard() {
         current = { file, started, lateErrors: [], timedOut: false, done: resolve };
       });
       child.send({ type: 'file', file });
+      ran.push(file);
       // Beyond the file's own limit (the describe's timeout), a shard that never reports is ended.
       let timer;
       const stuck = new Promise((resolve) => {
@@ -180,7 +182,14 @@ function startShard() {
       const late = new Promise((resolve) => {
         timer = setTimeout(resolve, EXIT_GRACE_MS, 'late');
       });
-      if ((await Promise.race([exited, late])) === 'late') await stop();
+      if ((await Promise.race([exited, late])) === 'late') {
+        // Something a file left open (a pool, a server, a timer) keeps it alive: say which files ran there.
+        process.stderr.write(
+          `test: a test process still ran ${EXIT_GRACE_MS / 1000} s after its last file (something left open ` +
+            `by one of: ${ran.join(', ')}); stopped\n`,
+        );
+        await stop();
+      }
       clearTimeout(timer);
     },
   };
