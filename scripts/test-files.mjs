@@ -48,15 +48,22 @@ const printing = (async () => {
   for await (const chunk of output) process.stdout.write(chunk);
 })();
 
-await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, () => slot()));
+// Half the places take the longest file left, the other half the shortest, so that the long files (which start
+// processes of their own and keep the CPU busy) do not all run at once: on a loaded machine four of them
+// sharing the CPU reached their time limit together. The short files fill the other places meanwhile.
+await Promise.all(
+  Array.from({ length: Math.min(concurrency, queue.length) }, (_, i) =>
+    slot(i % 2 === 0 ? 'longest' : 'shortest'),
+  ),
+);
 events.close();
 await printing;
 
-/** One of the `concurrency` places a file runs in: takes files from the queue until it is empty. */
-async function slot() {
+/** One of the `concurrency` places a file runs in: takes files from the queue (longest first) until it is empty. */
+async function slot(which) {
   let shard;
   while (queue.length > 0 && !interrupted) {
-    const file = queue.shift();
+    const file = which === 'longest' ? queue.shift() : queue.pop();
     const own = ownProcess(file);
     if (own && shard) {
       await shard.finish();

@@ -47,7 +47,8 @@ or kills its process is reported as failed and the next file gets a new process.
 node --test runs each file in a process of its own, as before.
 
 Order: the files that took longest in the last run first (node_modules/.cache/glisk-test/durations.json; new
-files before all), so that no long file starts last; with node --test flags, node's order (by name).
+files before all), so that no long file starts last; half of the processes take the shortest files first, so
+that the long ones do not all run at once. With node --test flags, node's order (by name).
 
 Before the tests, what changed in src/ is compiled into dist/ (scripts/compile-src.mjs): the tests
 that start the service or a worker as a child process run that JavaScript, without tsx.
