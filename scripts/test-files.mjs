@@ -128,7 +128,14 @@ function startShard() {
     const { event } = message;
     const { data } = event;
     data.file = current.file;
-    if (data.details?.error) data.details.error = reviveError(data.details.error);
+    if (data.details?.error) {
+      try {
+        data.details.error = reviveError(data.details.error);
+      } catch {
+        // Whatever the error held, the run goes on: its text is enough to report it.
+        data.details.error = `${data.details.error.stack ?? data.details.error.message ?? '(no message)'}`;
+      }
+    }
     if (data.nesting === 0) {
       if (event.type === 'test:complete') {
         // The file's time from the parent's view: its import included.
@@ -232,9 +239,17 @@ function pushFileFailure(file, error, ms, withCompletion) {
 function reviveError(plain) {
   if (!plain?.error) return plain?.value;
   const error = new Error(plain.message);
-  Object.defineProperty(error, 'name', { value: plain.name, enumerable: false, configurable: true });
+  Object.defineProperty(error, 'name', {
+    value: plain.name,
+    enumerable: false,
+    configurable: true,
+    writable: true,
+  });
   error.stack = plain.stack;
-  Object.assign(error, plain.fields);
+  for (const [key, value] of Object.entries(plain.fields ?? {})) {
+    // Own fields as the error had them (an error class may set its name as an own field too).
+    Object.defineProperty(error, key, { value, enumerable: true, configurable: true, writable: true });
+  }
   if (plain.cause !== undefined) error.cause = reviveError(plain.cause);
   return error;
 }

@@ -156,6 +156,8 @@ const SHARD_FIXTURES: Record<string, string> = {
     import assert from 'node:assert/strict';
     import { test } from 'node:test';
     test('breaks', () => { console.log('said before breaking'); assert.equal(1 + 1, 3); });
+    class ProviderError extends Error { name = 'ProviderError'; code = 'RATE_LIMITED'; }
+    test('throws an error class with fields of its own', () => { throw new ProviderError('answered 429'); });
   `,
   'd-crashing.test.mjs': `
     console.error('about to crash');
@@ -218,9 +220,9 @@ describe('npm test runner: files in shard processes', () => {
 
   it('counts as node --test does and ends with the plain count', () => {
     const lines = run.output.trimEnd().split('\n');
-    // passed: one, two, shared, own, after-timeout; failed: breaks, the crashing file, never ends (cancelled
-    // by its file's time limit) and that file itself (timed out).
-    assert.equal(lines.at(-1), 'tests: 5 passed, 4 failed, 1 skipped', run.output);
+    // passed: one, two, shared, own, after-timeout; failed: breaks, the error class, the crashing file, never
+    // ends (cancelled by its file's time limit) and that file itself (timed out).
+    assert.equal(lines.at(-1), 'tests: 5 passed, 5 failed, 1 skipped', run.output);
     assert.equal(run.code, 1);
   });
 
@@ -248,6 +250,7 @@ describe('npm test runner: files in shard processes', () => {
       new RegExp(`✗ ${shown('c-failing.test.mjs')} › breaks\\n\\s+AssertionError \\[ERR_ASSERTION\\]`),
     );
     assert.match(run.output, /actual: 2,\s+expected: 3/);
+    assert.match(run.output, /ProviderError\]?: answered 429[\s\S]*code: 'RATE_LIMITED'/);
     assert.match(
       run.output,
       new RegExp(`✗ ${shown('d-crashing.test.mjs')} › \\(the file itself, outside any test\\)`),
