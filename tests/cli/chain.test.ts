@@ -216,7 +216,8 @@ describe('npm run chain', () => {
     const child = launch('src/cli/chain.ts', ['--port', '0']);
     let stdout = '';
     const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`chain did not start; output: ${stdout}`)), 30_000);
+      // Generous: a tsx process that starts hardhat and deploys took over 30 s at load ~20.
+      const timer = setTimeout(() => reject(new Error(`chain did not start; output: ${stdout}`)), 90_000);
       child.stdout?.on('data', (chunk: Buffer) => {
         stdout += chunk.toString();
         if (stdout.includes('Ctrl-C to stop')) {
