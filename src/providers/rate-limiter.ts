@@ -21,11 +21,24 @@ export type SharedRateLimiterOptions = {
   /** The limit's name in rate_limits (`pinata`). */
   key: string;
   maxPerMinute: number;
+  /** This host's clock and its wait (tests stand in a stalled host); default: performance.now and a timer. */
+  clock?: LimiterClock;
+};
+
+export type LimiterClock = {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+};
+
+const realClock: LimiterClock = {
+  now: () => performance.now(),
+  sleep: (ms, signal) => sleep(ms, undefined, { signal }),
 };
 
 export function createSharedRateLimiter(options: SharedRateLimiterOptions): RateLimiter {
   if (!(options.maxPerMinute > 0)) throw new RangeError('maxPerMinute must be > 0');
   const intervalMs = 60_000 / options.maxPerMinute;
+  const clock = options.clock ?? realClock;
   return {
     intervalMs,
     async acquire(signal) {
@@ -33,9 +46,9 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Rate
         signal?.throwIfAborted();
         const waitMs = await rateLimitsRepository.reserveSlot(options.db, options.key, intervalMs);
         // The slot in this host's clock, at the latest (the database computed waitMs before its answer arrived).
-        const slotAt = performance.now() + waitMs;
-        if (waitMs > 0) await sleep(waitMs, undefined, { signal });
-        if (performance.now() - slotAt <= intervalMs / 2) return;
+        const slotAt = clock.now() + waitMs;
+        if (waitMs > 0) await clock.sleep(waitMs, signal);
+        if (clock.now() - slotAt <= intervalMs / 2) return;
       }
     },
     async pauseFor(delayMs) {

@@ -272,28 +272,31 @@ describe('Pinata provider and its shared rate limit', { timeout: 60_000 }, () =>
     }
   });
 
-  it('a caller that wakes up long after its slot (a stalled event loop) takes a new slot instead of sending late', async () => {
+  it('a caller that wakes up long after its slot (a stalled host) takes a new slot instead of sending late', async () => {
     const db = workerDb();
-    const limiter = createSharedRateLimiter({ db, key: 'stalled', maxPerMinute: 240 });
-    const nextSlot = async () => {
-      const [row] = await db.execute<{ at: string; inMs: string }>(
-        sql`select extract(epoch from next_slot_at) as at,
-                   extract(epoch from next_slot_at - clock_timestamp()) * 1000 as "inMs"
-            from rate_limits where key = 'stalled'`,
+    const nextSlotAt = async () => {
+      const [row] = await db.execute<{ at: string }>(
+        sql`select extract(epoch from next_slot_at) * 1000 as at from rate_limits where key = 'stalled'`,
       );
-      return { at: Number(row?.at), inMs: Number(row?.inMs) };
+      return Number(row?.at);
     };
-    await limiter.acquire(); // the first slot is now; the next one is 250 ms away
-    const { at: afterFirst } = await nextSlot();
-    const late = limiter.acquire();
-    // Wait until that call holds its slot (the next free slot moved on), then block the event loop well past the
-    // slot, as a loaded host would.
-    while ((await nextSlot()).at <= afterFirst) await new Promise((resolve) => setImmediate(resolve));
-    const blockedUntil = performance.now() + 800;
-    while (performance.now() < blockedUntil);
-    await late;
-    // It took a second slot when it woke up: the next free slot is ahead again, not in the past.
-    assert.ok((await nextSlot()).inMs > 0, 'the late caller reserved a new slot');
+    // A host clock whose first wait ends 800 ms late (the event loop or the host stalled), later waits on time.
+    let now = 0;
+    let sleeps = 0;
+    const clock = {
+      now: () => now,
+      sleep: (ms: number) => {
+        now += ms + (sleeps === 0 ? 800 : 0);
+        sleeps += 1;
+        return Promise.resolve();
+      },
+    };
+    const limiter = createSharedRateLimiter({ db, key: 'stalled', maxPerMinute: 240, clock });
+    await createSharedRateLimiter({ db, key: 'stalled', maxPerMinute: 240 }).acquire(); // the slot of now
+    const first = await nextSlotAt(); // 250 ms ahead
+    await limiter.acquire();
+    // Its slot was `first`; it woke 800 ms late and took another one: the next free slot is two intervals on.
+    assert.ok((await nextSlotAt()) - first >= 450, 'the late caller reserved a new slot');
   });
 
   it('without a shared limit (one limiter per worker) the same load is refused: the test can fail', async () => {
