@@ -4,7 +4,7 @@
 // the closing line CI reads is last.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -189,6 +189,8 @@ describe('npm test runner: files in shard processes', () => {
   let shown: (name: string) => string;
   before(async () => {
     // Inside the repository, where the shards' tsx and node_modules resolve.
+    // A fresh clone has no .tmp/ yet (CI's first run failed here: ENOENT).
+    await mkdir(path.join(REPO_ROOT, '.tmp'), { recursive: true });
     dir = await mkdtemp(path.join(REPO_ROOT, '.tmp', 'glisk-shards-'));
     for (const [name, source] of Object.entries(SHARD_FIXTURES))
       await writeFile(path.join(dir, name), source);
