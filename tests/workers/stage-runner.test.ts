@@ -456,7 +456,11 @@ describe('stage runner: batch stages', { timeout: 60_000 }, () => {
       },
     };
     start(stage);
-    await waitFor(async () => (await statuses()).revealed === 4);
+    // Successes and failures are written by separate statements: wait for both, not only the successes.
+    await waitFor(async () => {
+      const now = await statuses();
+      return now.revealed === 4 && now.failed === 1;
+    });
     assert.deepEqual(batches, [
       [1, 2, 3],
       [4, 5],
