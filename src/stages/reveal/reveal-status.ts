@@ -122,13 +122,15 @@ export async function readRevealStatuses(db: Executor): Promise<(RevealStatus & 
 
 /**
  * What the reveal gauges show (src/metrics/reveal-gauges.ts): per keeper its stored state, code and balance
- * joined with its batches in flight and last transaction, and each chain part's reachability. Four small reads
- * (system_state rows, reveal transactions in flight, the last attempt per keeper).
+ * joined with its batches in flight and last transaction, and each chain part's reachability. Small reads, at
+ * once (system_state rows, reveal transactions in flight, the last attempt per keeper).
  */
 export async function readRevealSnapshot(db: Executor): Promise<RevealSnapshot> {
-  const stored = await readRevealStatuses(db);
-  const activity = await revealKeeperActivity(db);
-  const chain = await readChainStatuses(db);
+  const [stored, activity, chain] = await Promise.all([
+    readRevealStatuses(db),
+    revealKeeperActivity(db),
+    readChainStatuses(db),
+  ]);
   const addresses = new Set([...stored.map((s) => s.keeperAddress), ...activity.map((a) => a.keeperAddress)]);
   return {
     keepers: [...addresses].map((address) => {
