@@ -10,7 +10,9 @@
 //          group. A per-token stage claims AHEAD, in whole batches: up to one claim (batchSize tokens) more than
 //          its free slots, so that the next claim and its attempts rows are written while the current units work
 //          and finish instead of after; a token claimed ahead waits for a slot, its lease renewed like the others,
-//          and is given back at once (its attempt refunded) if the runner stops before it started;
+//          and is given back at once (its attempt refunded) if the runner stops before it started. While it has a
+//          backlog (its last claim came back full) and the slots allow, two claims go out at once, each on its own
+//          connection, so one claim's round trip no longer waits for the one before; otherwise one at a time;
 //   lease  (lease-renewal.ts) renewed for every token in flight every leaseSeconds/3 in one statement; a token
 //          whose renewal finds another owner is lost: its work is aborted and its result discarded (logged);
 //   finish (stage-finisher.ts, grouped by finish-writer.ts) success -> the stage's next status with the work's
@@ -74,6 +76,9 @@ type Unit = {
   /** Its work started (it got a slot); a unit claimed ahead that has not is given back when the runner stops. */
   started: boolean;
 };
+
+/** Claims a per-token stage keeps going at once while it has a backlog and free slots. */
+const CLAIMS_IN_FLIGHT = 2;
 
 export function defaultOwner(stage: StageDefinition): string {
   return `${stage.name}@${hostname()}#${process.pid}/${randomUUID().slice(0, 8)}`;
@@ -239,45 +244,94 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
     return { count: claimed.length, nextDueSeconds };
   }
 
-  /** The claim loop: claims while slots are free, sleeps when there is no work. */
+  /** Claims in flight, and the tokens they may bring (counted as held while in flight). */
+  const claiming = new Set<Promise<void>>();
+  let reserved = 0;
+  /** The last claim that ended came back full: more may wait, a second claim may go out beside the first. */
+  let backlog = false;
+  /** Set by a claim that came back short or failed: the loop sleeps once no claim is in flight. */
+  let pause: { idle: number | undefined } | { failedDelayMs: number } | undefined;
+  let failures = 0;
+
+  /** Starts one claim of `limit` tokens; its outcome decides whether the loop goes on, sleeps or backs off. */
+  function startClaim(limit: number): void {
+    reserved += limit;
+    const outcome: Promise<void> = claim(limit).then(
+      (claimed) => {
+        failures = 0;
+        backlog = claimed.count === limit;
+        if (backlog) pause = undefined;
+        else pause ??= { idle: claimed.nextDueSeconds };
+      },
+      (error: unknown) => {
+        backlog = false;
+        if (stopping) return;
+        failures += 1;
+        const delayMs = backoffDelayMs(failures, { baseMs: 200, maxMs: settings.pollIntervalMs, random });
+        log.error('stage.claim_failed', { failures, delayMs, error });
+        pause = { failedDelayMs: delayMs };
+      },
+    );
+    const settled = outcome.finally(() => {
+      reserved -= limit;
+      claiming.delete(settled);
+      slotWakeup.wake();
+    });
+    claiming.add(settled);
+  }
+
+  /**
+   * The claim loop: claims while slots are free, sleeps when there is no work. A per-token stage with a backlog
+   * (its last claim came back full) keeps up to CLAIMS_IN_FLIGHT claims going at once, each on its own
+   * connection, while free slots allow: one claim's round trip and statement no longer gate the next.
+   */
   async function loop(): Promise<void> {
-    let failures = 0;
+    const parallel = stage.mode === 'token' ? CLAIMS_IN_FLIGHT : 1;
     while (!stopping) {
-      // Slots: units claimed and not done working, at most one claim ahead of the slots. A per-token stage claims
-      // whole batches: once its units held are down to `concurrency` (every slot working, none waiting), while the
-      // slots still work, rather than one or two tokens each time a unit ends. Units whose work ended but whose
-      // writes are not committed yet are bounded too.
-      const free = settings.concurrency + claimAhead - held;
+      if (pause !== undefined && claiming.size === 0) {
+        const paused = pause;
+        pause = undefined;
+        if ('idle' in paused) await idle(paused.idle);
+        else await workWakeup.wait(paused.failedDelayMs);
+        continue;
+      }
+      // Slots: units claimed and not done working (and claims in flight), at most one claim ahead of the slots.
+      // A per-token stage claims whole batches: once its units held are down to `concurrency` (every slot
+      // working, none waiting), while the slots still work, rather than one or two tokens each time a unit
+      // ends. Units whose work ended but whose writes are not committed yet are bounded too.
+      const free = settings.concurrency + claimAhead - held - reserved;
       const needed = stage.mode === 'token' ? settings.batchSize : 1;
-      if (free < needed || units.size >= 5 * settings.concurrency + claimAhead) {
+      if (
+        pause !== undefined ||
+        claiming.size >= (backlog ? parallel : 1) ||
+        free < needed ||
+        units.size >= 5 * settings.concurrency + claimAhead
+      ) {
         await slotWakeup.wait(settings.pollIntervalMs);
         continue;
       }
-      try {
-        if (stage.mode === 'batch' && stage.readyToClaim) {
-          const ready = await stage.readyToClaim(db, runnerStopped.signal);
-          if (ready !== true) {
-            await workWakeup.wait(Math.min(settings.pollIntervalMs, Math.max(0, ready.waitMs)));
-            continue;
-          }
+      if (stage.mode === 'batch' && stage.readyToClaim) {
+        let ready: Awaited<ReturnType<typeof stage.readyToClaim>>;
+        try {
+          ready = await stage.readyToClaim(db, runnerStopped.signal);
+        } catch (error) {
+          if (stopping) break;
+          failures += 1;
+          const delayMs = backoffDelayMs(failures, { baseMs: 200, maxMs: settings.pollIntervalMs, random });
+          log.error('stage.claim_failed', { failures, delayMs, error });
+          await workWakeup.wait(delayMs);
+          continue;
         }
-        const limit = stage.mode === 'token' ? Math.min(settings.batchSize, free) : settings.batchSize;
-        workWakeup.clear();
-        const claimed = await claim(limit);
-        failures = 0;
-        if (claimed.count < limit) await idle(claimed.nextDueSeconds);
-      } catch (error) {
-        if (stopping) break;
-        failures += 1;
-        const delayMs = backoffDelayMs(failures, {
-          baseMs: 200,
-          maxMs: settings.pollIntervalMs,
-          random,
-        });
-        log.error('stage.claim_failed', { failures, delayMs, error });
-        await workWakeup.wait(delayMs);
+        if (ready !== true) {
+          await workWakeup.wait(Math.min(settings.pollIntervalMs, Math.max(0, ready.waitMs)));
+          continue;
+        }
       }
+      const limit = stage.mode === 'token' ? Math.min(settings.batchSize, free) : settings.batchSize;
+      workWakeup.clear();
+      startClaim(limit);
     }
+    await Promise.all(claiming);
   }
 
   const looping = loop();

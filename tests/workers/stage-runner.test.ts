@@ -414,6 +414,46 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     assert.equal(runner.stats().claimed, 20);
   });
 
+  it('keeps two claims going at once while it has a backlog; until a claim came back full, one at a time', async () => {
+    // Each claim's attempts insert logs when it ran and then sleeps 100 ms inside the claim's statement: claims
+    // one after another log at least 100 ms apart; two logged closer than that were in flight at once.
+    await t.sql`create table claim_log (at timestamptz not null, tokens int not null)`;
+    await t.sql`
+      create function claim_log() returns trigger language plpgsql as $$
+      begin
+        insert into claim_log select clock_timestamp(), count(*) from new_rows;
+        perform pg_sleep(0.1);
+        return null;
+      end $$`;
+    await t.sql`
+      create trigger claim_log after insert on image_generation_jobs
+      referencing new table as new_rows for each statement execute function claim_log()`;
+    try {
+      await insertTokens(t.db, author, range(1, 20));
+      start(imageStage((token) => ({ imageCid: cidOf(token.tokenId) }), { concurrency: 2, batchSize: 2 }));
+      await waitFor(allIn('uploading', 20));
+      const claims = await t.sql<{ ms: number; tokens: number }[]>`
+        select extract(epoch from at)::float8 * 1000 as ms, tokens from claim_log order by at`;
+      assert.equal(
+        claims.reduce((sum, claim) => sum + claim.tokens, 0),
+        20,
+      );
+      const gaps = claims.slice(1).map((claim, index) => claim.ms - (claims[index]?.ms ?? 0));
+      assert.ok(
+        (gaps[0] ?? 0) >= 100,
+        `the first claim went alone (gaps ${gaps.map(Math.round).join(', ')} ms)`,
+      );
+      assert.ok(
+        gaps.some((gap) => gap < 100),
+        `two claims in flight at once once the first came back full (gaps ${gaps.map(Math.round).join(', ')} ms)`,
+      );
+    } finally {
+      await t.sql`drop trigger claim_log on image_generation_jobs`;
+      await t.sql`drop function claim_log()`;
+      await t.sql`drop table claim_log`;
+    }
+  });
+
   it('stop() past its timeout aborts the work and releases the leases back to detected', async () => {
     await insertTokens(t.db, author, [1]);
     let working = false;
