@@ -20,6 +20,14 @@ export type FinishWriterOptions<C> = {
   completeMany: (db: Executor, completes: readonly C[]) => Promise<readonly boolean[]>;
   /** A group was written (or refused) with `size` writes: the runner counts groups and their sizes. */
   onGroup?: (size: number) => void;
+  /**
+   * Gathering: while `more()` says other finishes are near (the runner: some of its units are still working), a
+   * write waits up to `holdMs` for `size` writes to share its group, so that a stage whose units end one by one
+   * still writes its finishes (and wakes the next stage, which then claims them) in groups rather than one
+   * statement per token. As soon as `size` writes wait, or `more()` turns false (nothing else is coming), the
+   * group goes at once. Omitted: every group goes on the next turn of the event loop.
+   */
+  gather?: { size: number; holdMs: number; more: () => boolean };
 };
 
 /** Queues a write; resolves true once committed and applied, false when its compare-and-set matched nothing. */
@@ -27,6 +35,8 @@ export type FinishWriter<C> = (write: FinishWrite<C>) => Promise<boolean>;
 
 type Pending<C> = {
   write: FinishWrite<C>;
+  /** When it was queued (performance.now()). */
+  at: number;
   resolve: (applied: boolean) => void;
   reject: (error: unknown) => void;
 };
@@ -41,6 +51,8 @@ export function createFinishWriter<C>(options: FinishWriterOptions<C>): FinishWr
   const queue: Pending<C>[] = [];
   let inFlight = 0;
   let scheduled = false;
+  let holding: NodeJS.Timeout | undefined;
+  const gather = options.gather;
 
   const completeAll = (writes: readonly FinishWrite<C>[]) =>
     options.completeMany(
@@ -87,9 +99,24 @@ export function createFinishWriter<C>(options: FinishWriterOptions<C>): FinishWr
     ]);
   }
 
+  /** Milliseconds the queued writes may still wait for more to join their group; 0: write them now. */
+  function holdLeft(): number {
+    const oldest = queue[0];
+    if (gather === undefined || oldest === undefined) return 0;
+    if (queue.length >= gather.size || !gather.more()) return 0;
+    return Math.max(0, oldest.at + gather.holdMs - performance.now());
+  }
+
+  /** Starts the groups that are ready, up to PARALLEL_GROUPS in flight; a held group is looked at again later. */
   function startGroups(): void {
-    scheduled = false;
+    clearTimeout(holding);
+    holding = undefined;
     while (queue.length > 0 && inFlight < PARALLEL_GROUPS) {
+      const wait = holdLeft();
+      if (wait > 0) {
+        holding = setTimeout(startGroups, wait);
+        return;
+      }
       inFlight += 1;
       void run(queue.splice(0, MAX_GROUP)).finally(() => {
         inFlight -= 1;
@@ -100,11 +127,14 @@ export function createFinishWriter<C>(options: FinishWriterOptions<C>): FinishWr
 
   return (write) =>
     new Promise<boolean>((resolve, reject) => {
-      queue.push({ write, resolve, reject });
-      // On the next turn of the event loop, so the writes of units that end together share a group.
-      if (!scheduled && inFlight < PARALLEL_GROUPS) {
-        scheduled = true;
-        setImmediate(startGroups);
-      }
+      queue.push({ write, at: performance.now(), resolve, reject });
+      // On the next turn of the event loop, so the writes of units that end together share a group; a group in
+      // flight also looks again when it ends.
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        startGroups();
+      });
     });
 }

@@ -42,6 +42,8 @@ export type StageFinisherDeps = {
   random: () => number;
   /** A retry was scheduled: an idle loop sleeping until the earliest due token it knew of must look again. */
   onRetryScheduled: () => void;
+  /** Some unit of the runner is still working: its finish is near, a group may wait for it (FINISH_GATHER_MS). */
+  othersWorking: () => boolean;
 };
 
 export type StageFinisher = {
@@ -73,6 +75,14 @@ const RELEASED_UNSTARTED: AttemptOutcome = {
   details: {},
 };
 
+/**
+ * Longest a finish waits for others to share its statement while units of the same runner still work: a stage
+ * whose units end one at a time (the image stage: renders of different lengths) then writes its finishes, and
+ * wakes the next stage, in groups of up to WORKER_BATCH_SIZE instead of one statement (and one downstream claim)
+ * per token. Small next to any stage's own work; nothing waits when no other unit works.
+ */
+export const FINISH_GATHER_MS = 200;
+
 /** A successful finish waiting for its group. */
 type Completion = {
   token: Token;
@@ -89,6 +99,7 @@ export function createStageFinisher(deps: StageFinisherDeps): StageFinisher {
   const recorder = stage.attempts;
   const writeFinish = createFinishWriter<Completion>({
     database: deps.database,
+    gather: { size: settings.batchSize, holdMs: FINISH_GATHER_MS, more: deps.othersWorking },
     onGroup: (size) => {
       counters.finishGroups += 1;
       counters.finishes += size;

@@ -137,6 +137,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
     counters,
     random,
     onRetryScheduled: () => workWakeup.wake(),
+    othersWorking: () => slots.working > 0,
   });
   const stopRenewal = startLeaseRenewal({
     database: deps.database,

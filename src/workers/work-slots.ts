@@ -8,6 +8,11 @@ export class WorkSlots {
 
   constructor(private readonly size: number) {}
 
+  /** Units working now (holding a slot). */
+  get working(): number {
+    return this.used;
+  }
+
   /** Resolves true with a slot (give it back with release()), or false once the slots are closed. */
   take(): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);

@@ -249,4 +249,78 @@ describe('createFinishWriter', () => {
       ],
     );
   });
+
+  describe('gathering while other units work', () => {
+    /** A writer whose "statement" only records the groups it was given; `more` says whether others still work. */
+    function gatheringWriter(options: { size: number; holdMs: number; more: () => boolean }) {
+      const groups: number[][] = [];
+      const write = createFinishWriter<number>({
+        database: t.database,
+        gather: options,
+        completeMany: (_db, completes) => {
+          groups.push([...completes]);
+          return Promise.resolve(completes.map(() => true));
+        },
+      });
+      return { write, groups };
+    }
+
+    it('holds the finishes until a full group while others work, then writes them as one', async () => {
+      const { write, groups } = gatheringWriter({ size: 3, holdMs: 60_000, more: () => true });
+      const first = [write({ complete: 1 }), write({ complete: 2 })];
+      // Several turns of the event loop: a writer without gathering would have written these two by now.
+      for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(groups, [], 'two of three: held');
+      const third = write({ complete: 3 });
+      assert.deepEqual(await Promise.all([...first, third]), [true, true, true]);
+      assert.deepEqual(groups, [[1, 2, 3]]);
+    });
+
+    it('writes at once when no other unit works: nothing more is coming', async () => {
+      const { write, groups } = gatheringWriter({ size: 10, holdMs: 60_000, more: () => false });
+      assert.equal(await within(write({ complete: 7 }), 5_000, 'the lone finish'), true);
+      assert.deepEqual(groups, [[7]]);
+    });
+
+    it('writes a group that is not full once its oldest finish has waited holdMs', async () => {
+      const { write, groups } = gatheringWriter({ size: 10, holdMs: 30, more: () => true });
+      const written = await within(
+        Promise.all([write({ complete: 1 }), write({ complete: 2 })]),
+        5_000,
+        'held group',
+      );
+      assert.deepEqual(written, [true, true]);
+      assert.deepEqual(groups, [[1, 2]]);
+    });
+
+    it('holds the writes that arrive while a group is in flight too', async () => {
+      let release: () => void = () => {};
+      const groups: number[][] = [];
+      const write = createFinishWriter<number>({
+        database: t.database,
+        gather: { size: 2, holdMs: 60_000, more: () => true },
+        completeMany: async (_db, completes) => {
+          groups.push([...completes]);
+          if (groups.length === 1) await new Promise<void>((resolve) => (release = resolve));
+          return completes.map(() => true);
+        },
+      });
+      const firstGroup = [write({ complete: 1 }), write({ complete: 2 })];
+      while (groups.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      const late = write({ complete: 3 });
+      release();
+      await Promise.all(firstGroup);
+      for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        groups,
+        [[1, 2]],
+        'the first group ended: the lone late write still waits for its group',
+      );
+      await Promise.all([late, write({ complete: 4 })]);
+      assert.deepEqual(groups, [
+        [1, 2],
+        [3, 4],
+      ]);
+    });
+  });
 });
