@@ -33,7 +33,7 @@ export const EXTERNAL = [
 ];
 
 /** Inputs of the bundle besides src/: a change of any of them builds it again. */
-const INPUTS = [
+export const INPUTS = [
   'package.json',
   'package-lock.json',
   'node_modules/.package-lock.json',
@@ -42,12 +42,15 @@ const INPUTS = [
   'scripts/start.mjs',
 ];
 
-/** Why the bundle must be built (missing, or the first input newer than it), or undefined when it is current. */
-export function staleness(root = ROOT) {
-  const bundle = path.join(root, BUNDLE);
+/**
+ * Why the bundle must be built (missing, or the first input newer than it), or undefined when it is current.
+ * `output` and `inputs` for other bundles of src/ (scripts/test-bundles.mjs).
+ */
+export function staleness(root = ROOT, output = BUNDLE, inputs = INPUTS) {
+  const bundle = path.join(root, output);
   if (!existsSync(bundle)) return 'no bundle yet';
   const built = statSync(bundle).mtimeMs;
-  for (const input of INPUTS) {
+  for (const input of inputs) {
     const file = path.join(root, input);
     if (existsSync(file) && newest(file) > built) return `${input} changed`;
   }
@@ -65,9 +68,16 @@ export async function build(root = ROOT) {
   const outfile = path.join(root, BUNDLE);
   mkdirSync(path.dirname(outfile), { recursive: true });
   await esbuild.build({
-    absWorkingDir: root,
+    ...bundleOptions(root),
     entryPoints: [path.join(root, 'src', 'main.ts')],
     outfile,
+  });
+}
+
+/** esbuild's options for a bundle of src/ (without its entry points and output). */
+export function bundleOptions(root = ROOT) {
+  return {
+    absWorkingDir: root,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -80,7 +90,7 @@ export async function build(root = ROOT) {
     sourcemap: 'linked',
     sourcesContent: false,
     logLevel: 'silent',
-  });
+  };
 }
 
 function newest(file) {

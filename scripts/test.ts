@@ -1,8 +1,7 @@
 // `npm test [-- files or folders] [-- node --test flags]`: gets a PostgreSQL 17, migrates a template database
-// once, compiles what changed in src/ into dist/ (for the tests that start the service or a command as a child
-// process: tests/helpers/compiled.ts), runs the test files with node --test (each file clones its own database
-// from the template, see tests/helpers/database.ts) and always tears the server down, also when tests fail or
-// on Ctrl-C.
+// once, bundles the programs the tests start as child processes when src/ changed (tests/helpers/compiled.ts),
+// runs the test files with node --test (each file clones its own database from the template, see
+// tests/helpers/database.ts) and always tears the server down, also when tests fail or on Ctrl-C.
 //
 // PostgreSQL, first that works: TEST_DATABASE_URL; testcontainers postgres:17 when a container runtime
 // answers; the embedded PostgreSQL 17 from npm in a temp directory.
@@ -50,8 +49,9 @@ Order: the files that took longest in the last run first (node_modules/.cache/gl
 files before all), so that no long file starts last; half of the processes take the shortest files first, so
 that the long ones do not all run at once. With node --test flags, node's order (by name).
 
-Before the tests, what changed in src/ is compiled into dist/ (scripts/compile-src.mjs): the tests
-that start the service or a worker as a child process run that JavaScript, without tsx.
+Before the tests, the programs the tests start as child processes (the service, worker, migrate, recover,
+chain, mint, demo) are bundled by esbuild when src/ changed (scripts/test-bundles.mjs: dist/start/main.mjs,
+as npm start runs it, and dist/test/): the children run that JavaScript, without tsx.
 
 Each file gets 120 s (TEST_CPU_LOG=<file> writes the CPU each file took in its process, as JSON lines);
 with node --test flags, each test gets --test-timeout=120000 unless a --test-timeout flag is given.
@@ -100,7 +100,10 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
 
-  const compiled = await compileSources();
+  // esbuild works in a process of its own while PostgreSQL starts; its failure is reported once the server is up
+  // (and then stopped).
+  const bundling = buildBundles();
+  bundling.catch(() => {});
   const server = await startServer().catch(async (error: unknown) => {
     await rm(summaryDir, { recursive: true, force: true });
     throw error;
@@ -109,6 +112,7 @@ async function main(): Promise<number> {
   const prefix = `glisk_t_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const template = `${prefix}_template`;
   try {
+    const compiled = await bundling;
     const version = await prepareTemplate(server.url, template);
     const setupSeconds = ((performance.now() - setupStarted) / 1000).toFixed(2);
     console.log(
@@ -180,16 +184,18 @@ async function main(): Promise<number> {
 }
 
 /**
- * src/ into dist/ where a file changed (scripts/compile-src.mjs: one file at a time, no type check), so that the child
- * processes of the tests run this checkout's code without tsx. Says what it did, for the setup line.
+ * The programs the tests start as child processes, bundled when stale (scripts/test-bundles.mjs), so that they
+ * run this checkout's code without tsx. Says what it did, for the setup line.
  */
-async function compileSources(): Promise<string> {
-  type Work = { compile: string[]; remove: string[] };
-  const start = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'compile-src.mjs')).href)) as {
-    compile: (root: string) => Work;
+async function buildBundles(): Promise<string> {
+  const bundles = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'test-bundles.mjs')).href)) as {
+    bundlesStaleness: (root: string) => string | undefined;
+    buildBundles: (root: string) => Promise<void>;
   };
-  const work = start.compile(ROOT);
-  return `${work.compile.length} changed file${work.compile.length === 1 ? '' : 's'} of src/ compiled`;
+  const reason = bundles.bundlesStaleness(ROOT);
+  if (reason === undefined) return 'bundles current';
+  await bundles.buildBundles(ROOT);
+  return `bundles built (${reason})`;
 }
 
 /** Our reporter to stdout, unless the caller chose reporters of their own. */

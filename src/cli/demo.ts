@@ -26,11 +26,11 @@ const HELP = `Usage: npm run demo -- [--tokens 200] [--batch-wait 8] [--timeout 
 
 Runs the whole pipeline locally, from mint to reveal, and checks the result on chain. Starts, on loopback and in
 temporary directories: a local chain (hardhat, in this process) with the GLISK contract, an embedded PostgreSQL,
-and the service (src/main.ts, a child process) with the local image and IPFS providers and every worker. Then
-mints the tokens over several batches, minters and authors (some authors with a prompt and handles, some
-without), feeds each mint to the service through its signed Alchemy webhook, and shows the progress per stage
-(a bar on a terminal, a line every few seconds otherwise) until every token is revealed. The last token is
-minted alone once the others are revealed, so the run has a reveal batch of one.
+and the service (src/main.ts as npm start runs it, a child process) with the local image and IPFS providers
+and every worker. Then mints the tokens over several batches, minters and authors (some authors with a prompt
+and handles, some without), feeds each mint to the service through its signed Alchemy webhook, and shows the
+progress per stage (a bar on a terminal, a line every few seconds otherwise) until every token is revealed. The
+last token is minted alone once the others are revealed, so the run has a reveal batch of one.
 
 Then, for every token id: isRevealed on chain; tokenURI = ipfs:// + the metadata CID in its v0 form; the
 metadata served at /ipfs/{cid} hashes to that CID and points at the token's image CID; the image bytes hash to

@@ -15,6 +15,7 @@ import { gliskS0Abi } from '../../src/providers/chain/glisk-s0.abi.js';
 import { main as mintMain } from '../../src/cli/mint.js';
 import { findFreePort } from '../../src/dev/ports.js';
 import { startTestChain, type TestChain } from '../helpers/chain.js';
+import { compiledEntry } from '../helpers/compiled.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const children = new Set<ChildProcess>();
@@ -23,8 +24,9 @@ after(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-function launch(script: string, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, script), ...args], {
+/** The command as a process, its source bundled (tests/helpers/compiled.ts): the same code as through tsx. */
+function launch(source: string, args: string[]): ChildProcess {
+  const child = spawn(process.execPath, [...compiledEntry(source), ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -95,7 +97,7 @@ describe('npm run mint', { concurrency: true }, () => {
   it('mints and prints the tx hash, block and token ids', async () => {
     // The one mint process: a command whose clients keep polling would never exit and time out here.
     const result = await finished(
-      launch('src/cli/mint.ts', [...flags(), '--author', author.toLowerCase(), '--quantity', '7']),
+      launch('cli/mint.ts', [...flags(), '--author', author.toLowerCase(), '--quantity', '7']),
     );
     assert.equal(result.code, 0, result.stderr);
     const txHash = /^tx hash: +(0x[0-9a-f]{64})$/m.exec(result.stdout)?.[1];
@@ -213,7 +215,7 @@ describe('npm run mint', { concurrency: true }, () => {
 
 describe('npm run chain', () => {
   it('serves a chain with the contract and keeper role, prints .env lines, and stops cleanly on SIGINT', async () => {
-    const child = launch('src/cli/chain.ts', ['--port', '0']);
+    const child = launch('cli/chain.ts', ['--port', '0']);
     let stdout = '';
     const ready = new Promise<void>((resolve, reject) => {
       // Generous: a tsx process that starts hardhat and deploys took over 30 s at load ~20.

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { main } from '../../src/cli/demo.js';
+import { compiledEntry } from '../helpers/compiled.js';
 import { REPO_ROOT } from '../helpers/http.js';
 
 type Run = { code: number | null; stdout: string; stderr: string };
@@ -17,14 +18,11 @@ after(() => {
 });
 
 function runDemo(args: string[], timeoutMs: number): Promise<Run> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/demo.ts'), ...args],
-    {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  // The command's source bundled (tests/helpers/compiled.ts): the same code as through tsx.
+  const child = spawn(process.execPath, [...compiledEntry('cli/demo.ts'), ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let stdout = '';
   let stderr = '';

@@ -1,5 +1,6 @@
-// The service of `npm run demo`, as a child process: `src/main.ts` under tsx, exactly what `npm run dev` runs, with
-// its JSON log written to a file. Resolves once the service logs `http.listening` (its URL is in that line).
+// The service of `npm run demo`, as a child process: exactly what `npm start` runs (scripts/start.mjs: the
+// service bundled into one file, built first when src/ changed; ~2.4 s of CPU less per start than under tsx),
+// with its JSON log written to a file. Resolves once the service logs `http.listening` (its URL is in that line).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +23,7 @@ export async function startServiceProcess(
   logFile: string,
   onChild: (child: ChildProcess, stop: () => Promise<void>) => void,
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/start.mjs')], {
     cwd: REPO_ROOT,
     env: childProcessEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
