@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, isNotNull, ne, type SQL } from 'drizzle-orm';
+import type postgres from 'postgres';
 import { sqlOf, type Executor } from '../db/client.js';
 import {
   ipfsUploadRecords,
@@ -89,46 +90,96 @@ export type UploadInputs = {
   pinnedImageCid: string | undefined;
 };
 
+/** SQL expressions naming a token's row id, its author's id and its image's CID in the statement around. */
+export type UploadInputRefs = {
+  tokenRowId: postgres.Fragment;
+  authorId: postgres.Fragment;
+  imageCid: postgres.Fragment;
+};
+
 /**
- * The author's handles (authors), the stored image (content_blobs, bytes only with `withBytes`) and an earlier
- * completed image upload of the token to this provider (as findPinned): the three reads of an IPFS attempt in
- * one round trip (a prepared statement: it runs once per token).
+ * The author's handles (authors), the stored image's media type (content_blobs) and an earlier completed image
+ * upload of the token to `provider` (as findPinned), as ONE jsonb expression over `refs`: read by uploadInputs,
+ * and by the IPFS stage's claim statement itself (TokenStage.claimInputs) so that an attempt starts with them.
+ * parseUploadInputs reads it back.
+ */
+export function uploadInputsJson(
+  sql: postgres.Sql,
+  refs: UploadInputRefs,
+  provider: string,
+): postgres.Fragment {
+  return sql`(SELECT jsonb_build_object(
+      'imageCid', ${refs.imageCid}::text,
+      'authorFound', a.id IS NOT NULL, 'twitterHandle', a.twitter_handle, 'farcasterHandle', a.farcaster_handle,
+      'mediaType', b.media_type,
+      'pinnedCid', (SELECT r.cid FROM ipfs_upload_records r
+        WHERE r.token_id = ${refs.tokenRowId} AND r.record_type = 'image' AND r.provider = ${provider}::text
+          AND r.computed_cid = ${refs.imageCid} AND r.status = 'completed'
+        ORDER BY r.created_at DESC LIMIT 1))
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN authors a ON a.id = ${refs.authorId}
+    LEFT JOIN content_blobs b ON b.cid = ${refs.imageCid})`;
+}
+
+type UploadInputsRow = {
+  imageCid: string | null;
+  authorFound: boolean;
+  twitterHandle: string | null;
+  farcasterHandle: string | null;
+  mediaType: ContentMediaType | null;
+  pinnedCid: string | null;
+};
+
+function isUploadInputsRow(json: unknown): json is UploadInputsRow {
+  if (typeof json !== 'object' || json === null) return false;
+  const row = json as Record<string, unknown>;
+  const textOrNull = (key: string) => row[key] === null || typeof row[key] === 'string';
+  return (
+    typeof row.authorFound === 'boolean' &&
+    ['imageCid', 'twitterHandle', 'farcasterHandle', 'mediaType', 'pinnedCid'].every(textOrNull)
+  );
+}
+
+/**
+ * The inputs in uploadInputsJson's jsonb, for the image `imageCid`; undefined when `json` is not that object or
+ * was read for another CID (the claim reads them for the token's image_cid as stored, which may not be the
+ * canonical form the stage looks up).
+ */
+export function parseUploadInputs(
+  json: unknown,
+  imageCid: string,
+  bytes?: Uint8Array,
+): UploadInputs | undefined {
+  if (!isUploadInputsRow(json) || json.imageCid !== imageCid) return undefined;
+  return {
+    author: json.authorFound
+      ? { twitterHandle: json.twitterHandle, farcasterHandle: json.farcasterHandle }
+      : undefined,
+    image: json.mediaType === null ? undefined : { mediaType: json.mediaType, bytes },
+    pinnedImageCid: json.pinnedCid ?? undefined,
+  };
+}
+
+/**
+ * The three reads of an IPFS attempt (uploadInputsJson), and the image's bytes with `withBytes`, in one round
+ * trip (a prepared statement: it runs once per token).
  */
 export async function uploadInputs(
   tx: Executor,
   query: { tokenRowId: string; authorId: string; imageCid: string; provider: string; withBytes: boolean },
 ): Promise<UploadInputs> {
   const sql = sqlOf(tx);
-  const [row] = await sql<
-    {
-      author_found: boolean;
-      twitter_handle: string | null;
-      farcaster_handle: string | null;
-      media_type: ContentMediaType | null;
-      bytes: Buffer | null;
-      pinned_cid: string | null;
-    }[]
-  >`
-    SELECT a.id IS NOT NULL AS author_found, a.twitter_handle, a.farcaster_handle, b.media_type,
-      ${query.withBytes ? sql`b.bytes` : sql`NULL::bytea`} AS bytes,
-      (SELECT r.cid FROM ipfs_upload_records r
-        WHERE r.token_id = ${query.tokenRowId} AND r.record_type = 'image' AND r.provider = ${query.provider}
-          AND r.computed_cid = ${query.imageCid} AND r.status = 'completed'
-        ORDER BY r.created_at DESC LIMIT 1) AS pinned_cid
-    FROM (VALUES (1)) AS one (x)
-    LEFT JOIN authors a ON a.id = ${query.authorId}
-    LEFT JOIN content_blobs b ON b.cid = ${query.imageCid}`;
-  if (!row) throw new Error('the IPFS upload inputs query returned no row');
-  return {
-    author: row.author_found
-      ? { twitterHandle: row.twitter_handle, farcasterHandle: row.farcaster_handle }
-      : undefined,
-    image:
-      row.media_type === null
-        ? undefined
-        : { mediaType: row.media_type, bytes: row.bytes === null ? undefined : row.bytes },
-    pinnedImageCid: row.pinned_cid ?? undefined,
+  const refs = {
+    tokenRowId: sql`${query.tokenRowId}::uuid`,
+    authorId: sql`${query.authorId}::uuid`,
+    imageCid: sql`${query.imageCid}::text`,
   };
+  const [row] = await sql<{ inputs: unknown; bytes: Buffer | null }[]>`
+    SELECT ${uploadInputsJson(sql, refs, query.provider)} AS inputs,
+      ${query.withBytes ? sql`(SELECT b.bytes FROM content_blobs b WHERE b.cid = ${query.imageCid})` : sql`NULL::bytea`} AS bytes`;
+  const inputs = parseUploadInputs(row?.inputs, query.imageCid, row?.bytes ?? undefined);
+  if (inputs === undefined) throw new Error('the IPFS upload inputs query returned no inputs');
+  return inputs;
 }
 
 export async function getById(tx: Executor, id: string): Promise<IpfsUploadRecord | undefined> {

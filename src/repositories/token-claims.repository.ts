@@ -26,6 +26,13 @@ export type AttemptsSql = {
   end: (sql: postgres.Sql, ends: postgres.Fragment) => postgres.Fragment;
 };
 
+/**
+ * What a stage reads with its claim (src/stages/stage.ts TokenStage.claimInputs): a jsonb expression over the
+ * claimed tokens_s0 row, alias `c` (SQL column names), evaluated in the claim statement for each claimed token
+ * and returned with it as `inputs`, so the stage's work starts without a read of its own.
+ */
+export type ClaimInputsSql = (sql: postgres.Sql) => postgres.Fragment;
+
 export type ClaimOptions = {
   /** Who holds the lease (stage + host + process), compared on every later write. */
   owner: string;
@@ -37,10 +44,15 @@ export type ClaimOptions = {
    * `maxAttempts`; the others are claimed without one (the runtime fails them as exhausted).
    */
   attempts?: { sql: AttemptsSql; maxAttempts: number };
+  /** The stage's inputs, read in the same statement (ClaimedToken.inputs). */
+  inputs?: ClaimInputsSql;
 };
 
-/** A claimed token, with the id of the attempts row the claim began for it (if any). */
-export type ClaimedToken = Token & { attemptId?: string };
+/**
+ * A claimed token, with the id of the attempts row the claim began for it (if any) and, when the claim was asked
+ * for them, the stage's inputs (the jsonb of ClaimOptions.inputs, parsed).
+ */
+export type ClaimedToken = Token & { attemptId?: string; inputs?: unknown };
 
 export type Claim = {
   /** Oldest due first... then by token id: the claim's order. */
@@ -104,6 +116,9 @@ export async function claimTokens(
         attempts AS (${recorder.sql.begin(sql, sql`live`)})`
     : sql``;
   const attemptId = recorder ? sql`(SELECT a.id FROM attempts a WHERE a.token_id = c.id)` : sql`NULL::uuid`;
+  const inputs = options.inputs
+    ? sql`CASE WHEN c.id IS NOT NULL THEN ${options.inputs(sql)} END`
+    : sql`NULL::jsonb`;
   const rows = await sql<Record<string, unknown>[]>`
     WITH picked AS (
       SELECT id FROM tokens_s0
@@ -128,7 +143,7 @@ export async function claimTokens(
       ORDER BY next_attempt_at
       LIMIT 1
     )
-    SELECT c.*, ${attemptId} AS attempt_id, n.seconds AS next_due_seconds
+    SELECT c.*, ${attemptId} AS attempt_id, ${inputs} AS inputs, n.seconds AS next_due_seconds
     FROM (SELECT 1) AS one
     LEFT JOIN next AS n ON true
     LEFT JOIN claimed AS c ON true
@@ -142,6 +157,7 @@ export async function claimTokens(
     if (row.id === null || row.id === undefined) continue;
     const token: ClaimedToken = tokenFromRow(row);
     if (typeof row.attempt_id === 'string') token.attemptId = row.attempt_id;
+    if (options.inputs) token.inputs = row.inputs;
     claimed.push(token);
   }
   return { tokens: claimed, nextDueSeconds };

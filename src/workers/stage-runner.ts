@@ -85,11 +85,16 @@ export function defaultOwner(stage: StageDefinition): string {
 }
 
 /** Runs the stage's work on a unit's tokens: one result per token (a throw fails them all). */
-async function runWork(stage: Stage, tokens: Token[], ctx: WorkContext): Promise<readonly BatchItemResult[]> {
+async function runWork(
+  stage: Stage,
+  tokens: Token[],
+  ctx: WorkContext,
+  inputs: unknown,
+): Promise<readonly BatchItemResult[]> {
   if (stage.mode === 'token') {
     const [token] = tokens;
     if (token === undefined) throw new Error('a per-token unit without its token');
-    return [{ ok: true, changes: await stage.work(token, ctx) }];
+    return [{ ok: true, changes: await stage.work(token, ctx, inputs) }];
   }
   const results = await stage.work(tokens, ctx);
   if (results.length !== tokens.length) {
@@ -153,7 +158,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
    * for one). Its finishing writes then go to the grouped writer while the loop already claims again. The unit stays in `units` (its leases renewed, stop() waiting for it) until they
    * are written; at most 4 x concurrency units wait for their writes before the loop stops claiming.
    */
-  function startUnit(tokens: Token[], attemptIds: ReadonlyMap<string, string>): void {
+  function startUnit(tokens: Token[], attemptIds: ReadonlyMap<string, string>, inputs?: unknown): void {
     const controller = new AbortController();
     const details: AttemptDetails = {};
     const ctx: WorkContext = {
@@ -181,7 +186,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       let workOutcome: 'ok' | 'error' = 'ok';
       let results: readonly BatchItemResult[];
       try {
-        results = await runWork(stage, tokens, ctx);
+        results = await runWork(stage, tokens, ctx, inputs);
       } catch (error) {
         workOutcome = 'error';
         results = tokens.map(() => ({ ok: false, error }));
@@ -224,13 +229,14 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       leaseSeconds: settings.leaseSeconds,
       limit,
       attempts: stage.attempts && { sql: stage.attempts, maxAttempts: settings.maxAttempts },
+      inputs: stage.mode === 'token' ? stage.claimInputs : undefined,
     });
     counters.claims += 1;
     if (claimed.length === 0) return { count: 0, nextDueSeconds };
     counters.claimed += claimed.length;
     metrics.claimed(def.name, claimed.length);
     log.debug('token.claimed', { count: claimed.length, tokenIds: claimed.map((t) => t.tokenId) });
-    const live: Token[] = [];
+    const live: (Token & { inputs?: unknown })[] = [];
     const attemptIds = new Map<string, string>();
     for (const { attemptId, ...token } of claimed) {
       if (token[def.attempts] > settings.maxAttempts) continue;
@@ -238,8 +244,9 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       if (attemptId !== undefined) attemptIds.set(token.id, attemptId);
     }
     if (live.length > 0) {
-      if (stage.mode === 'token') for (const token of live) startUnit([token], attemptIds);
-      else startUnit(live, attemptIds);
+      if (stage.mode === 'token') {
+        for (const { inputs, ...token } of live) startUnit([token], attemptIds, inputs);
+      } else startUnit(live, attemptIds);
     }
     await finisher.failExhausted(claimed.filter((t) => t[def.attempts] > settings.maxAttempts));
     return { count: claimed.length, nextDueSeconds };

@@ -50,12 +50,20 @@ export function imageAttemptRecorder(service: string): AttemptRecorder {
   };
 }
 
+/** The claim's inputs of the image stage: the author's prompt (null: none, or no author row). */
+function isPromptInputs(inputs: unknown): inputs is { prompt: string | null } {
+  if (typeof inputs !== 'object' || inputs === null || !('prompt' in inputs)) return false;
+  return typeof inputs.prompt === 'string' || inputs.prompt === null;
+}
+
 export function createImageStage(deps: ImageStageDeps): TokenStage {
   const { provider, prompts } = deps;
   const db = deps.database.db;
 
-  async function generate(token: Token, ctx: WorkContext): Promise<GeneratedImage> {
-    const authorPrompt = await tokensRepository.getAuthorPrompt(db, token.id);
+  async function generate(token: Token, ctx: WorkContext, inputs: unknown): Promise<GeneratedImage> {
+    const authorPrompt = isPromptInputs(inputs)
+      ? inputs.prompt
+      : await tokensRepository.getAuthorPrompt(db, token.id);
     // Prompts are private: logged by source and length only, never in full.
     const prompt = resolvePrompt(authorPrompt, prompts.defaultPrompt);
     ctx.note({ promptSource: prompt === prompts.defaultPrompt ? 'default' : 'author' });
@@ -79,8 +87,10 @@ export function createImageStage(deps: ImageStageDeps): TokenStage {
     definition: STAGES.image,
     settings: deps.settings,
     attempts: imageAttemptRecorder(provider.name),
-    work: async (token, ctx) => {
-      const image = await generate(token, ctx);
+    claimInputs: (sql) =>
+      sql`jsonb_build_object('prompt', (SELECT a.prompt_text FROM authors a WHERE a.id = c.author_id))`,
+    work: async (token, ctx, inputs) => {
+      const image = await generate(token, ctx, inputs);
       if (image.externalJobId !== undefined) ctx.note({ externalJobId: image.externalJobId });
       const mediaType = sniffImageMediaType(image.bytes);
       if (mediaType === undefined) {

@@ -8,8 +8,9 @@
 // `uploading` before the request, then `completed` with the provider's CID or `failed` with the error; the local
 // provider's pin (a look at the content store) is recorded once with its outcome. The CID computed here is on the
 // row too; when the provider answers another one, the provider's is kept (it is what gateways serve), both are
-// recorded and a warning names both. Round trips per token with `local`: one read (author, image, earlier upload:
-// uploadInputs) and one write (both records and the metadata's bytes); the runtime's claim and finish.
+// recorded and a warning names both. Round trips per token with `local`: no read of its own (the
+// author, the image and an earlier upload, uploadInputsJson, come with the runtime's claim: claimInputs), one
+// write (both records and the metadata's bytes); the runtime's claim and finish.
 import type { Database } from '../../db/client.js';
 import type { ContentMediaType, IpfsRecordType, Token } from '../../db/schema.js';
 import { STAGES } from '../../domain/stages.js';
@@ -170,7 +171,16 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
     mode: 'token',
     definition: STAGES.ipfs,
     settings: deps.settings,
-    work: async (token, ctx) => {
+    // The reads of an attempt, done by the claim statement for the token's image_cid as stored. A remote provider
+    // also needs the image's bytes, and a stored CID that is not the canonical form is looked up by that form:
+    // then the work reads them itself.
+    claimInputs: (sql) =>
+      ipfsRecords.uploadInputsJson(
+        sql,
+        { tokenRowId: sql`c.id`, authorId: sql`c.author_id`, imageCid: sql`c.image_cid` },
+        provider.name,
+      ),
+    work: async (token, ctx, claimInputs) => {
       if (token.imageCid === null) {
         throw new PermanentStageError(
           'IMAGE_CID_MISSING',
@@ -178,13 +188,15 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
         );
       }
       const imageCid = toCanonicalCid(token.imageCid);
-      const inputs = await ipfsRecords.uploadInputs(db, {
-        tokenRowId: token.id,
-        authorId: token.authorId,
-        imageCid,
-        provider: provider.name,
-        withBytes: provider.remote,
-      });
+      const inputs =
+        (provider.remote ? undefined : ipfsRecords.parseUploadInputs(claimInputs, imageCid)) ??
+        (await ipfsRecords.uploadInputs(db, {
+          tokenRowId: token.id,
+          authorId: token.authorId,
+          imageCid,
+          provider: provider.name,
+          withBytes: provider.remote,
+        }));
       const local = localRecords();
       let image: Pinned;
       let metadata: Pinned;

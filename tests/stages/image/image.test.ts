@@ -12,9 +12,11 @@ import type { ImageProvider } from '../../../src/providers/image/image-provider.
 import { createLocalImageProvider, renderLocalArtwork } from '../../../src/providers/image/local.js';
 import * as contentBlobs from '../../../src/repositories/content-blobs.repository.js';
 import * as imageJobs from '../../../src/repositories/image-generation-jobs.repository.js';
+import * as tokenClaims from '../../../src/repositories/token-claims.repository.js';
 import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
 import { createImageStage, resolvePrompt } from '../../../src/stages/image/image.stage.js';
-import type { StageSettings } from '../../../src/stages/stage.js';
+import type { StageSettings, WorkContext } from '../../../src/stages/stage.js';
+import { STAGES } from '../../../src/domain/stages.js';
 import { startStageRunner, type StageRunner } from '../../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { insertAuthor, insertTokens } from '../../helpers/db-fixtures.js';
@@ -231,5 +233,37 @@ describe('image stage', { timeout: 60_000 }, () => {
         ['completed', null],
       ],
     );
+  });
+
+  it("reads the author's prompt in the claim statement and generates from it; without it, reads it itself", async () => {
+    await t.sql`update authors set prompt_text = '  a lighthouse at dusk ' where id = ${author.id}`;
+    await insertTokens(t.db, author, [7]);
+    const prompts: string[] = [];
+    const provider: ImageProvider = {
+      name: 'recording',
+      generate: async ({ prompt, tokenId }) => {
+        prompts.push(prompt);
+        return { bytes: await renderLocalArtwork(prompt, tokenId) };
+      },
+    };
+    const stage = createImageStage({ database: t.database, provider, settings: SETTINGS, prompts: PROMPTS });
+    const claim = await tokenClaims.claimTokens(t.db, STAGES.image, {
+      owner: 'test',
+      leaseSeconds: 30,
+      limit: 1,
+      inputs: stage.claimInputs,
+    });
+    const [claimed] = claim.tokens;
+    assert.ok(claimed);
+    assert.deepEqual(claimed.inputs, { prompt: '  a lighthouse at dusk ' });
+    const ctx: WorkContext = {
+      signal: new AbortController().signal,
+      log: captureLogs().logger,
+      note: () => {},
+    };
+    // The claim's inputs are what the work uses: a prompt there that the database does not hold proves it.
+    await stage.work(claimed, ctx, { prompt: 'a prompt that only the claim knows' });
+    await stage.work(claimed, ctx, undefined);
+    assert.deepEqual(prompts, ['a prompt that only the claim knows', 'a lighthouse at dusk']);
   });
 });

@@ -15,7 +15,9 @@ import * as contentBlobs from '../../../src/repositories/content-blobs.repositor
 import * as ipfsRecords from '../../../src/repositories/ipfs-upload-records.repository.js';
 import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
 import { createIpfsStage } from '../../../src/stages/ipfs/ipfs.stage.js';
-import type { StageSettings } from '../../../src/stages/stage.js';
+import type { StageSettings, WorkContext } from '../../../src/stages/stage.js';
+import { STAGES } from '../../../src/domain/stages.js';
+import * as tokenClaims from '../../../src/repositories/token-claims.repository.js';
 import { startStageRunner, type StageRunner } from '../../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { insertAuthor, insertTokens } from '../../helpers/db-fixtures.js';
@@ -267,5 +269,55 @@ describe('IPFS stage', { timeout: 60_000 }, () => {
     run(providers.local());
     const failed = await waitForStatus(7, 'failed');
     assert.equal(failed.errorData?.code, 'IMAGE_BYTES_MISSING');
+  });
+
+  it('the claim statement reads what uploadInputs reads, and the work builds the metadata from it', async () => {
+    const token = await uploadingToken();
+    await ipfsRecords.addRecords(t.db, [
+      {
+        tokenRowId: token.id,
+        recordType: 'image',
+        provider: 'local',
+        computedCid: IMAGE_CID,
+        cid: IMAGE_CID,
+        status: 'completed',
+        retryCount: 0,
+      },
+    ]);
+    const stage = createIpfsStage({ database: t.database, provider: providers.local(), settings: SETTINGS });
+    const claim = await tokenClaims.claimTokens(t.db, STAGES.ipfs, {
+      owner: 'test',
+      leaseSeconds: 30,
+      limit: 1,
+      inputs: stage.claimInputs,
+    });
+    const [claimed] = claim.tokens;
+    assert.ok(claimed);
+    const read = await ipfsRecords.uploadInputs(t.db, {
+      tokenRowId: token.id,
+      authorId: author.id,
+      imageCid: IMAGE_CID,
+      provider: 'local',
+      withBytes: false,
+    });
+    assert.deepEqual(read, {
+      author: { twitterHandle: 'glisk_fan', farcasterHandle: 'gliskfan' },
+      image: { mediaType: 'image/png', bytes: undefined },
+      pinnedImageCid: IMAGE_CID,
+    });
+    assert.deepEqual(ipfsRecords.parseUploadInputs(claimed.inputs, IMAGE_CID), read);
+    // Read for another form of the CID: not taken for this one (the work then reads them itself).
+    assert.equal(ipfsRecords.parseUploadInputs(claimed.inputs, 'bafkreiother'), undefined);
+
+    // The work uses the claim's inputs: a handle there that the database does not hold shows in the metadata.
+    const inputs = { ...(claimed.inputs as Record<string, unknown>), farcasterHandle: 'only_in_the_claim' };
+    const ctx: WorkContext = {
+      signal: new AbortController().signal,
+      log: captureLogs().logger,
+      note: () => {},
+    };
+    const { metadataCid } = await stage.work(claimed, ctx, inputs);
+    const stored = await contentBlobs.get(t.db, metadataCid ?? '');
+    assert.match(Buffer.from(stored?.bytes ?? []).toString(), /"value":"@only_in_the_claim"/);
   });
 });
