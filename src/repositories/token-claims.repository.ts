@@ -6,7 +6,7 @@
 import type postgres from 'postgres';
 import { getTableColumns } from 'drizzle-orm';
 import { sqlOf, type Executor } from '../db/client.js';
-import { tokens, type Token } from '../db/schema.js';
+import { TOKEN_STATUSES, tokens, type Token, type TokenStatus } from '../db/schema.js';
 import type { ClaimableStage } from './token-queue.repository.js';
 
 /**
@@ -76,13 +76,26 @@ export function tokenFromRow(row: Readonly<Record<string, unknown>>): Token {
   return token as Token;
 }
 
+/**
+ * A status as an SQL literal, not a parameter: the claim indexes are partial (WHERE status IN ...), and a prepared
+ * statement's generic plan, the one PostgreSQL keeps after a few runs, cannot prove a partial index's predicate
+ * from a parameter. With parameters the claim read every waiting token through tokens_s0_status_created_idx and
+ * sorted them all, each claim (3000 waiting: 0.9 of its 1.5 ms). A status is one of TOKEN_STATUSES, never input.
+ */
+function statusLiteral(sql: postgres.Sql, status: TokenStatus): postgres.Fragment {
+  if (!TOKEN_STATUSES.includes(status)) throw new TypeError(`not a token status: ${String(status)}`);
+  return sql.unsafe(`'${status}'`);
+}
+
 /** Which rows a stage may claim: waiting at its start, or left in its working status with no live lease. */
 function claimable(sql: postgres.Sql, stage: ClaimableStage): postgres.Fragment {
   const leaseFree = sql`(lease_expires_at IS NULL OR lease_expires_at < now())`;
+  const start = statusLiteral(sql, stage.start);
+  const working = statusLiteral(sql, stage.working);
   const waiting =
     stage.start === stage.working
-      ? sql`(status = ${stage.start} AND ${leaseFree})`
-      : sql`(status = ${stage.start} OR (status = ${stage.working} AND ${leaseFree}))`;
+      ? sql`(status = ${start} AND ${leaseFree})`
+      : sql`(status = ${start} OR (status = ${working} AND ${leaseFree}))`;
   if (!stage.skipTokensInFlightOnChain) return waiting;
   // A worker that died after sending leaves its transaction pending/sent: it may still be mined, so its tokens
   // stay out of every new batch until the transaction is settled (confirmed or failed), and are never sent twice.
@@ -100,7 +113,8 @@ function claimable(sql: postgres.Sql, stage: ClaimableStage): postgres.Fragment 
  * dies before committing rolls back: the lock, the lease and the attempts rows go with it. Given the database
  * rather than a transaction, the statement commits on its own, which is what a worker wants before its slow I/O.
  * Oldest due first. For one status (ipfs, reveal) tokens_s0_claim_idx (status, next_attempt_at, token_id) serves
- * both the filter and the order; the image stage's two statuses are served in order by tokens_s0_image_claim_idx.
+ * both the filter and the order; the image stage's two statuses are served in order by tokens_s0_image_claim_idx
+ * (in the generic plan too: the statuses are literals, see statusLiteral; tests/repositories/runtime-plans.test.ts).
  * `next` (the next due time) is read only when the claim came back short, from the same indexes.
  */
 export async function claimTokens(
@@ -133,7 +147,9 @@ export async function claimTokens(
         status = ${stage.working},
         ${attemptsColumn} = t.${attemptsColumn} + 1,
         updated_at = now()
-      FROM picked WHERE t.id = picked.id
+      -- The ANY(ARRAY(...)): the generic plan guesses LIMIT $n at a share of the table and would rather scan it
+      -- all than probe the primary key that often; an array of ids it guesses at 10, and probes.
+      FROM picked WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.id = picked.id
       RETURNING t.*
     )${attempts}, next AS (
       SELECT greatest(0, extract(epoch from next_attempt_at - now()))::float8 AS seconds

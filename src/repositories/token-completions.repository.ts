@@ -94,7 +94,9 @@ export async function completeClaims(
         ${sql.unsafe(CHANGED_COLUMNS)},
         lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
       FROM v
-      WHERE t.id = v.id AND t.lease_owner = v.owner AND t.status = v."from"
+      -- The ANY(ARRAY(...)): jsonb_to_recordset is guessed at 100 rows, and with those the generic plan would
+      -- rather scan the whole table than probe the primary key; an array of ids it guesses at 10, and probes.
+      WHERE t.id = ANY(ARRAY(SELECT id FROM v)) AND t.id = v.id AND t.lease_owner = v.owner AND t.status = v."from"
       RETURNING t.id
     )${closing}${notify}
     SELECT moved.id, ${notified} AS notified FROM moved`;
