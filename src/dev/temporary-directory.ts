@@ -5,12 +5,12 @@ import path from 'node:path';
 import { ensurePostgresUser, isRoot } from './postgres-os-user.js';
 
 /**
- * A new directory under the OS temp dir for a throwaway cluster. mkdtemp makes it 0700; as root it is handed
- * to the postgres user, who must enter it. stop() of a non-persistent server whose dataDir is directly inside
- * removes it too when nothing else is left in it; otherwise its creator removes it.
+ * A new directory under the OS temp dir (or `parent`) for a throwaway cluster. mkdtemp makes it 0700; as root it
+ * is handed to the postgres user, who must enter it. stop() of a non-persistent server whose dataDir is directly
+ * inside removes it too when nothing else is left in it; otherwise its creator removes it.
  */
-export async function createTemporaryDirectory(prefix: string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+export async function createTemporaryDirectory(prefix: string, parent = tmpdir()): Promise<string> {
+  const dir = await mkdtemp(path.join(parent, prefix));
   if (isRoot()) {
     const runAs = await ensurePostgresUser(() => {});
     await chown(dir, runAs.uid, runAs.gid);
