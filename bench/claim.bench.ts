@@ -50,6 +50,7 @@ Options:
   --concurrency <c>  units in flight per process (default 10; IMAGE_CONCURRENCY / graphile concurrency)
   --rounds <r>       runtime/graphile pairs per process count, alternated (default 1)
   --statements <n>   most called statements listed per process count (default 6; 0: none)
+  --profile <dir>    V8 CPU profiles of the stage runtime's worker processes (node --cpu-prof), written to dir
   --help             show this help
 
 WORKER_BATCH_SIZE comes from the environment (default 10). Exit status: 0 done (whatever the ratio), 1 the
@@ -64,6 +65,7 @@ type Options = {
   concurrency: number;
   rounds: number;
   statements: number;
+  profile: string | undefined;
 };
 
 function positiveInt(name: string, value: string): number {
@@ -80,6 +82,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     concurrency: { type: 'string' },
     rounds: { type: 'string' },
     statements: { type: 'string' },
+    profile: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   const statements = Number(values.statements ?? '6');
@@ -92,6 +95,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     concurrency: positiveInt('concurrency', values.concurrency ?? '10'),
     rounds: positiveInt('rounds', values.rounds ?? '1'),
     statements,
+    profile: values.profile,
   };
 }
 
@@ -115,7 +119,11 @@ async function startWorkers(
   const children: ChildProcess[] = [];
   const stats: RunnerStats[] = [];
   const ready = Array.from({ length: count }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, mode], {
+    const profile =
+      mode === 'glisk' && options.profile !== undefined
+        ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.profile)}`]
+        : [];
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', WORKER, mode], {
       env: { ...env, DATABASE_URL: url, BENCH_CONCURRENCY: String(options.concurrency) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
