@@ -64,14 +64,16 @@ async function slot(which) {
   let shard;
   while (queue.length > 0 && !interrupted) {
     const file = which === 'longest' ? queue.shift() : queue.pop();
-    const own = ownProcess(file);
-    if (own && shard) {
-      await shard.finish();
-      shard = undefined;
+    if (ownProcess(file)) {
+      // A process for this file alone; the place's shard (and the modules it has loaded) waits for the next.
+      const own = startShard();
+      await own.run(file);
+      await own.finish();
+      continue;
     }
     shard ??= startShard();
     const healthy = await shard.run(file);
-    if (own || !healthy) {
+    if (!healthy) {
       await shard.finish();
       shard = undefined;
     }

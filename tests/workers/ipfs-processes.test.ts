@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { computeCid } from '../../src/lib/cid.js';
 import { createKuboProvider } from '../../src/providers/ipfs/kubo.provider.js';
-import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
 import { createIpfsStage } from '../../src/stages/ipfs/ipfs.stage.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startFakeKubo, type FakeIpfsService } from '../helpers/fake-ipfs.js';
@@ -40,21 +39,27 @@ const spawnIpfsWorker = (env: Record<string, string> = {}) =>
     env: { IPFS_PROVIDER: 'kubo', KUBO_API_URL: kubo.url, IPFS_CONCURRENCY: '8', ...env },
   });
 
-/** `count` tokens 1..count waiting in `uploading`, each with its own image in the content store. */
+/**
+ * `count` tokens 1..count waiting in `uploading`, each with its own image in the content store (rows as
+ * contentBlobs.put writes them; two statements for all, not two per token).
+ */
 async function uploadingTokens(count: number): Promise<void> {
   await t.sql`truncate tokens_s0, authors, content_blobs, ipfs_upload_records cascade`;
   kubo.uploads.length = 0;
   kubo.pins.clear();
   const [author] = await t.sql<{ id: string }[]>`
     insert into authors (wallet_address) values ('0x00000000000000000000000000000000000000aa') returning id`;
-  for (let n = 1; n <= count; n += 1) {
-    const bytes = Buffer.from(`image of token ${n}\n`);
-    const cid = await computeCid(bytes, 'raw-leaves');
-    await contentBlobs.put(t.db, { cid, mediaType: 'image/png', bytes });
-    await t.sql`
-      insert into tokens_s0 (token_id, author_id, minter_address, mint_timestamp, status, image_cid)
-      values (${n}, ${author?.id ?? null}, '0x00000000000000000000000000000000000000aa', now(), 'uploading', ${cid})`;
-  }
+  const ids = Array.from({ length: count }, (_, i) => i + 1);
+  const texts = ids.map((n) => `image of token ${n}\n`);
+  const cids = await Promise.all(texts.map((text) => computeCid(Buffer.from(text), 'raw-leaves')));
+  await t.sql`
+    insert into content_blobs (cid, media_type, size_bytes, bytes)
+    select cid, 'image/png', octet_length(convert_to(text, 'UTF8')), convert_to(text, 'UTF8')
+    from unnest(${cids}::text[], ${texts}::text[]) as image(cid, text)`;
+  await t.sql`
+    insert into tokens_s0 (token_id, author_id, minter_address, mint_timestamp, status, image_cid)
+    select n, ${author?.id ?? null}, '0x00000000000000000000000000000000000000aa', now(), 'uploading', cid
+    from unnest(${ids}::int[], ${cids}::text[]) as token(n, cid)`;
 }
 
 const count = async (where: string) =>
