@@ -267,16 +267,18 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
   it('renews the lease while the work runs: no other worker takes the token', async () => {
     await insertTokens(t.db, author, [1]);
     let calls = 0;
+    // Work for 2.5 leases. The lease is renewed every third of it: 1 s leaves room for a renewal 0.6 s late on a
+    // loaded machine (0.4 s, renewed 0.27 s late under a full test run, let the other worker in once).
     const work: TokenStage['work'] = async (token) => {
       calls += 1;
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
       return { imageCid: cidOf(token.tokenId) };
     };
-    start(imageStage(work, { leaseSeconds: 0.4 }), 'worker-a');
+    start(imageStage(work, { leaseSeconds: 1 }), 'worker-a');
     await waitFor(async () => (await tokenById(1)).status === 'generating');
-    start(imageStage(work, { leaseSeconds: 0.4, pollIntervalMs: 50 }), 'worker-b');
+    start(imageStage(work, { leaseSeconds: 1, pollIntervalMs: 50 }), 'worker-b');
     await waitFor(allIn('uploading', 1));
-    assert.equal(calls, 1, 'the second worker never got the token although the first lease was 0.4 s');
+    assert.equal(calls, 1, 'the second worker never got the token although the first lease was 1 s');
   });
 
   it('discards the result of a worker that lost its lease, and says so', async () => {
