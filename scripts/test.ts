@@ -48,9 +48,10 @@ needs a fresh process says so in its first lines: // npm test: own process (why)
 or kills its process is reported as failed and the next file gets a new process. With node --test flags,
 node --test runs each file in a process of its own, as before.
 
-Order: the files that took longest in the last run first (node_modules/.cache/glisk-test/durations.json; new
-files before all), so that no long file starts last; half of the processes take the shortest files first, so
-that the long ones do not all run at once. With node --test flags, node's order (by name).
+Order: the files that took longest in the last run first (node_modules/.cache/glisk-test/durations.json, over
+the committed scripts/test-durations.json for a checkout's first run; new files before all), so that no long
+file starts last; half of the processes take the shortest files first, so that the long ones do not all run
+at once. With node --test flags, node's order (by name).
 
 Before the tests, the programs the tests start as child processes (the service, worker, migrate, recover,
 chain, mint, demo) are bundled by esbuild when src/ changed (scripts/test-bundles.mjs: dist/start/main.mjs,
@@ -134,7 +135,7 @@ async function main(): Promise<number> {
     // shard processes, through scripts/test-files.mjs: `node --test` would sort them by name and pay tsx's
     // start-up (~1.3 s of CPU) once per file. With flags, `node --test` itself, which understands them all.
     const ordered = flags.length === 0;
-    const runFiles = ordered ? longestFirst(files, await readDurations()) : files;
+    const runFiles = ordered ? longestFirst(files, await knownDurations()) : files;
     console.log(
       `test: running ${files.length} file${files.length === 1 ? '' : 's'}, ${concurrency} at a time` +
         (ordered ? ', the longest first' : ''),
@@ -216,13 +217,23 @@ function reporterFlags(flags: string[]): string[] {
 
 /** Where the last runs' file durations are kept (ms by file), to run the longest files first. */
 const DURATIONS_FILE = path.join(ROOT, 'node_modules', '.cache', 'glisk-test', 'durations.json');
+/**
+ * Durations of one whole run, committed: the order of a checkout's first run (CI's is always one), which would
+ * otherwise be by name and could start a long file last. The durations of this machine's own runs take over.
+ */
+const BASELINE_FILE = path.join(ROOT, 'scripts', 'test-durations.json');
 
-async function readDurations(): Promise<Record<string, number>> {
+async function readDurations(file = DURATIONS_FILE): Promise<Record<string, number>> {
   try {
-    return JSON.parse(await readFile(DURATIONS_FILE, 'utf8')) as Record<string, number>;
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, number>;
   } catch {
-    return {}; // first run, or the cache was cleared: the files keep their order by name
+    return {}; // first run, or the cache was cleared
   }
+}
+
+/** The durations to order this run by: this checkout's last runs over the committed baseline. */
+async function knownDurations(): Promise<Record<string, number>> {
+  return { ...(await readDurations(BASELINE_FILE)), ...(await readDurations()) };
 }
 
 async function saveDurations(latest: Record<string, number>): Promise<void> {
