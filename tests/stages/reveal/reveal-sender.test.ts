@@ -643,14 +643,17 @@ describe('reveal sender', () => {
     await client.mine({ blocks: 1 });
     const revealSender = await sender({ maxGasPriceWei: gweiToWei(10) });
     const running = revealSender.revealBatch(await claim(), controller.signal);
-    await until('waiting', () => revealSender.status().state === 'waiting');
+    // The status turns 'waiting' in memory at once; the line saying why follows only once that status is stored
+    // (RevealStatusStore writes it to the database first): wait for the line as well, not only the state.
+    const saidWhy = () =>
+      logs.some((l) => l.includes('reveal.waiting') && l.includes('REVEAL_MAX_GAS_PRICE_GWEI'));
+    await until('waiting, and said why', () => revealSender.status().state === 'waiting' && saidWhy());
     assert.equal(revealSender.status().code, 'GAS_PRICE_ABOVE_CAP');
     assert.equal(
       (await database.db.select().from(revealAttempts)).length,
       0,
       'nothing signed while above the cap',
     );
-    assert.ok(logs.some((l) => l.includes('reveal.waiting') && l.includes('REVEAL_MAX_GAS_PRICE_GWEI')));
     await client.setNextBlockBaseFeePerGas({ baseFeePerGas: gweiToWei(1) });
     await client.mine({ blocks: 1 });
     const result = await running;
