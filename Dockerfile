@@ -38,4 +38,5 @@ USER node
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/main.js"]
+# V8 starts with room for a 256 MB old generation (README, "Garbage collection"): fewer full collections.
+CMD ["node", "--initial-old-space-size=256", "dist/main.js"]

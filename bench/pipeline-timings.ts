@@ -2,6 +2,7 @@
 // on tokens_s0 (installed in the bench's throwaway database only) logs every status change and every new lease.
 // Its cost, one small insert per change, is counted against the pipeline, not hidden from it.
 import { readdirSync, readFileSync } from 'node:fs';
+import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../src/db/client.js';
 import type { StageDefinition } from '../src/domain/stages.js';
@@ -129,6 +130,24 @@ export function processTreeCpuSeconds(rootPid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Garbage collections of this process so far: full (mark-compact) and minor ones, and their pauses. */
+export type GcTotals = { full: number; minor: number; pauseMs: number };
+
+/** Counts this process's garbage collections from now on (PerformanceObserver 'gc' entries) until stop(). */
+export function startGcCounter(): { totals: () => GcTotals; stop: () => void } {
+  const totals: GcTotals = { full: 0, minor: 0, pauseMs: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) totals.full += 1;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) totals.minor += 1;
+      totals.pauseMs += entry.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return { totals: () => ({ ...totals }), stop: () => observer.disconnect() };
 }
 
 /** The server settings that make statementCounts() work (pg_stat_statements, loaded at start). */

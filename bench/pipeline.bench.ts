@@ -33,6 +33,8 @@ import { resolvePrompt } from '../src/stages/image/image.stage.js';
 import { startPipeline, stageFactories } from '../src/workers/pipeline.js';
 import {
   cpuSeconds,
+  startGcCounter,
+  type GcTotals,
   installStatusLog,
   resetStatementCounts,
   STATEMENT_COUNT_SETTINGS,
@@ -391,11 +393,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 
     // Warm sharp and the JIT before anything is timed.
     if (renders) await rawRender(config, jobs.slice(0, 8), () => undefined, 'warm-up');
+    const gcCounter = startGcCounter();
     const cpu0 = cpuSeconds(pg.pid);
+    const gc0 = gcCounter.totals();
     const before = renders ? await rawRender(config, jobs, progress, 'raw render (before)') : undefined;
     progress.done();
     await resetStatementCounts(database);
     const cpu1 = cpuSeconds(pg.pid);
+    const gc1 = gcCounter.totals();
     const profiler = options.profile === undefined ? undefined : await startProfiler();
     const { counts } = await runPipeline(config, database, pg.url, options, mints, progress);
     if (profiler !== undefined && options.profile !== undefined) {
@@ -403,10 +408,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     progress.done();
     const cpu2 = cpuSeconds(pg.pid);
+    const gc2 = gcCounter.totals();
     const statements = await statementCounts(database);
     const after = renders ? await rawRender(config, jobs, progress, 'raw render (after)') : undefined;
     progress.done();
     const cpu3 = cpuSeconds(pg.pid);
+    const gc3 = gcCounter.totals();
+    gcCounter.stop();
 
     const timings = await stageTimings(database, options.stages);
     const last = options.stages.at(-1) as StageDefinition;
@@ -444,6 +452,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         `bench:pipeline: CPU per token: pipeline ${perToken(cpu2.node - cpu1.node)} in this process` +
           (pgPipeline === undefined ? '' : ` + ${perToken(pgPipeline)} in PostgreSQL`) +
           `; raw render ${perToken((cpu1.node - cpu0.node + cpu3.node - cpu2.node) / 2)}`,
+      );
+      const gcLine = (from: GcTotals, to: GcTotals, runs = 1) =>
+        `${((to.full - from.full) / runs).toFixed(0)} full + ${((to.minor - from.minor) / runs).toFixed(0)} minor, ` +
+        `${(((to.pauseMs - from.pauseMs) / runs / options.tokens) * 1000).toFixed(0)} ms of pauses per 1000 tokens`;
+      const rawGc = {
+        full: gc1.full - gc0.full + gc3.full,
+        minor: gc1.minor - gc0.minor + gc3.minor,
+        pauseMs: gc1.pauseMs - gc0.pauseMs + gc3.pauseMs,
+      };
+      printLine(
+        io.stdout,
+        `bench:pipeline: garbage collections: pipeline ${gcLine(gc1, gc2)}; raw render ${gcLine(gc2, rawGc, 2)} (mean of its two runs)`,
       );
       const same = await sameImages(config, database, jobs);
       printLine(
