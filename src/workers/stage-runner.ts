@@ -155,8 +155,9 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
 
   /**
    * A unit is held from its claim until its work ends; it works once a slot is free (a unit claimed ahead waits
-   * for one). Its finishing writes then go to the grouped writer while the loop already claims again. The unit stays in `units` (its leases renewed, stop() waiting for it) until they
-   * are written; at most 4 x concurrency units wait for their writes before the loop stops claiming.
+   * for one). Its finishing writes then go to the grouped writer while the loop already claims again. The unit
+   * stays in `units` (its leases renewed, stop() waiting for it) until they are written; the loop stops claiming
+   * while 5 x concurrency units (plus one claim ahead) are held.
    */
   function startUnit(tokens: Token[], attemptIds: ReadonlyMap<string, string>, inputs?: unknown): void {
     const controller = new AbortController();
@@ -261,6 +262,14 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   let pause: { idle: number | undefined } | { failedDelayMs: number } | undefined;
   let failures = 0;
 
+  /** A claim (or the batch stage's readyToClaim before it) failed: the loop backs off before the next one. */
+  function claimFailed(error: unknown): void {
+    failures += 1;
+    const delayMs = backoffDelayMs(failures, { baseMs: 200, maxMs: settings.pollIntervalMs, random });
+    log.error('stage.claim_failed', { failures, delayMs, error });
+    pause = { failedDelayMs: delayMs };
+  }
+
   /** Starts one claim of `limit` tokens; its outcome decides whether the loop goes on, sleeps or backs off. */
   function startClaim(limit: number): void {
     reserved += limit;
@@ -273,11 +282,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
       },
       (error: unknown) => {
         backlog = false;
-        if (stopping) return;
-        failures += 1;
-        const delayMs = backoffDelayMs(failures, { baseMs: 200, maxMs: settings.pollIntervalMs, random });
-        log.error('stage.claim_failed', { failures, delayMs, error });
-        pause = { failedDelayMs: delayMs };
+        if (!stopping) claimFailed(error);
       },
     );
     const settled = outcome.finally(() => {
@@ -324,10 +329,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
           ready = await stage.readyToClaim(db, runnerStopped.signal);
         } catch (error) {
           if (stopping) break;
-          failures += 1;
-          const delayMs = backoffDelayMs(failures, { baseMs: 200, maxMs: settings.pollIntervalMs, random });
-          log.error('stage.claim_failed', { failures, delayMs, error });
-          await workWakeup.wait(delayMs);
+          claimFailed(error);
           continue;
         }
         if (ready !== true) {
