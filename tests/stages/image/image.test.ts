@@ -12,14 +12,13 @@ import type { ImageProvider } from '../../../src/providers/image/image-provider.
 import { createLocalImageProvider, renderLocalArtwork } from '../../../src/providers/image/local.js';
 import * as contentBlobs from '../../../src/repositories/content-blobs.repository.js';
 import * as imageJobs from '../../../src/repositories/image-generation-jobs.repository.js';
-import * as tokenClaims from '../../../src/repositories/token-claims.repository.js';
 import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
 import { createImageStage, resolvePrompt } from '../../../src/stages/image/image.stage.js';
-import type { StageSettings, WorkContext } from '../../../src/stages/stage.js';
-import { STAGES } from '../../../src/domain/stages.js';
+import type { StageSettings } from '../../../src/stages/stage.js';
 import { startStageRunner, type StageRunner } from '../../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { insertAuthor, insertTokens } from '../../helpers/db-fixtures.js';
+import { claimOne, workContext } from '../../helpers/stage-work.js';
 import { captureLogs } from '../../helpers/logs.js';
 
 const SETTINGS: StageSettings = {
@@ -247,20 +246,9 @@ describe('image stage', { timeout: 60_000 }, () => {
       },
     };
     const stage = createImageStage({ database: t.database, provider, settings: SETTINGS, prompts: PROMPTS });
-    const claim = await tokenClaims.claimTokens(t.db, STAGES.image, {
-      owner: 'test',
-      leaseSeconds: 30,
-      limit: 1,
-      inputs: stage.claimInputs,
-    });
-    const [claimed] = claim.tokens;
-    assert.ok(claimed);
+    const claimed = await claimOne(t.db, stage);
     assert.deepEqual(claimed.inputs, { prompt: '  a lighthouse at dusk ' });
-    const ctx: WorkContext = {
-      signal: new AbortController().signal,
-      log: captureLogs().logger,
-      note: () => {},
-    };
+    const ctx = workContext();
     // The claim's inputs are what the work uses: a prompt there that the database does not hold proves it.
     await stage.work(claimed, ctx, { prompt: 'a prompt that only the claim knows' });
     await stage.work(claimed, ctx, undefined);

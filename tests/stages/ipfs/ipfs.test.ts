@@ -15,14 +15,13 @@ import * as contentBlobs from '../../../src/repositories/content-blobs.repositor
 import * as ipfsRecords from '../../../src/repositories/ipfs-upload-records.repository.js';
 import * as tokensRepository from '../../../src/repositories/tokens.repository.js';
 import { createIpfsStage } from '../../../src/stages/ipfs/ipfs.stage.js';
-import type { StageSettings, WorkContext } from '../../../src/stages/stage.js';
-import { STAGES } from '../../../src/domain/stages.js';
-import * as tokenClaims from '../../../src/repositories/token-claims.repository.js';
+import type { StageSettings } from '../../../src/stages/stage.js';
 import { startStageRunner, type StageRunner } from '../../../src/workers/stage-runner.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { insertAuthor, insertTokens } from '../../helpers/db-fixtures.js';
 import { startFakeKubo, startFakePinata, type FakeIpfsService } from '../../helpers/fake-ipfs.js';
 import { startTestApp } from '../../helpers/http.js';
+import { claimOne, workContext } from '../../helpers/stage-work.js';
 import { captureLogs, type LogCapture } from '../../helpers/logs.js';
 
 const SETTINGS: StageSettings = {
@@ -285,14 +284,7 @@ describe('IPFS stage', { timeout: 60_000 }, () => {
       },
     ]);
     const stage = createIpfsStage({ database: t.database, provider: providers.local(), settings: SETTINGS });
-    const claim = await tokenClaims.claimTokens(t.db, STAGES.ipfs, {
-      owner: 'test',
-      leaseSeconds: 30,
-      limit: 1,
-      inputs: stage.claimInputs,
-    });
-    const [claimed] = claim.tokens;
-    assert.ok(claimed);
+    const claimed = await claimOne(t.db, stage);
     const read = await ipfsRecords.uploadInputs(t.db, {
       tokenRowId: token.id,
       authorId: author.id,
@@ -311,11 +303,7 @@ describe('IPFS stage', { timeout: 60_000 }, () => {
 
     // The work uses the claim's inputs: a handle there that the database does not hold shows in the metadata.
     const inputs = { ...(claimed.inputs as Record<string, unknown>), farcasterHandle: 'only_in_the_claim' };
-    const ctx: WorkContext = {
-      signal: new AbortController().signal,
-      log: captureLogs().logger,
-      note: () => {},
-    };
+    const ctx = workContext();
     const { metadataCid } = await stage.work(claimed, ctx, inputs);
     const stored = await contentBlobs.get(t.db, metadataCid ?? '');
     assert.match(Buffer.from(stored?.bytes ?? []).toString(), /"value":"@only_in_the_claim"/);
