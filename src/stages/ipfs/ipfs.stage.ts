@@ -172,14 +172,16 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
     definition: STAGES.ipfs,
     settings: deps.settings,
     // The reads of an attempt, done by the claim statement for the token's image_cid as stored. A remote provider
-    // also needs the image's bytes, and a stored CID that is not the canonical form is looked up by that form:
-    // then the work reads them itself.
-    claimInputs: (sql) =>
-      ipfsRecords.uploadInputsJson(
-        sql,
-        { tokenRowId: sql`c.id`, authorId: sql`c.author_id`, imageCid: sql`c.image_cid` },
-        provider.name,
-      ),
+    // also needs the image's bytes, so its claim reads nothing and its work reads all of it in one statement; a
+    // stored CID that is not the canonical form is looked up by that form: then the work reads them itself too.
+    claimInputs: provider.remote
+      ? undefined
+      : (sql) =>
+          ipfsRecords.uploadInputsJson(
+            sql,
+            { tokenRowId: sql`c.id`, authorId: sql`c.author_id`, imageCid: sql`c.image_cid` },
+            provider.name,
+          ),
     work: async (token, ctx, claimInputs) => {
       if (token.imageCid === null) {
         throw new PermanentStageError(
@@ -189,7 +191,7 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
       }
       const imageCid = toCanonicalCid(token.imageCid);
       const inputs =
-        (provider.remote ? undefined : ipfsRecords.parseUploadInputs(claimInputs, imageCid)) ??
+        ipfsRecords.parseUploadInputs(claimInputs, imageCid) ??
         (await ipfsRecords.uploadInputs(db, {
           tokenRowId: token.id,
           authorId: token.authorId,
