@@ -38,7 +38,7 @@ async function glisk(): Promise<() => Promise<unknown>> {
     definition: STAGES.image,
     settings: stageSettings(config, 'image'),
     attempts: imageAttemptRecorder('noop'),
-    work: () => Promise.resolve({ imageCid: NOOP_IMAGE_CID }),
+    work: () => Promise.resolve({ changes: { imageCid: NOOP_IMAGE_CID } }),
   };
   const pipeline = await startPipeline(
     { config, logger, database },

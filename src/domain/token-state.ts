@@ -158,6 +158,8 @@ export async function finishClaimedTokens(
     to: TokenStatus;
     changes?: TokenChanges;
     attempt?: tokenCompletions.ClaimCompletion['attempt'];
+    blobs?: tokenCompletions.ClaimCompletion['blobs'];
+    rows?: tokenCompletions.ClaimCompletion['rows'];
   }[],
   options: tokenCompletions.CompleteOptions = {},
 ): Promise<Set<string>> {
@@ -168,11 +170,13 @@ export async function finishClaimedTokens(
   }
   return tokenCompletions.completeClaims(
     tx,
-    finishes.map(({ token, to, changes, attempt }) => ({
+    finishes.map(({ token, to, changes, attempt, blobs, rows }) => ({
       ref: token,
       to,
       changes: stamped(to, changes ?? {}),
       attempt,
+      blobs,
+      rows,
     })),
     options,
   );

@@ -42,9 +42,7 @@ export async function addRecord(
 
 /**
  * Inserts records (in order; their ids returned in that order) and, with `storeBlob`, that blob, in ONE prepared
- * statement: the IPFS stage with the local provider writes an attempt's image record, its metadata record and the
- * metadata's bytes together. Records written together keep their order by created_at (listByToken's): the k-th
- * is stamped k microseconds after the transaction's now().
+ * statement: a remote upload's first record with the metadata's bytes, or an attempt's local pins when it failed.
  */
 export async function addRecords(
   tx: Executor,
@@ -52,6 +50,22 @@ export async function addRecords(
   options: { storeBlob?: ContentBlobInput } = {},
 ): Promise<string[]> {
   const sql = sqlOf(tx);
+  const stored =
+    options.storeBlob === undefined ? sql`` : sql`WITH stored AS (${blobInsert(sql, [options.storeBlob])})`;
+  const inserted = await sql<{ id: string }[]>`${stored} ${insertFragment(sql, records)} RETURNING id`;
+  return inserted.map((row) => row.id);
+}
+
+/**
+ * The INSERT of `records` as a postgres.js fragment (no RETURNING): for addRecords, and for the stage runtime's
+ * finish, which writes a successful attempt's local pins in its own statement (the IPFS stage's finishRows).
+ * Records written together keep their order by created_at (listByToken's): the k-th is stamped k microseconds
+ * after the transaction's now().
+ */
+export function insertFragment(
+  sql: postgres.Sql,
+  records: readonly NewRecord[],
+): postgres.PendingQuery<postgres.Row[]> {
   const rows = JSON.stringify(
     records.map((record, ord) => ({
       ord,
@@ -66,18 +80,13 @@ export async function addRecords(
       completed_at: record.completedAt?.toISOString() ?? null,
     })),
   );
-  const stored =
-    options.storeBlob === undefined ? sql`` : sql`WITH stored AS (${blobInsert(sql, options.storeBlob)})`;
-  const inserted = await sql<{ id: string; ord: number }[]>`${stored}
-    INSERT INTO ipfs_upload_records
+  return sql`INSERT INTO ipfs_upload_records
       (token_id, record_type, provider, computed_cid, cid, status, retry_count, error_data, completed_at, created_at)
     SELECT token_id, record_type, provider, computed_cid, cid, status, retry_count, error_data, completed_at,
       now() + make_interval(secs => ord / 1e6)
     FROM jsonb_to_recordset(${rows}::jsonb) AS v(ord int, token_id uuid, record_type text, provider text,
       computed_cid text, cid text, status text, retry_count int, error_data jsonb, completed_at timestamptz)
-    ORDER BY ord
-    RETURNING id`;
-  return inserted.map((row) => row.id);
+    ORDER BY ord`;
 }
 
 /** What the IPFS stage reads before pinning a token, in one statement. */

@@ -4,9 +4,11 @@
 // (id, lease owner, status), exactly as token-queue.repository's completeClaim: a row whose lease was lost touches
 // nothing, is missing from the answer, and its attempts row is left for the caller to close. Raw postgres.js
 // (sqlOf): a prepared statement per connection.
+import type postgres from 'postgres';
 import { TOKENS_CHANNEL } from '../db/channels.js';
 import { sqlOf, type Executor } from '../db/client.js';
 import type { TokenStatus } from '../db/schema.js';
+import { insertFragment as blobsInsert, type ContentBlobInput } from './content-blobs.repository.js';
 import type { AttemptsSql } from './token-claims.repository.js';
 import type { ClaimRef, TokenChanges } from './token-queue.repository.js';
 
@@ -38,19 +40,31 @@ export type ClaimCompletion = {
   changes: TokenChanges;
   /** The claim's attempts row, closed with `outcome` (AttemptsSql.end reads it) when the finish applies. */
   attempt?: { id: string; outcome: unknown };
+  /** Files for the content store, written in the same statement whether or not the token moved. */
+  blobs?: readonly ContentBlobInput[];
+  /** The stage's own rows, written by CompleteOptions.rows in the same statement whether or not it moved. */
+  rows?: readonly unknown[];
 };
+
+/**
+ * How a stage writes rows of its own in the finishing statement (src/stages/stage.ts TokenStage.finishRows): a
+ * data-modifying statement (an INSERT, no RETURNING) of `rows`, the rows the group's completions carry, in order.
+ */
+export type FinishRowsSql = (sql: postgres.Sql, rows: readonly unknown[]) => postgres.Fragment;
 
 export type CompleteOptions = {
   /** How the attempts rows of the completions are closed (required when a completion names an attempt). */
   attempts?: AttemptsSql;
   /** NOTIFY this status on the tokens channel when at least one token moved (delivered at commit). */
   notify?: TokenStatus;
+  /** How the completions' `rows` are written (required when a completion carries rows). */
+  rows?: FinishRowsSql;
 };
 
 /**
  * completeClaim for many tokens in ONE statement (the stage runtime's grouped finishes), with the attempts rows
- * of those that moved closed and the NOTIFY, in the same statement. Returns the ids that moved; an id missing lost
- * its lease (its attempts row untouched).
+ * of those that moved closed, the completions' blobs and rows written and the NOTIFY, in the same statement.
+ * Returns the ids that moved; an id missing lost its lease (its attempts row untouched).
  */
 export async function completeClaims(
   executor: Executor,
@@ -68,11 +82,22 @@ export async function completeClaims(
       attempt_id: attempt?.id ?? null,
       outcome: attempt?.outcome ?? null,
     }));
-  if (rows.length === 0) return new Set();
+  const blobs = completions.flatMap((completion) => completion.blobs ?? []);
+  const stageRows = completions.flatMap((completion) => completion.rows ?? []);
+  if (rows.length === 0 && blobs.length === 0 && stageRows.length === 0) return new Set();
   if (options.attempts === undefined && rows.some((row) => row.attempt_id !== null)) {
     throw new TypeError('completeClaims: attempts to close but no AttemptsSql to close them with');
   }
+  if (options.rows === undefined && stageRows.length > 0) {
+    throw new TypeError('completeClaims: rows to write but no FinishRowsSql to write them with');
+  }
   const sql = sqlOf(executor);
+  // Data-modifying WITHs run whether or not the final SELECT reads them.
+  const stored = blobs.length > 0 ? sql`, stored AS (${blobsInsert(sql, blobs)})` : sql``;
+  const written =
+    options.rows !== undefined && stageRows.length > 0
+      ? sql`, written AS (${options.rows(sql, stageRows)})`
+      : sql``;
   const closing = options.attempts
     ? sql`, ends AS (
         SELECT v.attempt_id, v.outcome FROM v JOIN moved ON moved.id = v.id WHERE v.attempt_id IS NOT NULL
@@ -98,7 +123,7 @@ export async function completeClaims(
       -- rather scan the whole table than probe the primary key; an array of ids it guesses at 10, and probes.
       WHERE t.id = ANY(ARRAY(SELECT id FROM v)) AND t.id = v.id AND t.lease_owner = v.owner AND t.status = v."from"
       RETURNING t.id
-    )${closing}${notify}
+    )${closing}${stored}${written}${notify}
     SELECT moved.id, ${notified} AS notified FROM moved`;
   return new Set(moved.map((row) => row.id));
 }

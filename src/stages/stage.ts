@@ -6,7 +6,9 @@ import type { Executor } from '../db/client.js';
 import type { ErrorData, Token } from '../db/schema.js';
 import type { StageDefinition } from '../domain/stages.js';
 import type { Logger } from '../logger.js';
+import type { ContentBlobInput } from '../repositories/content-blobs.repository.js';
 import type { AttemptsSql, ClaimInputsSql } from '../repositories/token-claims.repository.js';
+import type { FinishRowsSql } from '../repositories/token-completions.repository.js';
 import type { TokenChanges } from '../repositories/token-queue.repository.js';
 
 export type StageSettings = Readonly<{
@@ -68,11 +70,27 @@ export type TokenStage = StageBase & {
    */
   claimInputs?: ClaimInputsSql;
   /**
-   * The stage's work on one claimed token; returns the columns to write with the move to `next`. Throw to fail.
+   * The stage's work on one claimed token; returns what its finish writes (WorkDone). Throw to fail.
    * `inputs`: what claimInputs read with the claim; undefined when the token came without them (the work then
    * reads them itself).
    */
-  work: (token: Token, ctx: WorkContext, inputs?: unknown) => Promise<TokenChanges>;
+  work: (token: Token, ctx: WorkContext, inputs?: unknown) => Promise<WorkDone>;
+  /** How the stage's own rows of a WorkDone (`rows`) are written in the finishing statement. */
+  finishRows?: FinishRowsSql;
+};
+
+/**
+ * A per-token stage's successful work: the columns written with the token's move to `next`, and what the runtime
+ * writes in that same finishing statement, so that the work needs no round trip of its own to hand its results on:
+ *   blobs  files for the content store (content_blobs, keyed by their CID): the image that the next stage pins;
+ *   rows   the stage's own rows, written by its finishRows (the IPFS stage: the records of its local pins).
+ * Both are written whether or not the token still held its lease: they record work that was done (a finish that
+ * lost the lease discards the move, not the record of the work), and a CID names its bytes.
+ */
+export type WorkDone = {
+  changes: TokenChanges;
+  blobs?: readonly ContentBlobInput[];
+  rows?: readonly unknown[];
 };
 
 /**
@@ -82,7 +100,7 @@ export type TokenStage = StageBase & {
  * only counts it.
  */
 export type BatchItemResult =
-  | { ok: true; changes?: TokenChanges }
+  | ({ ok: true } & Partial<WorkDone>)
   | { ok: false; error: unknown }
   | { ok: 'settled'; outcome: 'completed' | 'retried' | 'failed' | 'released' };
 

@@ -14,8 +14,7 @@ import type { Logger } from '../logger.js';
 import type { StageMetrics } from '../metrics/stage-metrics.js';
 import { closeAttempts } from '../repositories/token-completions.repository.js';
 import * as tokenQueue from '../repositories/token-queue.repository.js';
-import type { TokenChanges } from '../repositories/token-queue.repository.js';
-import type { AttemptDetails, AttemptOutcome, BatchItemResult, Stage } from '../stages/stage.js';
+import type { AttemptDetails, AttemptOutcome, BatchItemResult, Stage, WorkDone } from '../stages/stage.js';
 import { attemptsExhaustedErrorData, decideFailure } from './failure-policy.js';
 import { createFinishWriter } from './finish-writer.js';
 
@@ -86,7 +85,7 @@ export const FINISH_GATHER_MS = 200;
 /** A successful finish waiting for its group. */
 type Completion = {
   token: Token;
-  changes: TokenChanges;
+  done: WorkDone;
   attemptId: string | undefined;
   details: AttemptDetails;
 };
@@ -107,16 +106,18 @@ export function createStageFinisher(deps: StageFinisherDeps): StageFinisher {
     completeMany: async (executor, completes) => {
       const moved = await finishClaimedTokens(
         executor,
-        completes.map(({ token, changes, attemptId, details }) => ({
+        completes.map(({ token, done, attemptId, details }) => ({
           token,
           to: def.next,
-          changes,
+          changes: done.changes,
+          blobs: done.blobs,
+          rows: done.rows,
           attempt:
             recorder && attemptId !== undefined
               ? { id: attemptId, outcome: recorder.outcome({ status: 'completed', details }) }
               : undefined,
         })),
-        { attempts: recorder, notify: def.next },
+        { attempts: recorder, notify: def.next, rows: stage.mode === 'token' ? stage.finishRows : undefined },
       );
       return completes.map(({ token }) => moved.has(token.id));
     },
@@ -150,11 +151,11 @@ export function createStageFinisher(deps: StageFinisherDeps): StageFinisher {
 
   async function completed(
     token: Token,
-    changes: TokenChanges,
+    done: WorkDone,
     attemptId: string | undefined,
     details: AttemptDetails,
   ): Promise<void> {
-    const finished = await writeFinish({ complete: { token, changes, attemptId, details } });
+    const finished = await writeFinish({ complete: { token, done, attemptId, details } });
     if (!finished) {
       counters.leasesLost += 1;
       log.warn('stage.lease_lost', {
@@ -233,7 +234,10 @@ export function createStageFinisher(deps: StageFinisherDeps): StageFinisher {
   return {
     finish: (token, result, attemptId, details) => {
       if (result.ok === 'settled') return settled(result.outcome, attemptId, details);
-      if (result.ok) return completed(token, result.changes ?? {}, attemptId, details);
+      if (result.ok) {
+        const { changes = {}, blobs, rows } = result;
+        return completed(token, { changes, blobs, rows }, attemptId, details);
+      }
       return failed(token, result.error, attemptId, details);
     },
 

@@ -94,7 +94,7 @@ async function runWork(
   if (stage.mode === 'token') {
     const [token] = tokens;
     if (token === undefined) throw new Error('a per-token unit without its token');
-    return [{ ok: true, changes: await stage.work(token, ctx, inputs) }];
+    return [{ ok: true, ...(await stage.work(token, ctx, inputs)) }];
   }
   const results = await stage.work(tokens, ctx);
   if (results.length !== tokens.length) {

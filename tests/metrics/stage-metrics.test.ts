@@ -76,7 +76,7 @@ describe('stage metrics written by the runtime', { timeout: 60_000 }, () => {
           failedOnce = true;
           throw new TransientStageError('BUSY', 'test: try again');
         }
-        return { imageCid: cidOf(token.tokenId) };
+        return { changes: { imageCid: cidOf(token.tokenId) } };
       },
     });
     await waitUntil(() => runner.stats().completed === 4 && runner.stats().inFlight === 0, {

@@ -11,6 +11,10 @@ import { tokens, type Author, type Token } from '../../src/db/schema.js';
 import { STAGES } from '../../src/domain/stages.js';
 import { finishClaimedToken } from '../../src/domain/token-state.js';
 import { InvalidStateTransition } from '../../src/errors.js';
+import { computeCid } from '../../src/lib/cid.js';
+import * as contentBlobs from '../../src/repositories/content-blobs.repository.js';
+import * as ipfsRecords from '../../src/repositories/ipfs-upload-records.repository.js';
+import { completeClaims, type ClaimCompletion } from '../../src/repositories/token-completions.repository.js';
 import * as revealTransactionsRepository from '../../src/repositories/reveal-transactions.repository.js';
 import * as tokenClaims from '../../src/repositories/token-claims.repository.js';
 import * as tokenQueue from '../../src/repositories/token-queue.repository.js';
@@ -422,6 +426,118 @@ describe('stages', { timeout: 30_000 }, () => {
     });
     assert.equal(failed?.status, 'failed');
     assert.equal(failed?.leaseOwner, null);
+  });
+});
+
+describe('grouped finishes: blobs and rows in the same statement', { timeout: 30_000 }, () => {
+  /** The IPFS stage's finishRows: its upload records. */
+  const recordRows = (sql: Parameters<typeof ipfsRecords.insertFragment>[0], rows: readonly unknown[]) =>
+    ipfsRecords.insertFragment(sql, rows as ipfsRecords.NewRecord[]);
+  const recordOf = (token: Token, cid: string): ipfsRecords.NewRecord => ({
+    tokenRowId: token.id,
+    recordType: 'image',
+    provider: 'local',
+    computedCid: cid,
+    cid,
+    status: 'completed',
+    retryCount: 0,
+  });
+  type Blob = contentBlobs.ContentBlobInput;
+  beforeEach(async () => {
+    await t.sql`truncate content_blobs`;
+  });
+  async function blobOf(size: number, seed: number): Promise<Blob & { bytes: Buffer }> {
+    const bytes = Buffer.alloc(size, 0);
+    for (let i = 0; i < size; i += 1) bytes[i] = (i * 31 + seed * 17) % 251;
+    return { cid: await computeCid(bytes, 'raw-leaves'), mediaType: 'image/png' as const, bytes };
+  }
+  /** Three claimed tokens; the third's lease taken by another worker. */
+  async function claimThree(): Promise<Token[]> {
+    await insertTokens(t.db, author, [1, 2, 3]);
+    const claimed = await claimImage(t.db, 'w', 3);
+    await t.sql`update tokens_s0 set lease_owner = 'another' where token_id = 3`;
+    return claimed.sort((a, b) => a.tokenId - b.tokenId);
+  }
+  const recordCount = async () =>
+    (await t.sql<{ n: number }[]>`select count(*)::int as n from ipfs_upload_records`)[0]?.n;
+  const blobCount = async () =>
+    (await t.sql<{ n: number }[]>`select count(*)::int as n from content_blobs`)[0]?.n;
+
+  it("stores every completion's blobs, each cut exactly from the one parameter, and its rows, lease lost or not", async () => {
+    const claimed = await claimThree();
+    // Sizes around PostgreSQL's out-of-line chunk (about 2 KB) and a 100 KB image; the same CID twice is stored once.
+    const blobs = await Promise.all([blobOf(1, 1), blobOf(2_000, 2), blobOf(2_001, 3), blobOf(100_000, 4)]);
+    const [b0, b1, b2, b3] = blobs as [Blob, Blob, Blob, Blob];
+    const perToken = [
+      [b0, b3],
+      [b1, b1],
+      [b2, b2],
+    ];
+    const completions: ClaimCompletion[] = claimed.map((token, k) => ({
+      ref: token,
+      to: 'uploading',
+      changes: { imageCid: blobs[k]?.cid ?? null },
+      blobs: perToken[k],
+      rows: [recordOf(token, blobs[k]?.cid ?? '')],
+    }));
+    const moved = await completeClaims(t.db, completions, { rows: recordRows });
+    assert.deepEqual(
+      [...moved].sort(),
+      [claimed[0]?.id, claimed[1]?.id].sort(),
+      'the lost lease did not move',
+    );
+    for (const blob of blobs) {
+      const stored = await contentBlobs.get(t.db, blob.cid);
+      assert.equal(stored?.sizeBytes, blob.bytes.byteLength, blob.cid);
+      assert.ok(Buffer.from(stored?.bytes ?? []).equals(blob.bytes), `the bytes of ${blob.cid}`);
+    }
+    assert.equal(await blobCount(), 4);
+    // The work of the token that lost its lease was done: its record and its blob are kept all the same.
+    const third = claimed[2];
+    assert.ok(third);
+    assert.equal((await ipfsRecords.listByToken(t.db, third.id)).length, 1);
+    assert.equal(await recordCount(), 3);
+  });
+
+  it('a blob the store refuses fails the whole finish: no token moves, nothing is stored', async () => {
+    const claimed = await claimThree();
+    const good = await blobOf(5_000, 5);
+    const refused = { ...(await blobOf(10, 6)), mediaType: 'text/plain' as 'image/png' };
+    await assert.rejects(
+      completeClaims(
+        t.db,
+        claimed.slice(0, 2).map((token, k) => ({
+          ref: token,
+          to: 'uploading',
+          changes: { imageCid: good.cid },
+          blobs: [k === 0 ? good : refused],
+          rows: [recordOf(token, good.cid)],
+        })),
+        { rows: recordRows },
+      ),
+      /content_blobs_media_type_valid/,
+    );
+    const statuses = await t.sql`select status, lease_owner from tokens_s0 order by token_id`;
+    assert.deepEqual(
+      statuses.map((row) => `${row.status as string}/${row.lease_owner as string}`),
+      ['generating/w', 'generating/w', 'generating/another'],
+    );
+    assert.equal(await blobCount(), 0);
+    assert.equal(await recordCount(), 0);
+  });
+
+  it("rows without the stage's FinishRowsSql are refused before anything is written", async () => {
+    const [first] = await claimThree();
+    assert.ok(first);
+    const blob = await blobOf(10, 7);
+    await assert.rejects(
+      completeClaims(t.db, [
+        { ref: first, to: 'uploading', changes: { imageCid: blob.cid }, blobs: [blob], rows: [{}] },
+      ]),
+      /no FinishRowsSql/,
+    );
+    assert.equal((await tokensRepository.getById(t.db, first.id))?.status, 'generating');
+    assert.equal(await blobCount(), 0);
   });
 });
 

@@ -52,14 +52,14 @@ const SETTINGS: StageSettings = {
 
 type FakeWork = (...args: Parameters<TokenStage['work']>) => TokenChanges | Promise<TokenChanges>;
 
-/** An image stage whose work is `work` (sync or async; a throw is the stage failing). */
+/** An image stage whose work is `work` (sync or async, the columns it writes; a throw is the stage failing). */
 function imageStage(work: FakeWork, settings: Partial<StageSettings> = {}): TokenStage {
   return {
     mode: 'token',
     definition: STAGES.image,
     settings: { ...SETTINGS, ...settings },
     attempts: imageAttemptRecorder('fake'),
-    work: (token, ctx) => Promise.resolve().then(() => work(token, ctx)),
+    work: async (token, ctx) => ({ changes: await work(token, ctx) }),
   };
 }
 
@@ -269,7 +269,7 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     let calls = 0;
     // Work for 2.5 leases. The lease is renewed every third of it: 1 s leaves room for a renewal 0.6 s late on a
     // loaded machine (0.4 s, renewed 0.27 s late under a full test run, let the other worker in once).
-    const work: TokenStage['work'] = async (token) => {
+    const work: FakeWork = async (token) => {
       calls += 1;
       await new Promise((resolve) => setTimeout(resolve, 2_500));
       return { imageCid: cidOf(token.tokenId) };

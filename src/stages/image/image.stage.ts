@@ -1,6 +1,7 @@
 // The image stage: a detected token's prompt -> image bytes from the configured provider -> the content store
 // (content_blobs, keyed by the CID `ipfs add --cid-version=1` gives them) -> the token moves to `uploading` with
-// its image_cid. Runs on the stage runtime (src/workers/stage-runner.ts), which claims, retries and records.
+// its image_cid, the bytes stored by the runtime in the same statement as that move (WorkDone.blobs). Runs on the
+// stage runtime (src/workers/stage-runner.ts), which claims, retries, records and finishes.
 import type { Database } from '../../db/client.js';
 import type { Token } from '../../db/schema.js';
 import { STAGES } from '../../domain/stages.js';
@@ -9,7 +10,6 @@ import { computeCid } from '../../lib/cid.js';
 import { sniffImageMediaType } from '../../lib/media-type.js';
 import { observeProviderCall } from '../../metrics/registry.js';
 import type { GeneratedImage, ImageProvider } from '../../providers/image/image-provider.js';
-import * as contentBlobs from '../../repositories/content-blobs.repository.js';
 import * as imageJobs from '../../repositories/image-generation-jobs.repository.js';
 import * as tokensRepository from '../../repositories/tokens.repository.js';
 import type { AttemptRecorder, StageSettings, TokenStage, WorkContext } from '../stage.js';
@@ -100,9 +100,9 @@ export function createImageStage(deps: ImageStageDeps): TokenStage {
         );
       }
       const cid = await computeCid(image.bytes, 'raw-leaves');
-      await contentBlobs.put(db, { cid, mediaType, bytes: image.bytes });
       ctx.log.debug('image.generated', { cid, mediaType, sizeBytes: image.bytes.byteLength });
-      return { imageCid: cid };
+      // Stored by the runtime in the statement that moves the token on (WorkDone.blobs): no round trip here.
+      return { changes: { imageCid: cid }, blobs: [{ cid, mediaType, bytes: image.bytes }] };
     },
   };
 }

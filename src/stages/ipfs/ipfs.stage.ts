@@ -8,9 +8,9 @@
 // `uploading` before the request, then `completed` with the provider's CID or `failed` with the error; the local
 // provider's pin (a look at the content store) is recorded once with its outcome. The CID computed here is on the
 // row too; when the provider answers another one, the provider's is kept (it is what gateways serve), both are
-// recorded and a warning names both. Round trips per token with `local`: no read of its own (the
-// author, the image and an earlier upload, uploadInputsJson, come with the runtime's claim: claimInputs), one
-// write (both records and the metadata's bytes); the runtime's claim and finish.
+// recorded and a warning names both. Round trips per token with `local`: none of its own (the author, the image
+// and an earlier upload, uploadInputsJson, come with the runtime's claim: claimInputs; both records and the
+// metadata's bytes go with the runtime's finish: WorkDone.rows and blobs); the runtime's claim and finish.
 import type { Database } from '../../db/client.js';
 import type { ContentMediaType, IpfsRecordType, Token } from '../../db/schema.js';
 import { STAGES } from '../../domain/stages.js';
@@ -38,12 +38,14 @@ export type IpfsStageDeps = {
 type Pinned = { cid: string; computedCid: string; reused: boolean };
 
 /**
- * The records of an attempt's local pins, written together once the attempt's pins are done (write): one
- * statement for the image's record, the metadata's record and the metadata's bytes, instead of one per file.
+ * The records of an attempt's local pins (and the metadata's bytes), written together once the attempt's pins are
+ * done: by the runtime's finish when it succeeded (done: WorkDone.rows and blobs), in one statement of their own
+ * when it failed (write).
  */
 type LocalRecords = {
   add: (record: ipfsRecords.NewRecord, storeBlob?: ContentBlobInput) => void;
   write: () => Promise<void>;
+  done: () => { rows: ipfsRecords.NewRecord[]; blobs: ContentBlobInput[] };
 };
 
 export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
@@ -164,6 +166,7 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
         if (records.length === 0) return;
         await ipfsRecords.addRecords(db, records.splice(0), { storeBlob: blob });
       },
+      done: () => ({ rows: records.splice(0), blobs: blob === undefined ? [] : [blob] }),
     };
   }
 
@@ -211,9 +214,10 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
           );
         }
         metadata = await pinMetadata(token, image.cid, inputs.author, ctx, local);
-      } finally {
-        // Whatever happened, the local pins made are recorded (a failing write here fails the attempt).
+      } catch (error) {
+        // The local pins made before the failure are recorded all the same (a failing write fails the attempt).
         await local.write();
+        throw error;
       }
       ctx.note({ imageReused: image.reused });
       ctx.log.debug('ipfs.pinned', {
@@ -222,8 +226,10 @@ export function createIpfsStage(deps: IpfsStageDeps): TokenStage {
         imageCid: image.cid,
         metadataCid: metadata.cid,
       });
-      return { imageCid: image.cid, metadataCid: metadata.cid };
+      return { changes: { imageCid: image.cid, metadataCid: metadata.cid }, ...local.done() };
     },
+    // The rows of a WorkDone are only ever the NewRecords of this stage's own work (LocalRecords.done).
+    finishRows: (sql, rows) => ipfsRecords.insertFragment(sql, rows as readonly ipfsRecords.NewRecord[]),
   };
 }
 

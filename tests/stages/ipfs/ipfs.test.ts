@@ -304,8 +304,8 @@ describe('IPFS stage', { timeout: 60_000 }, () => {
     // The work uses the claim's inputs: a handle there that the database does not hold shows in the metadata.
     const inputs = { ...(claimed.inputs as Record<string, unknown>), farcasterHandle: 'only_in_the_claim' };
     const ctx = workContext();
-    const { metadataCid } = await stage.work(claimed, ctx, inputs);
-    const stored = await contentBlobs.get(t.db, metadataCid ?? '');
-    assert.match(Buffer.from(stored?.bytes ?? []).toString(), /"value":"@only_in_the_claim"/);
+    const { changes, blobs } = await stage.work(claimed, ctx, inputs);
+    const metadata = blobs?.find((blob) => blob.cid === changes.metadataCid);
+    assert.match(Buffer.from(metadata?.bytes ?? []).toString(), /"value":"@only_in_the_claim"/);
   });
 });
