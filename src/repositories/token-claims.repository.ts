@@ -58,8 +58,9 @@ export type Claim = {
   /** Oldest due first... then by token id: the claim's order. */
   tokens: ClaimedToken[];
   /**
-   * Only when fewer than `limit` were claimed: seconds until the next claimable token (not claimed now) is due,
-   * 0 when one is due already (e.g. locked by another claimer at that moment), undefined when none waits.
+   * Seconds until the next claimable token not claimed now is due: 0 when one is due already (more waiting than
+   * `limit`, or one locked by another claimer at that moment), undefined when none waits. A claim that came back
+   * full and says undefined (or a later time) took everything due: the next claim would come back empty.
    */
   nextDueSeconds: number | undefined;
 };
@@ -115,7 +116,7 @@ function claimable(sql: postgres.Sql, stage: ClaimableStage): postgres.Fragment 
  * Oldest due first. For one status (ipfs, reveal) tokens_s0_claim_idx (status, next_attempt_at, token_id) serves
  * both the filter and the order; the image stage's two statuses are served in order by tokens_s0_image_claim_idx
  * (in the generic plan too: the statuses are literals, see statusLiteral; tests/repositories/runtime-plans.test.ts).
- * `next` (the next due time) is read only when the claim came back short, from the same indexes.
+ * `next` (the next due time of a token not picked) comes from the same indexes.
  */
 export async function claimTokens(
   executor: Executor,
@@ -154,8 +155,7 @@ export async function claimTokens(
     )${attempts}, next AS (
       SELECT greatest(0, extract(epoch from next_attempt_at - now()))::float8 AS seconds
       FROM tokens_s0
-      WHERE (SELECT count(*) FROM picked) < ${options.limit}
-        AND ${claimable(sql, stage)} AND id NOT IN (SELECT id FROM picked)
+      WHERE ${claimable(sql, stage)} AND id NOT IN (SELECT id FROM picked)
       ORDER BY next_attempt_at
       LIMIT 1
     )

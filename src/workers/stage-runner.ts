@@ -11,12 +11,14 @@
 //          its free slots, so that the next claim and its attempts rows are written while the current units work
 //          and finish instead of after; a token claimed ahead waits for a slot, its lease renewed like the others,
 //          and is given back at once (its attempt refunded) if the runner stops before it started. While it has a
-//          backlog (its last claim came back full) and the slots allow, two claims go out at once, each on its own
-//          connection, so one claim's round trip no longer waits for the one before; otherwise one at a time;
+//          backlog (its last claim came back full and said more are due) and the slots allow, two claims go out at
+//          once, each on its own connection, so one claim's round trip no longer waits for the one before;
+//          otherwise one at a time, and none after a claim that took everything due;
 //   lease  (lease-renewal.ts) renewed for every token in flight every leaseSeconds/3 in one statement; a token
 //          whose renewal finds another owner is lost: its work is aborted and its result discarded (logged);
 //   finish (stage-finisher.ts, grouped by finish-writer.ts) success -> the stage's next status with the work's
-//          columns, the attempts rows closed and a NOTIFY of that status, one statement per group of finishes;
+//          columns, the attempts rows closed, what the work handed on (WorkDone: content-store files, the
+//          stage's own rows) and a NOTIFY of that status, one statement per group of finishes;
 //          failure -> a retry after a backoff or `failed`, as the failure
 //          policy (failure-policy.ts) decides; every write checks status and lease owner;
 //   record one attempts row per attempt through the stage's AttemptRecorder (image_generation_jobs for the image):
@@ -256,7 +258,7 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
   /** Claims in flight, and the tokens they may bring (counted as held while in flight). */
   const claiming = new Set<Promise<void>>();
   let reserved = 0;
-  /** The last claim that ended came back full: more may wait, a second claim may go out beside the first. */
+  /** The last claim that ended came back full with more due: a second claim may go out beside the first. */
   let backlog = false;
   /** Set by a claim that came back short or failed: the loop sleeps once no claim is in flight. */
   let pause: { idle: number | undefined } | { failedDelayMs: number } | undefined;
@@ -276,7 +278,9 @@ export function startStageRunner(stage: Stage, deps: StageRunnerDeps): StageRunn
     const outcome: Promise<void> = claim(limit).then(
       (claimed) => {
         failures = 0;
-        backlog = claimed.count === limit;
+        // Full, and more due now: claim on. Full with nothing more due (the tokens a finish of the stage before
+        // woke this one for: a group of WORKER_BATCH_SIZE) or short: sleep, instead of a claim that comes back empty.
+        backlog = claimed.count === limit && claimed.nextDueSeconds === 0;
         if (backlog) pause = undefined;
         else pause ??= { idle: claimed.nextDueSeconds };
       },

@@ -416,6 +416,29 @@ describe('stage runner: per-token stages', { timeout: 60_000 }, () => {
     assert.equal(runner.stats().claimed, 20);
   });
 
+  it('after a full claim that took every due token, sleeps until woken instead of claiming again', async () => {
+    // A batch of exactly batchSize arrives at once, as a finish of the stage before delivers it: one claim takes it.
+    const runner = start(
+      imageStage((token) => ({ imageCid: cidOf(token.tokenId) }), {
+        concurrency: 4,
+        batchSize: 4,
+        pollIntervalMs: 60_000,
+      }),
+    );
+    await waitFor(() => runner.stats().claims >= 1); // the first claim, of an empty queue
+    const before = runner.stats().claims;
+    await insertTokens(t.db, author, range(1, 4));
+    runner.wake(); // the NOTIFY of the finish that delivered them
+    await waitFor(allIn('uploading', 4));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(runner.stats().claims - before, 1, 'one claim for the batch, no empty claim after it');
+    // More than a batch waiting: the full claim says more are due, and the next claim goes at once.
+    await insertTokens(t.db, author, range(5, 6));
+    runner.wake();
+    await waitFor(allIn('uploading', 10));
+    assert.equal(runner.stats().claimed, 10);
+  });
+
   it('keeps two claims going at once while it has a backlog; until a claim came back full, one at a time', async () => {
     // Each claim's attempts insert logs when it ran and then sleeps 100 ms inside the claim's statement: claims
     // one after another log at least 100 ms apart; two logged closer than that were in flight at once.
