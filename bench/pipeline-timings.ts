@@ -55,7 +55,7 @@ export async function stageTimings(
     claimed: boolean;
     at_ms: number;
   }>(
-    sql`SELECT token_id, status, claimed, extract(epoch FROM at)::float8 * 1000 AS at_ms
+    sql`/* bench */ SELECT token_id, status, claimed, extract(epoch FROM at)::float8 * 1000 AS at_ms
         FROM bench_status_log ORDER BY at, token_id`,
   );
   const byToken = new Map<number, Event[]>();

@@ -1,8 +1,10 @@
 // `npm run bench:pipeline`: N tokens detected (ingestMints, the write every detection path ends in) and carried
 // through the named stages by the real pipeline (startPipeline: the stage runtime, stageFactories, the stages'
 // local providers) on a throwaway embedded PostgreSQL. Prints tokens/s and per-stage p50/p99, and, in the same
-// run, the local image provider rendering the same images with no pipeline around it (once before and once after
-// the pipeline, so drift on a shared machine shows). Goal: pipeline throughput >= 0.9x the raw render's.
+// run, the local image provider rendering the same images with no pipeline around it: before the first round and
+// after each (rounds of the pipeline, 3 by default, each compared with the raw renders on either side of it, so
+// that drift on a shared machine shows in the rounds; the answer is the median of the rounds' ratios). Goal:
+// pipeline throughput >= 0.9x the raw render's.
 //
 // Stages are read from the stage table (src/domain/stages.ts) and built by src/workers/pipeline.ts; the only
 // per-stage knowledge here is BENCH_SETUPS, the configuration that makes a stage run offline.
@@ -44,23 +46,26 @@ import {
   type StatementCount,
 } from './pipeline-timings.js';
 
-const HELP = `Usage: npm run bench:pipeline [-- --tokens N] [--stages image,ipfs]
+const HELP = `Usage: npm run bench:pipeline [-- --tokens N] [--stages image,ipfs] [--rounds R]
 
 Starts a throwaway embedded PostgreSQL 17 and migrates it; records N tokens as detected (mints of 50 tokens
 by 20 authors, each with its own prompt, through ingestMints as the webhook and the log follower do); runs the
 pipeline (the stage runtime with the stages' local providers: IMAGE_PROVIDER=local, IPFS_PROVIDER=local;
 with reveal, a local chain started like npm run demo's, GliskS0 deployed and the same mints minted on it first)
 until every token has left the last stage; and, in the same run, has the local image provider render the
-same N images with no pipeline around it, at the same concurrency (IMAGE_CONCURRENCY), once before and once
-after the pipeline.
+same N images with no pipeline around it, at the same concurrency (IMAGE_CONCURRENCY), before the pipeline and
+after it. The pipeline runs R rounds (the database emptied of tokens, files and records between them), each
+followed by a raw render: each round's ratio compares it with the raw renders on either side of it.
 
 Prints, per stage: tokens/s and the p50/p99 of the time in the stage (from entering its start status to
 leaving it: waiting + work) and of the work (claim to finish); the pipeline's tokens/s (first detection to
-last token out); the raw render's images/s; and their ratio. Goal: pipeline >= 0.9x raw render.
+last token out), per round; the raw render's images/s; each round's ratio and their median. Goal: pipeline >=
+0.9x raw render.
 
 Options:
   --tokens <n>     tokens to carry (default 1000)
   --stages <list>  consecutive stages from detection, comma-separated (default image,ipfs; stages: ${STAGE_NAMES.join(', ')})
+  --rounds <n>     rounds of the pipeline, 1 to 10 (default 3; with the reveal, whose chain is set up once, 1)
   --profile <file> write a CPU profile of this process's main thread during the pipeline run only (no raw
                    render, no start-up) to <file> (.cpuprofile: Chrome DevTools, speedscope)
   --help           show this help
@@ -125,12 +130,27 @@ async function startRevealChain(mints: readonly DecodedMint[]) {
   }
 }
 
-type Options = { tokens: number; stages: StageDefinition[]; profile: string | undefined };
+type Options = { tokens: number; stages: StageDefinition[]; rounds: number; profile: string | undefined };
+
+/** One round of the pipeline: the tokens' statuses at its end and its timings. */
+type Round = { counts: Map<string, number>; timings: Awaited<ReturnType<typeof stageTimings>> };
+
+const DEFAULT_ROUNDS = 3;
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
 
 function parseOptions(argv: string[]): Options | 'help' {
   const values = parseCommandArgs(argv, {
     tokens: { type: 'string' },
     stages: { type: 'string' },
+    rounds: { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -159,7 +179,15 @@ function parseOptions(argv: string[]): Options | 'help' {
     }
     from = stage.next;
   }
-  return { tokens: Number(tokensText), stages, profile: values.profile };
+  const reveal = stages.some((stage) => stage.name === 'reveal');
+  const roundsText = values.rounds ?? String(reveal ? 1 : DEFAULT_ROUNDS);
+  if (!/^([1-9]|10)$/.test(roundsText)) {
+    throw new UsageError(`--rounds must be a whole number from 1 to 10, got "${roundsText}"`);
+  }
+  if (reveal && roundsText !== '1') {
+    throw new UsageError('--rounds: with the reveal stage, 1 (its chain is set up and minted once)');
+  }
+  return { tokens: Number(tokensText), stages, rounds: Number(roundsText), profile: values.profile };
 }
 
 const percentile = (sorted: readonly number[], p: number): number =>
@@ -247,6 +275,7 @@ async function runPipeline(
   options: Options,
   mints: readonly DecodedMint[],
   progress: Progress,
+  round: number,
 ): Promise<{ counts: Map<string, number> }> {
   const last = options.stages.at(-1) as StageDefinition;
   const logger = createLogger({ level: 'warn', format: 'json', stream: new PassThrough().resume() });
@@ -263,7 +292,7 @@ async function runPipeline(
       const seconds = (performance.now() - started) / 1000;
       const shown = [...counts].map(([status, n]) => `${status} ${n}`).join(', ');
       progress(
-        `bench:pipeline: pipeline ${seconds.toFixed(0)} s: ${shown}; ${(out / seconds).toFixed(1)} tokens/s`,
+        `bench:pipeline: pipeline round ${round}, ${seconds.toFixed(0)} s: ${shown}; ${(out / seconds).toFixed(1)} tokens/s`,
       );
       if (out >= options.tokens) return { counts };
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -290,11 +319,21 @@ async function sameImages(config: Config, database: Database, jobs: readonly Job
   return equal;
 }
 
-function stageLine(timing: StageTiming): string {
+/**
+ * Empties the database of what a round of the pipeline wrote (tokens and their mint events, attempts and upload
+ * records, stored files, the status log), so that the next round starts as the first did: nothing stored yet.
+ */
+async function clearPipeline(database: Database): Promise<void> {
+  await database.db.execute(
+    sql`/* bench */ TRUNCATE tokens_s0, mint_events, content_blobs, bench_status_log CASCADE`,
+  );
+}
+
+function stageLine(timing: StageTiming, round: number): string {
   const inStage = [...timing.inStageMs].sort((a, b) => a - b);
   const work = [...timing.workMs].sort((a, b) => a - b);
   return (
-    `bench:pipeline: stage ${timing.stage.padEnd(6)} ${timing.tokens} tokens, ${timing.rate.toFixed(1)} tokens/s; ` +
+    `bench:pipeline: round ${round}: stage ${timing.stage.padEnd(6)} ${timing.tokens} tokens, ${timing.rate.toFixed(1)} tokens/s; ` +
     `in stage p50 ${ms(percentile(inStage, 50))}, p99 ${ms(percentile(inStage, 99))}; ` +
     `work p50 ${ms(percentile(work, 50))}, p99 ${ms(percentile(work, 99))}`
   );
@@ -394,90 +433,122 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     // Warm sharp and the JIT before anything is timed.
     if (renders) await rawRender(config, jobs.slice(0, 8), () => undefined, 'warm-up');
     const gcCounter = startGcCounter();
-    const cpu0 = cpuSeconds(pg.pid);
-    const gc0 = gcCounter.totals();
-    const before = renders ? await rawRender(config, jobs, progress, 'raw render (before)') : undefined;
-    progress.done();
+    // Raw render, then per round: the pipeline, then the raw render again. Each round's pipeline is compared with
+    // the raw renders on either side of it, so that a machine that speeds up or slows down during the run shows
+    // in the rounds rather than in one figure; the bench's answer is the median of the rounds' ratios.
+    const raws: { rate: number }[] = [];
+    const rounds: Round[] = [];
+    let pipelineCpu = { node: 0, postgres: 0 as number | undefined };
+    let rawCpu = 0;
+    let pipelineGc: GcTotals = { full: 0, minor: 0, pauseMs: 0 };
+    let rawGc: GcTotals = { full: 0, minor: 0, pauseMs: 0 };
+    const addGc = (sum: GcTotals, from: GcTotals, to: GcTotals): GcTotals => ({
+      full: sum.full + to.full - from.full,
+      minor: sum.minor + to.minor - from.minor,
+      pauseMs: sum.pauseMs + to.pauseMs - from.pauseMs,
+    });
+    const measuredRaw = async (label: string) => {
+      if (!renders) return;
+      const [cpu, gc] = [cpuSeconds(pg.pid), gcCounter.totals()];
+      raws.push(await rawRender(config, jobs, progress, label));
+      progress.done();
+      rawCpu += cpuSeconds(pg.pid).node - cpu.node;
+      rawGc = addGc(rawGc, gc, gcCounter.totals());
+    };
+    await measuredRaw('raw render (before)');
     await resetStatementCounts(database);
-    const cpu1 = cpuSeconds(pg.pid);
-    const gc1 = gcCounter.totals();
-    const profiler = options.profile === undefined ? undefined : await startProfiler();
-    const { counts } = await runPipeline(config, database, pg.url, options, mints, progress);
-    if (profiler !== undefined && options.profile !== undefined) {
-      await writeFile(options.profile, JSON.stringify(await profiler.stop()));
+    for (let round = 1; round <= options.rounds; round += 1) {
+      if (round > 1) await clearPipeline(database);
+      const [cpu, gc] = [cpuSeconds(pg.pid), gcCounter.totals()];
+      const profiler = options.profile === undefined || round > 1 ? undefined : await startProfiler();
+      const { counts } = await runPipeline(config, database, pg.url, options, mints, progress, round);
+      if (profiler !== undefined && options.profile !== undefined) {
+        await writeFile(options.profile, JSON.stringify(await profiler.stop()));
+      }
+      progress.done();
+      const cpuAfter = cpuSeconds(pg.pid);
+      pipelineCpu = {
+        node: pipelineCpu.node + cpuAfter.node - cpu.node,
+        postgres:
+          pipelineCpu.postgres === undefined || cpuAfter.postgres === undefined || cpu.postgres === undefined
+            ? undefined
+            : pipelineCpu.postgres + cpuAfter.postgres - cpu.postgres,
+      };
+      pipelineGc = addGc(pipelineGc, gc, gcCounter.totals());
+      rounds.push({ counts, timings: await stageTimings(database, options.stages) });
+      await measuredRaw(`raw render (after round ${round})`);
     }
-    progress.done();
-    const cpu2 = cpuSeconds(pg.pid);
-    const gc2 = gcCounter.totals();
-    const statements = await statementCounts(database);
-    const after = renders ? await rawRender(config, jobs, progress, 'raw render (after)') : undefined;
-    progress.done();
-    const cpu3 = cpuSeconds(pg.pid);
-    const gc3 = gcCounter.totals();
     gcCounter.stop();
+    const statements = await statementCounts(database);
 
-    const timings = await stageTimings(database, options.stages);
     const last = options.stages.at(-1) as StageDefinition;
-    const carried = counts.get(last.next) ?? 0;
-    const failed = counts.get('failed') ?? 0;
-    const total = timings.pipelineSeconds;
-    const rate = carried / total;
+    const carriedTotal = options.tokens * options.rounds;
     printLine(
       io.stdout,
-      `bench:pipeline: ${options.tokens} tokens, stages ${options.stages.map((s) => s.name).join(' -> ')}, ` +
+      `bench:pipeline: ${options.tokens} tokens x ${options.rounds} round${options.rounds === 1 ? '' : 's'}, ` +
+        `stages ${options.stages.map((s) => s.name).join(' -> ')}, ` +
         `IMAGE_CONCURRENCY ${config.pipeline.concurrency.image}, IPFS_CONCURRENCY ${config.pipeline.concurrency.ipfs}, ` +
         `WORKER_BATCH_SIZE ${config.pipeline.batchSize}`,
     );
-    for (const timing of timings.stages) printLine(io.stdout, stageLine(timing));
+    for (const [k, round] of rounds.entries()) {
+      for (const timing of round.timings.stages) printLine(io.stdout, stageLine(timing, k + 1));
+    }
     if (options.stages.some((stage) => stage.name === 'reveal')) await printReveal(io, database, config);
-    printStatements(io, statements, options.tokens);
-    printLine(
-      io.stdout,
-      `bench:pipeline: pipeline ${carried} tokens ${last.next}, ${failed} failed in ${total.toFixed(1)} s: ${rate.toFixed(1)} tokens/s (first detection to last token ${last.next})`,
-    );
-    if (before && after) {
-      const raw = (before.rate + after.rate) / 2;
-      const ratio = rate / raw;
+    printStatements(io, statements, carriedTotal);
+    const ratios: number[] = [];
+    let allCarried = true;
+    for (const [k, round] of rounds.entries()) {
+      const carried = round.counts.get(last.next) ?? 0;
+      const failed = round.counts.get('failed') ?? 0;
+      allCarried &&= carried === options.tokens && failed === 0;
+      const total = round.timings.pipelineSeconds;
+      const rate = carried / total;
+      const [before, after] = [raws[k], raws[k + 1]];
+      const ratio = before && after ? rate / ((before.rate + after.rate) / 2) : undefined;
+      if (ratio !== undefined) ratios.push(ratio);
       printLine(
         io.stdout,
-        `bench:pipeline: raw render ${before.rate.toFixed(1)} images/s before, ${after.rate.toFixed(1)} after (mean ${raw.toFixed(1)}; ${(1000 / raw).toFixed(1)} ms per image of wall time at concurrency ${config.pipeline.concurrency.image})`,
+        `bench:pipeline: round ${k + 1}: pipeline ${carried} tokens ${last.next}, ${failed} failed in ${total.toFixed(1)} s: ` +
+          `${rate.toFixed(1)} tokens/s (first detection to last token ${last.next})` +
+          (before && after
+            ? `; raw render ${before.rate.toFixed(1)} images/s before, ${after.rate.toFixed(1)} after; ratio ${ratio?.toFixed(2)}`
+            : ''),
       );
-      const perToken = (seconds: number) => `${((seconds * 1000) / options.tokens).toFixed(1)} ms`;
-      const pgPipeline =
-        cpu2.postgres === undefined || cpu1.postgres === undefined
-          ? undefined
-          : cpu2.postgres - cpu1.postgres;
+    }
+    if (raws.length > 0) {
+      const perToken = (seconds: number, tokens: number) => `${((seconds * 1000) / tokens).toFixed(1)} ms`;
       printLine(
         io.stdout,
-        `bench:pipeline: CPU per token: pipeline ${perToken(cpu2.node - cpu1.node)} in this process` +
-          (pgPipeline === undefined ? '' : ` + ${perToken(pgPipeline)} in PostgreSQL`) +
-          `; raw render ${perToken((cpu1.node - cpu0.node + cpu3.node - cpu2.node) / 2)}`,
+        `bench:pipeline: CPU per token: pipeline ${perToken(pipelineCpu.node, carriedTotal)} in this process` +
+          (pipelineCpu.postgres === undefined
+            ? ''
+            : ` + ${perToken(pipelineCpu.postgres, carriedTotal)} in PostgreSQL`) +
+          `; raw render ${perToken(rawCpu, options.tokens * raws.length)}`,
       );
-      const gcLine = (from: GcTotals, to: GcTotals, runs = 1) =>
-        `${((to.full - from.full) / runs).toFixed(0)} full + ${((to.minor - from.minor) / runs).toFixed(0)} minor, ` +
-        `${(((to.pauseMs - from.pauseMs) / runs / options.tokens) * 1000).toFixed(0)} ms of pauses per 1000 tokens`;
-      const rawGc = {
-        full: gc1.full - gc0.full + gc3.full,
-        minor: gc1.minor - gc0.minor + gc3.minor,
-        pauseMs: gc1.pauseMs - gc0.pauseMs + gc3.pauseMs,
-      };
+      const gcLine = (gc: GcTotals, runs: number) =>
+        `${(gc.full / runs).toFixed(0)} full + ${(gc.minor / runs).toFixed(0)} minor, ` +
+        `${((gc.pauseMs / runs / options.tokens) * 1000).toFixed(0)} ms of pauses per 1000 tokens`;
       printLine(
         io.stdout,
-        `bench:pipeline: garbage collections: pipeline ${gcLine(gc1, gc2)}; raw render ${gcLine(gc2, rawGc, 2)} (mean of its two runs)`,
+        `bench:pipeline: garbage collections: pipeline ${gcLine(pipelineGc, options.rounds)} (mean of the rounds); ` +
+          `raw render ${gcLine(rawGc, raws.length)} (mean of its ${raws.length} runs)`,
       );
       const same = await sameImages(config, database, jobs);
       printLine(
         io.stdout,
         `bench:pipeline: same images: ${same}/${Math.min(SAMPLE, jobs.length)} sampled image CIDs equal the raw render's`,
       );
+      const ratio = median(ratios);
+      const shown =
+        ratios.length > 1 ? ` (median of the rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')})` : '';
       printLine(
         io.stdout,
         options.stages.some((stage) => stage.name === 'reveal')
-          ? `bench:pipeline: pipeline / raw render = ${ratio.toFixed(2)} (the ${GOAL} goal is for image and image,ipfs; with the reveal, whose batches wait to fill, figures only)`
-          : `bench:pipeline: pipeline / raw render = ${ratio.toFixed(2)}; goal >= ${GOAL}: ${ratio >= GOAL ? 'met' : 'NOT met'}`,
+          ? `bench:pipeline: pipeline / raw render = ${ratio.toFixed(2)}${shown} (the ${GOAL} goal is for image and image,ipfs; with the reveal, whose batches wait to fill, figures only)`
+          : `bench:pipeline: pipeline / raw render = ${ratio.toFixed(2)}${shown}; goal >= ${GOAL}: ${ratio >= GOAL ? 'met' : 'NOT met'}`,
       );
     }
-    return carried === options.tokens && failed === 0 ? 0 : 1;
+    return allCarried ? 0 : 1;
   } catch (error) {
     progress.done();
     printLine(io.stderr, `bench:pipeline failed: ${error instanceof Error ? error.message : String(error)}`);
