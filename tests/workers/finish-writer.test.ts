@@ -161,12 +161,25 @@ describe('claim and finish statements with attempts rows', () => {
     ]);
   });
 
-  it('a short claim says when the next waiting token is due; a full claim does not look', async () => {
-    await insertTokens(t.db, author, [1, 2, 3]);
-    await t.sql`update tokens_s0 set next_attempt_at = now() + interval '30 seconds' where token_id = 3`;
+  it('a claim says when the next waiting token it did not take is due: 0 when one is due now', async () => {
+    await insertTokens(t.db, author, [1, 2, 3, 4]);
+    await t.sql`update tokens_s0 set next_attempt_at = now() + interval '30 seconds' where token_id in (3, 4)`;
     const options = { owner: 'worker-a', leaseSeconds: 60 };
+    // Full with another one due now: 0 (the runner claims on at once).
     const full = await tokenClaims.claimTokens(t.db, STAGES.image, { ...options, limit: 1 });
-    assert.deepEqual([full.tokens.map((token) => token.tokenId), full.nextDueSeconds], [[1], undefined]);
+    assert.deepEqual([full.tokens.map((token) => token.tokenId), full.nextDueSeconds], [[1], 0]);
+    // Full and nothing more due now: the next due time (the runner sleeps instead of an empty claim).
+    const fullLater = await tokenClaims.claimTokens(t.db, STAGES.image, { ...options, limit: 1 });
+    assert.deepEqual(
+      fullLater.tokens.map((token) => token.tokenId),
+      [2],
+    );
+    assert.ok(
+      fullLater.nextDueSeconds !== undefined && fullLater.nextDueSeconds > 25,
+      `next due in ${fullLater.nextDueSeconds} s`,
+    );
+    await t.sql`delete from tokens_s0 where token_id = 4`;
+    await t.sql`update tokens_s0 set status = 'detected', lease_owner = null, lease_expires_at = null where token_id = 2`;
     const short = await tokenClaims.claimTokens(t.db, STAGES.image, { ...options, limit: 5 });
     assert.deepEqual(
       short.tokens.map((token) => token.tokenId),
