@@ -238,6 +238,30 @@ describe('IPFS stage', { timeout: 60_000 }, () => {
     );
   });
 
+  it('local: an attempt that fails after pinning the image records that pin itself; its retry reuses it', async () => {
+    const token = await uploadingToken();
+    const local = providers.local();
+    let metadataPins = 0;
+    // The metadata's first pin fails (transient): the image's local pin was already made in that attempt.
+    const flaky: IpfsProvider = {
+      ...local,
+      pin: (file, signal) => {
+        if (file.layout === 'dag-pb' && (metadataPins += 1) === 1) {
+          return Promise.reject(new Error('test: the metadata pin failed once'));
+        }
+        return local.pin(file, signal);
+      },
+    };
+    run(flaky);
+    const ready = await waitForStatus(7, 'ready');
+    assert.equal(ready.uploadAttempts, 2);
+    assert.deepEqual(
+      (await recordsOf(token)).map((r) => `${r.type}:${r.status}${r.code ? `:${r.code}` : ''}`),
+      ['image:completed', 'metadata:failed:UNEXPECTED', 'metadata:completed'],
+      'the failed attempt wrote its image pin and its failed metadata pin; the retry reused the image',
+    );
+  });
+
   it('a permanent failure (401) fails the token at once with error_data', async () => {
     const token = await uploadingToken();
     run(providers.pinata('wrong-jwt'));
