@@ -1,7 +1,7 @@
 // The service's app on an ephemeral loopback port against the test file's own database, as main builds it
 // (same createApp, same config loader), with its log lines captured for assertions.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createDatabase, type Database } from '../../src/db/client.js';
 import { createApp, type CreateAppOptions } from '../../src/http/app.js';
 import { listen, type RunningServer } from '../../src/http/server.js';
-import { findFreePort } from '../../src/dev/ports.js';
+import { isPortFree } from '../../src/dev/ports.js';
 import { compiledEntry } from './compiled.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { captureLogs, type LogCapture } from './logs.js';
@@ -82,8 +82,30 @@ export async function startSilentServer(): Promise<{ port: number; close: () => 
   };
 }
 
-/** A port on loopback that nothing listens on (taken, then released): the one port finder, src/dev's. */
-export const closedPort = findFreePort;
+/**
+ * A port on loopback that nothing listens on, and that no server started meanwhile will be given: below the
+ * kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), where listen(0) takes its ports. A port taken
+ * and released there (findFreePort) can be handed at once to a server of another test file running in parallel,
+ * which then answers where a refused connection was expected (seen once: a fake Replicate's released port).
+ * Above 10080, the last of fetch's blocked "bad ports".
+ */
+export async function closedPort(): Promise<number> {
+  const low = ephemeralPortsFrom();
+  for (let tries = 0; tries < 100; tries += 1) {
+    const port = 11_000 + Math.floor(Math.random() * (low - 11_000));
+    if (await isPortFree(port)) return port;
+  }
+  throw new Error('no closed port found below the ephemeral range');
+}
+
+function ephemeralPortsFrom(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
 
 /**
  * A TCP proxy on loopback in front of PostgreSQL whose traffic can be held: pause() stops forwarding bytes

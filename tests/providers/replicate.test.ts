@@ -14,6 +14,7 @@ import { startStageRunner, type StageRunner } from '../../src/workers/stage-runn
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { insertAuthor, insertTokens } from '../helpers/db-fixtures.js';
 import { startFakeReplicate, type Behaviour, type FakeReplicate } from '../helpers/fake-replicate.js';
+import { closedPort } from '../helpers/http.js';
 import { captureLogs } from '../helpers/logs.js';
 
 const MODEL = 'black-forest-labs/flux-schnell';
@@ -124,8 +125,12 @@ describe('replicate provider against the fake', () => {
   });
 
   it('a connection refused: transient PROVIDER_CONNECTION', async () => {
-    const provider = await providerFor(() => 'succeed');
-    await fake?.close();
+    const provider = createReplicateImageProvider({
+      apiToken: 'r8_test',
+      model: MODEL,
+      baseUrl: `http://127.0.0.1:${await closedPort()}/v1`,
+      timeoutMs: 5_000,
+    });
     const error = await failure(provider.generate(request));
     assert.deepEqual([error.errorClass, error.code], ['transient', 'PROVIDER_CONNECTION']);
   });
