@@ -3,16 +3,12 @@
 import { parseArgs } from 'node:util';
 import { deployGlisk, startLocalChain } from '../src/dev/local-chain.js';
 import { startTestChain } from '../tests/helpers/chain.js';
+import { percentile } from './statistics.js';
 
 const HELP = `Usage: npm run bench:chain [-- --runs N]
 
 Starts and stops the local chain N times (default 10) in this process and prints the time to a served chain,
 to a deployed contract with the keeper role granted, and the latency of a 50-token mint.`;
-
-function percentile(sorted: number[], p: number): number {
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)] ?? NaN;
-}
 
 function summary(label: string, samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);

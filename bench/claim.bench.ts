@@ -21,6 +21,7 @@ import {
   statementCounts,
   type StatementCount,
 } from './pipeline-timings.js';
+import { median } from './statistics.js';
 
 const HELP = `Usage: npm run bench:claim [-- --tokens N] [--processes 1,2,4] [--concurrency C]
 
@@ -291,14 +292,6 @@ async function graphileRound(
     await utils.release();
     await workers.stop();
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? NaN)
-    : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
 }
 
 const callsOf = (statements: readonly StatementCount[]) => statements.reduce((sum, s) => sum + s.calls, 0);

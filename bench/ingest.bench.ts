@@ -14,6 +14,7 @@ import { createApp } from '../src/http/app.js';
 import { listen } from '../src/http/server.js';
 import { createLogger } from '../src/logger.js';
 import { alchemyPayload, batchMintedLog, signedHeaders } from '../tests/helpers/alchemy-webhook.js';
+import { percentile } from './statistics.js';
 
 const HELP = `Usage: npm run bench:ingest [-- --seconds S] [--clients C]
 
@@ -25,11 +26,6 @@ const SECRET = 'bench-secret-0123456789';
 const CONTRACT: Address = getAddress('0x5fbdb2315678afecb367f032d93f642f64180aa3');
 const MINTER: Address = getAddress('0x70997970c51812dc3a010c7d01b50e0d17dc79c8');
 const BATCH = 50;
-
-function percentile(sorted: readonly number[], p: number): number {
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)] ?? Number.NaN;
-}
 
 function positive(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;

@@ -45,6 +45,7 @@ import {
   type StageTiming,
   type StatementCount,
 } from './pipeline-timings.js';
+import { median, percentile } from './statistics.js';
 
 const HELP = `Usage: npm run bench:pipeline [-- --tokens N] [--stages image,ipfs] [--rounds R]
 
@@ -137,15 +138,6 @@ type Round = { counts: Map<string, number>; timings: Awaited<ReturnType<typeof s
 
 const DEFAULT_ROUNDS = 3;
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
-
 function parseOptions(argv: string[]): Options | 'help' {
   const values = parseCommandArgs(argv, {
     tokens: { type: 'string' },
@@ -189,9 +181,6 @@ function parseOptions(argv: string[]): Options | 'help' {
   }
   return { tokens: Number(tokensText), stages, rounds: Number(roundsText), profile: values.profile };
 }
-
-const percentile = (sorted: readonly number[], p: number): number =>
-  sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 
