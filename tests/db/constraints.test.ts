@@ -196,6 +196,48 @@ describe('checks', { timeout: 30_000 }, () => {
       systemStateRepository.set(t.db, 'bad key!', 1),
     );
   });
+
+  it('holds the lengths of addresses, hashes and CIDs exactly (the format checks test length and characters apart)', async () => {
+    const hex = (n: number) => 'a'.repeat(n);
+    for (const walletAddress of ['0x' + hex(39), '0x' + hex(39) + 'g']) {
+      await refusedBy('authors', 'authors_wallet_address_format', CHECK, () =>
+        authorsRepository.add(t.db, { walletAddress }),
+      );
+    }
+    for (const txHash of ['0x' + hex(63), '0x' + hex(63) + 'A']) {
+      await refusedBy('mint_events', 'mint_events_tx_hash_format', CHECK, () =>
+        mintEventsRepository.add(t.db, mintEvent({ txHash, logIndex: 41 })),
+      );
+    }
+    const base32 = (n: number) => 'b' + 'a'.repeat(n);
+    const base58 = (n: number) => 'Qm' + 'z'.repeat(n);
+    for (const imageCid of [
+      base32(49),
+      base58(43),
+      base58(45),
+      'b' + 'A'.repeat(58),
+      'Qm' + '0'.repeat(44),
+    ]) {
+      await refusedBy('tokens_s0', 'tokens_s0_image_cid_format', CHECK, () =>
+        insertTokens(t.db, author, [510], { imageCid }),
+      );
+    }
+    // The shortest CIDv1 and a CIDv0 are accepted.
+    await insertTokens(t.db, author, [511], { imageCid: base32(50) });
+    await insertTokens(t.db, author, [512], { imageCid: base58(44) });
+  });
+
+  it('has no counted repetition ({n}, {n,m}) in any format check: PostgreSQL builds a DFA state per count on every match', async () => {
+    const counted = await t.sql<{ conname: string }[]>`
+      SELECT conname FROM pg_constraint
+      WHERE contype = 'c' AND connamespace = 'public'::regnamespace
+        AND pg_get_constraintdef(oid) ~ '~ ''[^'']*\{[0-9]'
+      ORDER BY conname`;
+    assert.deepEqual(
+      counted.map((row) => row.conname),
+      [],
+    );
+  });
 });
 
 describe('foreign keys', { timeout: 30_000 }, () => {
