@@ -153,14 +153,11 @@ export async function retryFailedToken(tx: Executor, ref: TokenRef): Promise<Tok
  */
 export async function finishClaimedTokens(
   tx: Executor,
-  finishes: readonly {
+  finishes: readonly ({
     token: Token;
     to: TokenStatus;
     changes?: TokenChanges;
-    attempt?: tokenCompletions.ClaimCompletion['attempt'];
-    blobs?: tokenCompletions.ClaimCompletion['blobs'];
-    rows?: tokenCompletions.ClaimCompletion['rows'];
-  }[],
+  } & Pick<tokenCompletions.ClaimCompletion, 'attempt' | 'blobs' | 'rows'>)[],
   options: tokenCompletions.CompleteOptions = {},
 ): Promise<Set<string>> {
   for (const { token, to } of finishes) {
@@ -170,13 +167,11 @@ export async function finishClaimedTokens(
   }
   return tokenCompletions.completeClaims(
     tx,
-    finishes.map(({ token, to, changes, attempt, blobs, rows }) => ({
+    finishes.map(({ token, to, changes, ...written }) => ({
       ref: token,
       to,
       changes: stamped(to, changes ?? {}),
-      attempt,
-      blobs,
-      rows,
+      ...written,
     })),
     options,
   );
